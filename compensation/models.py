@@ -1,0 +1,296 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import DelayCause, TimeStampedModel, choice_values
+from customers.models import Customer
+
+
+class RemedyKind(models.TextChoices):
+    COUPON = "coupon", _("Coupon")
+    DISCOUNT_CODE = "discount_code", _("Percentage discount code")
+    LOYALTY_POINTS = "loyalty_points", _("Loyalty points")
+    PARTIAL_REFUND = "partial_refund", _("Partial refund")
+    FULL_REFUND = "full_refund", _("Full refund")
+    RESHIP = "reship", _("Reship")
+    FREE_SHIPPING = "free_shipping", _("Free-shipping coupon")
+    EXPEDITED_RESHIP = "expedited_reship", _("Expedited reshipment")
+    PRIORITY_SHIPPING = "priority_shipping", _("Priority shipping on the next order")
+    GIFT = "gift", _("Small gift")
+    CASH = "cash", _("Fixed cash amount")
+    UPGRADE = "upgrade", _("Upgrade")
+    SENIOR_CALL = "senior_call", _("Senior contact by phone")
+
+
+# Kinds whose value is money (amount + currency) rather than a percentage or points.
+MONEY_KINDS = ("coupon", "partial_refund", "full_refund", "cash")
+
+
+class CompensationPolicy(TimeStampedModel):
+    """The default remedy matrix: the first active policy (by position) that matches applies."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveIntegerField(_("position"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    cause = models.CharField(
+        _("cause"), max_length=24, choices=DelayCause.choices, blank=True,
+        help_text=_("Empty: any cause."),
+    )
+    min_days_late = models.PositiveIntegerField(_("at least days late"), null=True, blank=True)
+    min_order_value = models.DecimalField(
+        _("order value at least"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    customer_tiers = models.JSONField(_("customer tiers"), default=list, blank=True)
+    offer_proactively = models.BooleanField(
+        _("offer before being asked"), default=False, help_text=_("E.g. full refund after 30 days.")
+    )
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("compensation policy")
+        verbose_name_plural = _("compensation policies")
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cause="") | Q(cause__in=choice_values(DelayCause)),
+                name="compensation_policy_cause_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PolicyRemedy(models.Model):
+    """One remedy of a policy; a policy may give several together (15% off + priority shipping)
+    or offer a choice (customer picks one of the options sharing a choice group)."""
+
+    policy = models.ForeignKey(CompensationPolicy, on_delete=models.CASCADE, related_name="remedies")
+    kind = models.CharField(_("kind"), max_length=20, choices=RemedyKind.choices)
+    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    points = models.PositiveIntegerField(_("points"), null=True, blank=True)
+    choice_group = models.PositiveSmallIntegerField(
+        _("choice group"), default=0, help_text=_("Remedies with the same non-zero group are alternatives.")
+    )
+
+    class Meta:
+        verbose_name = _("policy remedy")
+        verbose_name_plural = _("policy remedies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(RemedyKind)), name="compensation_policyremedy_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__isnull=True) | Q(percent__gt=0, percent__lte=100),
+                name="compensation_policyremedy_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0),
+                name="compensation_policyremedy_amount_gt_0",
+            ),
+        ]
+
+
+class AuthorityLimit(models.Model):
+    """How much compensation a role (or one user) may grant without a supervisor."""
+
+    group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, null=True, blank=True, related_name="authority_limit"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="authority_limit",
+    )
+    max_amount = models.DecimalField(_("up to amount"), max_digits=12, decimal_places=2)
+    max_percent = models.DecimalField(_("up to percent"), max_digits=5, decimal_places=2, default=0)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+
+    class Meta:
+        verbose_name = _("authority limit")
+        verbose_name_plural = _("authority limits")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(group__isnull=False, user__isnull=True) | Q(group__isnull=True, user__isnull=False),
+                name="compensation_authoritylimit_group_xor_user",
+            ),
+            models.CheckConstraint(condition=Q(max_amount__gte=0), name="compensation_authoritylimit_amount_gte_0"),
+        ]
+
+
+class Budget(TimeStampedModel):
+    """Money set aside for compensation over a period, optionally for one incident."""
+
+    name = models.CharField(_("name"), max_length=100)
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    incident = models.ForeignKey(
+        "shipments.Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="budgets"
+    )
+
+    class Meta:
+        verbose_name = _("budget")
+        verbose_name_plural = _("budgets")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="compensation_budget_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")), name="compensation_budget_period_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CompensationOfferQuerySet(models.QuerySet):
+    def awaiting_approval(self) -> "CompensationOfferQuerySet":
+        return self.filter(status=CompensationOffer.Status.PENDING_APPROVAL)
+
+
+class OfferStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    OFFERED = "offered", _("Offered to the customer")
+    ACCEPTED = "accepted", _("Chosen by the customer")
+    DECLINED = "declined", _("Declined by the customer")
+    ISSUED = "issued", _("Issued")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class CompensationOffer(TimeStampedModel):
+    """A remedy for one ticket, from proposal through approval to issuance."""
+
+    Status = OfferStatus
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.PROTECT, related_name="offers")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="offers")
+    policy = models.ForeignKey(
+        CompensationPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="offers"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=RemedyKind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
+    points = models.PositiveIntegerField(_("points"), null=True, blank=True)
+    choice_group = models.UUIDField(
+        _("choice group"), null=True, blank=True, help_text=_("Offers the customer chooses among.")
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text=_("Empty: proposed by the system."),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    issued_reference = models.CharField(_("coupon code or refund id"), max_length=64, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    objects = CompensationOfferQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("compensation offer")
+        verbose_name_plural = _("compensation offers")
+        permissions = [("approve_compensationoffer", _("Can approve or reject compensation"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(OfferStatus)), name="compensation_offer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(RemedyKind)), name="compensation_offer_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="compensation_offer_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=MONEY_KINDS) | Q(amount__isnull=False),
+                name="compensation_offer_money_kind_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__isnull=True) | Q(percent__gt=0, percent__lte=100),
+                name="compensation_offer_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(approved_by__isnull=False, approved_at__isnull=False),
+                name="compensation_offer_approved_implies_approved_by",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="issued") | Q(issued_at__isnull=False),
+                name="compensation_offer_issued_has_time",
+            ),
+            # The person who requested a compensation never approves it.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(requested_by__isnull=True)
+                | ~Q(approved_by=F("requested_by")),
+                name="compensation_offer_no_self_approval",
+            ),
+        ]
+        indexes = [
+            # Supervisor approval queue, oldest first.
+            models.Index(
+                fields=["created_at"], name="compensation_offer_pend_idx",
+                condition=Q(status="pending_approval"),
+            ),
+            models.Index(fields=["ticket", "status"], name="compensation_offer_ticket_idx"),
+            # Customer profile: past compensation.
+            models.Index(fields=["customer", "-created_at"], name="compensation_offer_cust_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for ticket #{self.ticket_id}"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ApprovalRequest(models.Model):
+    """A request for a supervisor's decision on an offer above the requester's authority."""
+
+    Status = ApprovalStatus
+
+    offer = models.ForeignKey(CompensationOffer, on_delete=models.PROTECT, related_name="approvals")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(ApprovalStatus)), name="compensation_approval_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["offer"], condition=Q(status="pending"),
+                name="compensation_approval_one_pending_per_offer",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="compensation_approval_decided_has_decider",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="compensation_approval_no_self_approval",
+            ),
+        ]

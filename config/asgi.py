@@ -1,0 +1,10 @@
+import os
+
+from config.startup import exit_on_config_error
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+with exit_on_config_error():
+    from django.core.asgi import get_asgi_application
+
+    application = get_asgi_application()

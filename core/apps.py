@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Delaydesk core"
+
+    def ready(self) -> None:
+        from core import signals  # noqa: F401 - connects receivers
+        from core.roles import ensure_roles
+
+        # Groups and their permissions are configuration, not demo data: every database gets
+        # them, kept in step with the code after each migrate.
+        post_migrate.connect(ensure_roles, dispatch_uid="core.ensure_roles")

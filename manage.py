@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""Django's command-line utility for administrative tasks."""
+
+import os
+import sys
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.startup import exit_on_config_error
+
+    with exit_on_config_error():
+        import django
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018 - read settings now so errors surface here
+        django.setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+import secrets
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Channel, Language, TimeStampedModel, choice_values
+from customers.models import Customer
+
+
+class NoticeKind(models.TextChoices):
+    DELAY_NOTICE = "delay_notice", _("Delay notice")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    RECOVERY = "recovery", _("Recovery")
+    DELIVERED = "delivered", _("Delivered")
+    REMEDY_OFFERED = "remedy_offered", _("Remedy offered")
+    REMEDY_ISSUED = "remedy_issued", _("Remedy issued")
+    TICKET_REPLY = "ticket_reply", _("Ticket reply")
+    SURVEY = "survey", _("Satisfaction survey")
+    INCIDENT_NOTICE = "incident_notice", _("Incident notice")
+
+
+class RegionStyle(models.TextChoices):
+    ANY = "any", _("Any region")
+    NORTH_AMERICA = "north_america", _("North America: direct facts, concrete compensation")
+    EUROPE = "europe", _("Europe: detailed explanation, privacy")
+    ASIA = "asia", _("Asia: apology and relationship care")
+
+
+class NotificationTemplate(TimeStampedModel):
+    """Text of one notice kind on one channel in one language (and optionally one region)."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    region_style = models.CharField(
+        _("region style"), max_length=16, choices=RegionStyle.choices, default=RegionStyle.ANY
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("notification template")
+        verbose_name_plural = _("notification templates")
+        ordering = ["kind", "channel", "language", "region_style"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "channel", "language", "region_style"],
+                name="notifications_template_unique_variant",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(NoticeKind)), name="notifications_template_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms", "push"]),
+                name="notifications_template_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=choice_values(Language)),
+                name="notifications_template_language_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(region_style__in=choice_values(RegionStyle)),
+                name="notifications_template_region_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.channel}/{self.language}/{self.region_style}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed permanently")
+    SUPPRESSED = "suppressed", _("Not sent (suppressed)")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Notification(TimeStampedModel):
+    """The outbox: one row per notice, written with the event that caused it.
+
+    The dedupe key is unique, so a retry or a second detection never queues (or sends) twice.
+    """
+
+    Status = NotificationStatus
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications")
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    shipment = models.ForeignKey(
+        "shipments.Shipment", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    incident = models.ForeignKey(
+        "shipments.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200, unique=True)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    context = models.JSONField(_("placeholder values"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    suppressed_reason = models.CharField(_("why not sent"), max_length=200, blank=True)
+    not_before = models.DateTimeField(_("send not before"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(NotificationStatus)), name="notifications_notification_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(NoticeKind)), name="notifications_notification_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=choice_values(Channel)),
+                name="notifications_notification_channel_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="suppressed") | ~Q(suppressed_reason=""),
+                name="notifications_notification_suppressed_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["sent", "delivered"]) | Q(sent_at__isnull=False),
+                name="notifications_notification_sent_has_time",
+            ),
+        ]
+        indexes = [
+            # Dispatcher: pending rows that are due (partial, so sent history costs nothing).
+            models.Index(
+                fields=["next_attempt_at"], name="notifications_outbox_due_idx",
+                condition=Q(status="pending"),
+            ),
+            # Sweeper for rows a crashed worker left claimed.
+            models.Index(
+                fields=["claimed_at"], name="notifications_claimed_idx",
+                condition=Q(status="sending"),
+            ),
+            # Notification history on the customer and ticket pages; frequency cap.
+            models.Index(fields=["customer", "-created_at"], name="notifications_customer_idx"),
+            models.Index(fields=["ticket", "-created_at"], name="notifications_ticket_idx"),
+            # Inbound delivery receipts find the row by provider id.
+            models.Index(
+                fields=["provider_message_id"], name="notifications_provider_id_idx",
+                condition=~Q(provider_message_id=""),
+            ),
+        ]
+
+
+def new_survey_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SatisfactionSurvey(TimeStampedModel):
+    """After resolution: a rating of 1-5 and a comment."""
+
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, related_name="survey")
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_survey_token)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="notifications_survey_rating_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(answered_at__isnull=False),
+                name="notifications_survey_rated_has_time",
+            ),
+        ]

@@ -1,0 +1,64 @@
+"""Personas and shared fixtures. Tests read as sentences about these people."""
+
+import pytest
+from django.db import connection
+
+from tests import factories
+
+
+@pytest.fixture
+def agent(db):
+    user = factories.AgentFactory(username="alice", first_name="Alice")
+    factories.AgentProfileFactory(user=user)
+    return user
+
+
+@pytest.fixture
+def other_agent(db):
+    user = factories.AgentFactory(username="bob", first_name="Bob")
+    factories.AgentProfileFactory(user=user)
+    return user
+
+
+@pytest.fixture
+def supervisor(db):
+    user = factories.SupervisorFactory(username="sam", first_name="Sam")
+    return user
+
+
+@pytest.fixture
+def customer(db):
+    return factories.CustomerFactory(name="Carla Customer")
+
+
+@pytest.fixture
+def other_customer(db):
+    return factories.CustomerFactory(name="Otto Other")
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def supervisor_client(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+def on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `postgres` when the suite runs on SQLite."""
+    import os
+
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

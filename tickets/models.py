@@ -1,0 +1,630 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Channel, Language, TimeStampedModel, choice_values
+from customers.models import Customer, CustomerTier
+
+
+def new_access_token() -> str:
+    # 32 random bytes: the customer progress link is the only credential, so it is unguessable.
+    return secrets.token_urlsafe(32)
+
+
+class BusinessCalendar(TimeStampedModel):
+    """Weekly working hours in a time zone, public holidays of a country, and own closures."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    holiday_country = models.CharField(
+        _("holiday country"), max_length=2, blank=True,
+        help_text=_("ISO country code whose public holidays (and make-up working days) apply."),
+    )
+    holiday_subdivision = models.CharField(_("holiday subdivision"), max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkingHours(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens_at = models.TimeField(_("opens"))
+    closes_at = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        ordering = ["weekday", "opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="tickets_workinghours_weekday_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="tickets_workinghours_opens_before_closes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class CalendarException(models.Model):
+    """A team's own closure, or a make-up working day (China's adjusted weekends)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField(_("date"))
+    is_working_day = models.BooleanField(
+        _("working day"), default=False, help_text=_("On: a make-up working day. Off: closed.")
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["calendar", "date"], name="tickets_calendarexception_unique_date"
+            )
+        ]
+
+
+class Category(models.TextChoices):
+    DELAY = "delay", _("Delay")
+    LOST = "lost", _("Lost parcel")
+    DAMAGED = "damaged", _("Damaged parcel")
+    ADDRESS_CHANGE = "address_change", _("Address change")
+    INFORMATION = "information", _("Information request")
+    OTHER = "other", _("Other")
+
+
+class Priority(models.TextChoices):
+    URGENT = "urgent", _("Urgent")
+    HIGH = "high", _("High")
+    NORMAL = "normal", _("Normal")
+    LOW = "low", _("Low")
+
+
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class Severity(models.TextChoices):
+    """Problem severity for the priority matrix: lost > damaged > delayed > information."""
+
+    LOST = "lost", _("Lost")
+    DAMAGED = "damaged", _("Damaged")
+    DELAYED = "delayed", _("Delayed")
+    INFORMATION = "information", _("Information request")
+
+
+class Team(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="teams",
+        help_text=_("Empty: the team works 24/7."),
+    )
+    categories = models.JSONField(_("categories handled"), default=list, blank=True)
+    regions = models.JSONField(_("customer regions handled"), default=list, blank=True)
+    is_default = models.BooleanField(_("default team"), default=False)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="tickets_team_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentProfile(TimeStampedModel):
+    """What routing needs to know about a staff user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="agents")
+    is_senior = models.BooleanField(_("senior"), default=False, help_text=_("Receives VIP tickets."))
+    skills = models.JSONField(_("skills"), default=list, blank=True, help_text=_("Categories, languages."))
+    max_open_tickets = models.PositiveIntegerField(_("max open tickets"), default=25)
+    is_available = models.BooleanField(_("available"), default=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.EN)
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class PriorityRule(models.Model):
+    """One cell of the priority matrix: customer tier x severity -> priority."""
+
+    customer_tier = models.CharField(_("customer tier"), max_length=24, choices=CustomerTier.choices)
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices)
+
+    class Meta:
+        verbose_name = _("priority rule")
+        verbose_name_plural = _("priority matrix")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_tier", "severity"], name="tickets_priorityrule_unique_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=choice_values(Priority)),
+                name="tickets_priorityrule_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_tier__in=choice_values(CustomerTier))
+                & Q(severity__in=choice_values(Severity)),
+                name="tickets_priorityrule_cell_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_tier} x {self.severity} = {self.priority}"
+
+
+class Source(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    PROACTIVE = "proactive", _("Proactive (delay detection)")
+    API = "api", _("API")
+    EMAIL = "email", _("Email")
+
+
+class SLAPolicy(TimeStampedModel):
+    """Ordered: the first active policy whose conditions match a ticket applies.
+
+    An empty condition list matches anything; the last policy should match everything.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveIntegerField(_("position"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    priorities = models.JSONField(_("priorities"), default=list, blank=True)
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    customer_tiers = models.JSONField(_("customer tiers"), default=list, blank=True)
+    sources = models.JSONField(_("sources"), default=list, blank=True)
+    warning_minutes = models.PositiveIntegerField(_("warn before breach (minutes)"), default=15)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimerKind(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First response")
+    NEXT_RESPONSE = "next_response", _("Next response")
+    PERIODIC_UPDATE = "periodic_update", _("Periodic update")
+    RESOLUTION = "resolution", _("Resolution")
+    MILESTONE = "milestone", _("Milestone")
+
+
+class SLATarget(models.Model):
+    policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
+    name = models.CharField(_("name"), max_length=64, blank=True, help_text=_("For milestones."))
+    minutes = models.PositiveIntegerField(_("minutes"))
+    business_hours = models.BooleanField(
+        _("business hours"), default=False,
+        help_text=_("Count in the team's business calendar instead of 24/7."),
+    )
+
+    class Meta:
+        verbose_name = _("SLA target")
+        verbose_name_plural = _("SLA targets")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "kind", "name"], name="tickets_slatarget_unique_kind_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(TimerKind)), name="tickets_slatarget_kind_valid"
+            ),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="tickets_slatarget_minutes_gt_0"),
+            models.CheckConstraint(
+                condition=~Q(kind="milestone") | ~Q(name=""),
+                name="tickets_slatarget_milestone_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: {self.name or self.kind} {self.minutes} min"
+
+
+class TicketQuerySet(models.QuerySet):
+    def open(self) -> "TicketQuerySet":
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+    def assigned_to(self, user) -> "TicketQuerySet":
+        return self.filter(assignee=user)
+
+    def unassigned(self) -> "TicketQuerySet":
+        return self.filter(assignee__isnull=True)
+
+    def search(self, term: str) -> "TicketQuerySet":
+        term = term.strip()
+        if not term:
+            return self
+        match = (
+            Q(subject__icontains=term)
+            | Q(shipment__order_number=term)
+            | Q(shipment__tracking_number=term)
+            | Q(customer__name__icontains=term)
+            | Q(customer__email__iexact=term)
+        )
+        if term.lstrip("#").isdigit():
+            match |= Q(pk=int(term.lstrip("#")))
+        return self.filter(match)
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending (waiting on customer)")
+    ON_HOLD = "on_hold", _("On hold (waiting on carrier)")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
+
+
+class Ticket(TimeStampedModel):
+    Status = TicketStatus
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
+    shipment = models.ForeignKey(
+        "shipments.Shipment", on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    incident = models.ForeignKey(
+        "shipments.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="assigned_tickets",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices, default=Category.DELAY)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.CUSTOMER)
+    priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    priority_overridden = models.BooleanField(_("priority set by hand"), default=False)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.EN)
+    sla_policy = models.ForeignKey(
+        SLAPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    version = models.PositiveIntegerField(
+        _("version"), default=1, help_text=_("Optimistic lock: bumped by every service write.")
+    )
+    detected_at = models.DateTimeField(
+        _("delay detected at"), null=True, blank=True,
+        help_text=_("Proactive tickets: the first-contact clock starts here."),
+    )
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
+    last_agent_update_at = models.DateTimeField(_("last update to customer"), null=True, blank=True)
+    solved_at = models.DateTimeField(_("solved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    is_escalated = models.BooleanField(_("escalated"), default=False)
+    access_token = models.CharField(_("progress link token"), max_length=64, unique=True, default=new_access_token)
+    access_token_expires_at = models.DateTimeField(_("progress link expires"), null=True, blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        permissions = [
+            ("work_console", _("Can work tickets in the agent console")),
+            ("supervise", _("Can use the supervisor pages")),
+            ("override_priority", _("Can override a ticket's priority")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(TicketStatus)), name="tickets_ticket_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category__in=choice_values(Category)), name="tickets_ticket_category_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=choice_values(Source)), name="tickets_ticket_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=choice_values(Priority)), name="tickets_ticket_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=choice_values(Language)), name="tickets_ticket_language_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["solved", "closed"]) | Q(solved_at__isnull=False),
+                name="tickets_ticket_solved_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="proactive") | Q(shipment__isnull=False),
+                name="tickets_ticket_proactive_has_shipment",
+            ),
+            # Delay detection opens one proactive ticket per shipment, however often it runs.
+            models.UniqueConstraint(
+                fields=["shipment"], condition=Q(source="proactive"),
+                name="tickets_ticket_one_proactive_per_shipment",
+            ),
+        ]
+        indexes = [
+            # Console queue "all open by priority, oldest first".
+            models.Index(
+                fields=["priority", "created_at"], name="tickets_ticket_open_queue_idx",
+                condition=~Q(status__in=["solved", "closed"]),
+            ),
+            # Console queue "mine": open tickets of one agent.
+            models.Index(
+                fields=["assignee", "priority", "created_at"], name="tickets_ticket_mine_idx",
+                condition=~Q(status__in=["solved", "closed"]),
+            ),
+            # Console queue "by team" and routing's least-loaded count.
+            models.Index(
+                fields=["team", "status"], name="tickets_ticket_team_idx",
+                condition=~Q(status__in=["solved", "closed"]),
+            ),
+            # Console queue "by incident".
+            models.Index(
+                fields=["incident", "status"], name="tickets_ticket_incident_idx",
+                condition=Q(incident__isnull=False),
+            ),
+            # Customer profile: "this customer's tickets, newest first".
+            models.Index(fields=["customer", "-created_at"], name="tickets_ticket_customer_idx"),
+            # Auto-close sweeper: solved tickets older than the reopen window.
+            models.Index(
+                fields=["solved_at"], name="tickets_ticket_solved_idx", condition=Q(status="solved")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
+
+
+class MessageKind(models.TextChoices):
+    PUBLIC = "public", _("Public reply")
+    NOTE = "note", _("Internal note")
+
+
+class MessageDirection(models.TextChoices):
+    INBOUND = "inbound", _("From the customer")
+    OUTBOUND = "outbound", _("To the customer")
+    INTERNAL = "internal", _("Internal")
+
+
+class Message(TimeStampedModel):
+    """A public reply (customer or agent) or an internal note (agents only, never shown out)."""
+
+    Kind = MessageKind
+
+    Direction = MessageDirection
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(_("body"))
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(MessageKind)), name="tickets_message_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="note") & Q(direction="internal"))
+                | (Q(kind="public") & Q(direction__in=["inbound", "outbound"])),
+                name="tickets_message_note_is_internal",
+            ),
+            models.CheckConstraint(
+                condition=~Q(direction__in=["outbound", "internal"]) | Q(author__isnull=False),
+                name="tickets_message_agent_message_has_author",
+            ),
+            models.CheckConstraint(condition=~Q(body=""), name="tickets_message_body_not_empty"),
+        ]
+        indexes = [
+            # Ticket detail: messages in order.
+            models.Index(fields=["ticket", "created_at"], name="tickets_message_ticket_idx"),
+        ]
+
+
+class TicketEventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    ASSIGNED = "assigned", _("Assigned")
+    UNASSIGNED = "unassigned", _("Unassigned")
+    PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+    CUSTOMER_MESSAGE = "customer_message", _("Customer wrote")
+    AGENT_REPLY = "agent_reply", _("Agent replied")
+    NOTE = "note", _("Internal note")
+    CARRIER_CONTACTED = "carrier_contacted", _("Investigating with the carrier")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
+    ESCALATED = "escalated", _("Escalated")
+    COMPENSATION_PROPOSED = "compensation_proposed", _("Remedy proposed")
+    COMPENSATION_APPROVED = "compensation_approved", _("Remedy approved")
+    COMPENSATION_REJECTED = "compensation_rejected", _("Remedy rejected")
+    COMPENSATION_OFFERED = "compensation_offered", _("Remedy offered")
+    COMPENSATION_ACCEPTED = "compensation_accepted", _("Remedy chosen")
+    COMPENSATION_ISSUED = "compensation_issued", _("Remedy issued")
+    NOTIFICATION_SENT = "notification_sent", _("Customer notified")
+    SURVEY_ANSWERED = "survey_answered", _("Satisfaction rated")
+
+
+class TicketEvent(models.Model):
+    """The timeline: every state change, assignment, SLA event, message and compensation step."""
+
+    Kind = TicketEventKind
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    is_public = models.BooleanField(_("shown to the customer"), default=False)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(TicketEventKind)), name="tickets_ticketevent_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="note") | Q(is_public=False),
+                name="tickets_ticketevent_note_never_public",
+            ),
+        ]
+        indexes = [
+            # Ticket timeline (console: all; progress page: public subset).
+            models.Index(fields=["ticket", "created_at"], name="tickets_event_timeline_idx"),
+        ]
+
+
+class TimerStatus(models.TextChoices):
+    ACTIVE = "active", _("Running")
+    PAUSED = "paused", _("Paused")
+    MET = "met", _("Met")
+    BREACHED = "breached", _("Breached")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SLATimer(models.Model):
+    Status = TimerStatus
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timers")
+    target = models.ForeignKey(SLATarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(_("started at"))
+    due_at = models.DateTimeField(_("due at"))
+    warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
+    warned_at = models.DateTimeField(_("warned at"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    remaining_seconds = models.PositiveIntegerField(
+        _("remaining when paused (s)"), null=True, blank=True
+    )
+    met_at = models.DateTimeField(_("met at"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
+    minutes_early = models.IntegerField(
+        _("minutes early (negative: late)"), null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("SLA timer")
+        verbose_name_plural = _("SLA timers")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(TimerStatus)), name="tickets_slatimer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(TimerKind)), name="tickets_slatimer_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="met") | Q(met_at__isnull=False), name="tickets_slatimer_met_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="breached") | Q(breached_at__isnull=False),
+                name="tickets_slatimer_breached_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paused") | Q(paused_at__isnull=False, remaining_seconds__isnull=False),
+                name="tickets_slatimer_paused_has_remaining",
+            ),
+            # One running clock per target on a ticket; a restart closes the old one first.
+            models.UniqueConstraint(
+                fields=["ticket", "kind", "name"], condition=Q(status__in=["active", "paused"]),
+                name="tickets_slatimer_one_running_per_kind",
+            ),
+        ]
+        indexes = [
+            # Breach sweeper and "breaching in the next hour": running timers by due time.
+            models.Index(fields=["due_at"], name="tickets_slatimer_due_idx", condition=Q(status="active")),
+            # Warning sweeper: running timers not yet warned, by warn time.
+            models.Index(
+                fields=["warn_at"], name="tickets_slatimer_warn_idx",
+                condition=Q(status="active", warned_at__isnull=True),
+            ),
+            models.Index(fields=["ticket", "status"], name="tickets_slatimer_ticket_idx"),
+        ]
+
+
+class Macro(TimeStampedModel):
+    """A reply template with placeholders, one row per language."""
+
+    slug = models.SlugField(_("key"), max_length=64)
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Placeholders: {customer_name} {order_number} {tracking_number} {new_eta} "
+            "{delay_reason} {compensation}"
+        ),
+    )
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+        ordering = ["slug", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug", "language"], name="tickets_macro_unique_language"),
+            models.CheckConstraint(
+                condition=Q(language__in=choice_values(Language)), name="tickets_macro_language_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.language})"
