@@ -36,7 +36,10 @@ class CompensationPolicy(TimeStampedModel):
     position = models.PositiveIntegerField(_("position"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
     cause = models.CharField(
-        _("cause"), max_length=24, choices=DelayCause.choices, blank=True,
+        _("cause"),
+        max_length=24,
+        choices=DelayCause.choices,
+        blank=True,
         help_text=_("Empty: any cause."),
     )
     min_days_late = models.PositiveIntegerField(_("at least days late"), null=True, blank=True)
@@ -68,14 +71,22 @@ class PolicyRemedy(models.Model):
     """One remedy of a policy; a policy may give several together (15% off + priority shipping)
     or offer a choice (customer picks one of the options sharing a choice group)."""
 
-    policy = models.ForeignKey(CompensationPolicy, on_delete=models.CASCADE, related_name="remedies")
+    policy = models.ForeignKey(
+        CompensationPolicy, on_delete=models.CASCADE, related_name="remedies"
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=RemedyKind.choices)
-    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    percent = models.DecimalField(
+        _("percent"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     points = models.PositiveIntegerField(_("points"), null=True, blank=True)
     choice_group = models.PositiveSmallIntegerField(
-        _("choice group"), default=0, help_text=_("Remedies with the same non-zero group are alternatives.")
+        _("choice group"),
+        default=0,
+        help_text=_("Remedies with the same non-zero group are alternatives."),
     )
 
     class Meta:
@@ -83,7 +94,8 @@ class PolicyRemedy(models.Model):
         verbose_name_plural = _("policy remedies")
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(RemedyKind)), name="compensation_policyremedy_kind_valid"
+                condition=Q(kind__in=choice_values(RemedyKind)),
+                name="compensation_policyremedy_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(percent__isnull=True) | Q(percent__gt=0, percent__lte=100),
@@ -95,15 +107,25 @@ class PolicyRemedy(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.policy}: {self.get_kind_display()}"
+
 
 class AuthorityLimit(models.Model):
     """How much compensation a role (or one user) may grant without a supervisor."""
 
     group = models.OneToOneField(
-        "auth.Group", on_delete=models.CASCADE, null=True, blank=True, related_name="authority_limit"
+        "auth.Group",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="authority_limit",
     )
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="authority_limit",
     )
     max_amount = models.DecimalField(_("up to amount"), max_digits=12, decimal_places=2)
@@ -115,11 +137,17 @@ class AuthorityLimit(models.Model):
         verbose_name_plural = _("authority limits")
         constraints = [
             models.CheckConstraint(
-                condition=Q(group__isnull=False, user__isnull=True) | Q(group__isnull=True, user__isnull=False),
+                condition=Q(group__isnull=False, user__isnull=True)
+                | Q(group__isnull=True, user__isnull=False),
                 name="compensation_authoritylimit_group_xor_user",
             ),
-            models.CheckConstraint(condition=Q(max_amount__gte=0), name="compensation_authoritylimit_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(max_amount__gte=0), name="compensation_authoritylimit_amount_gte_0"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.group or self.user}: {self.max_amount} {self.currency}"
 
 
 class Budget(TimeStampedModel):
@@ -131,16 +159,23 @@ class Budget(TimeStampedModel):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     incident = models.ForeignKey(
-        "shipments.Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="budgets"
+        "shipments.Incident",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="budgets",
     )
 
     class Meta:
         verbose_name = _("budget")
         verbose_name_plural = _("budgets")
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="compensation_budget_amount_gt_0"),
             models.CheckConstraint(
-                condition=Q(period_end__gte=F("period_start")), name="compensation_budget_period_ordered"
+                condition=Q(amount__gt=0), name="compensation_budget_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")),
+                name="compensation_budget_period_ordered",
             ),
         ]
 
@@ -177,17 +212,27 @@ class CompensationOffer(TimeStampedModel):
         CompensationPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="offers"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=RemedyKind.choices)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
+    percent = models.DecimalField(
+        _("percent"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
     points = models.PositiveIntegerField(_("points"), null=True, blank=True)
     choice_group = models.UUIDField(
         _("choice group"), null=True, blank=True, help_text=_("Offers the customer chooses among.")
     )
     reason = models.TextField(_("reason"), blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text=_("Empty: proposed by the system."),
     )
     approved_by = models.ForeignKey(
@@ -206,13 +251,16 @@ class CompensationOffer(TimeStampedModel):
         permissions = [("approve_compensationoffer", _("Can approve or reject compensation"))]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(OfferStatus)), name="compensation_offer_status_valid"
+                condition=Q(status__in=choice_values(OfferStatus)),
+                name="compensation_offer_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(RemedyKind)), name="compensation_offer_kind_valid"
+                condition=Q(kind__in=choice_values(RemedyKind)),
+                name="compensation_offer_kind_valid",
             ),
             models.CheckConstraint(
-                condition=Q(amount__isnull=True) | Q(amount__gt=0), name="compensation_offer_amount_gt_0"
+                condition=Q(amount__isnull=True) | Q(amount__gt=0),
+                name="compensation_offer_amount_gt_0",
             ),
             models.CheckConstraint(
                 condition=~Q(kind__in=MONEY_KINDS) | Q(amount__isnull=False),
@@ -223,7 +271,8 @@ class CompensationOffer(TimeStampedModel):
                 name="compensation_offer_percent_range",
             ),
             models.CheckConstraint(
-                condition=~Q(status="approved") | Q(approved_by__isnull=False, approved_at__isnull=False),
+                condition=~Q(status="approved")
+                | Q(approved_by__isnull=False, approved_at__isnull=False),
                 name="compensation_offer_approved_implies_approved_by",
             ),
             models.CheckConstraint(
@@ -241,7 +290,8 @@ class CompensationOffer(TimeStampedModel):
         indexes = [
             # Supervisor approval queue, oldest first.
             models.Index(
-                fields=["created_at"], name="compensation_offer_pend_idx",
+                fields=["created_at"],
+                name="compensation_offer_pend_idx",
                 condition=Q(status="pending_approval"),
             ),
             models.Index(fields=["ticket", "status"], name="compensation_offer_ticket_idx"),
@@ -265,8 +315,12 @@ class ApprovalRequest(models.Model):
     Status = ApprovalStatus
 
     offer = models.ForeignKey(CompensationOffer, on_delete=models.PROTECT, related_name="approvals")
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     requested_at = models.DateTimeField(_("requested at"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -279,14 +333,17 @@ class ApprovalRequest(models.Model):
         verbose_name_plural = _("approval requests")
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(ApprovalStatus)), name="compensation_approval_status_valid"
+                condition=Q(status__in=choice_values(ApprovalStatus)),
+                name="compensation_approval_status_valid",
             ),
             models.UniqueConstraint(
-                fields=["offer"], condition=Q(status="pending"),
+                fields=["offer"],
+                condition=Q(status="pending"),
                 name="compensation_approval_one_pending_per_offer",
             ),
             models.CheckConstraint(
-                condition=Q(status="pending") | Q(decided_by__isnull=False, decided_at__isnull=False),
+                condition=Q(status="pending")
+                | Q(decided_by__isnull=False, decided_at__isnull=False),
                 name="compensation_approval_decided_has_decider",
             ),
             models.CheckConstraint(
@@ -294,3 +351,6 @@ class ApprovalRequest(models.Model):
                 name="compensation_approval_no_self_approval",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"Approval of offer {self.offer_id}: {self.status}"

@@ -102,8 +102,7 @@ def env_database(
         if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
             raise ConfigError(
                 name,
-                "expected postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH, "
-                f"got {url!r}",
+                f"expected postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH, got {url!r}",
             )
         try:
             config = dj_database_url.parse(url, conn_max_age=0)

@@ -73,7 +73,9 @@ class Customer(TimeStampedModel):
         help_text=_("Notify only when the ETA slips by more than this; empty uses the tier's."),
     )
     lifetime_orders = models.PositiveIntegerField(_("orders so far"), default=0)
-    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=12, decimal_places=2, default=0)
+    lifetime_value = models.DecimalField(
+        _("lifetime value"), max_digits=12, decimal_places=2, default=0
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
 
     objects = CustomerQuerySet.as_manager()
@@ -83,7 +85,8 @@ class Customer(TimeStampedModel):
         verbose_name_plural = _("customers")
         constraints = [
             models.CheckConstraint(
-                condition=Q(tier__in=choice_values(CustomerTier)), name="customers_customer_tier_valid"
+                condition=Q(tier__in=choice_values(CustomerTier)),
+                name="customers_customer_tier_valid",
             ),
             models.CheckConstraint(
                 condition=Q(language__in=choice_values(Language)),

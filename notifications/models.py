@@ -52,7 +52,8 @@ class NotificationTemplate(TimeStampedModel):
                 name="notifications_template_unique_variant",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(NoticeKind)), name="notifications_template_kind_valid"
+                condition=Q(kind__in=choice_values(NoticeKind)),
+                name="notifications_template_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(channel__in=["email", "sms", "push"]),
@@ -93,13 +94,25 @@ class Notification(TimeStampedModel):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications")
     ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+        "tickets.Ticket",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     shipment = models.ForeignKey(
-        "shipments.Shipment", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+        "shipments.Shipment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     incident = models.ForeignKey(
-        "shipments.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+        "shipments.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
@@ -109,7 +122,9 @@ class Notification(TimeStampedModel):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     context = models.JSONField(_("placeholder values"), default=dict, blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
+    )
     suppressed_reason = models.CharField(_("why not sent"), max_length=200, blank=True)
     not_before = models.DateTimeField(_("send not before"))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -126,10 +141,12 @@ class Notification(TimeStampedModel):
         verbose_name_plural = _("notifications")
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(NotificationStatus)), name="notifications_notification_status_valid"
+                condition=Q(status__in=choice_values(NotificationStatus)),
+                name="notifications_notification_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(NoticeKind)), name="notifications_notification_kind_valid"
+                condition=Q(kind__in=choice_values(NoticeKind)),
+                name="notifications_notification_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(channel__in=choice_values(Channel)),
@@ -147,12 +164,14 @@ class Notification(TimeStampedModel):
         indexes = [
             # Dispatcher: pending rows that are due (partial, so sent history costs nothing).
             models.Index(
-                fields=["next_attempt_at"], name="notifications_outbox_due_idx",
+                fields=["next_attempt_at"],
+                name="notifications_outbox_due_idx",
                 condition=Q(status="pending"),
             ),
             # Sweeper for rows a crashed worker left claimed.
             models.Index(
-                fields=["claimed_at"], name="notifications_claimed_idx",
+                fields=["claimed_at"],
+                name="notifications_claimed_idx",
                 condition=Q(status="sending"),
             ),
             # Notification history on the customer and ticket pages; frequency cap.
@@ -160,7 +179,8 @@ class Notification(TimeStampedModel):
             models.Index(fields=["ticket", "-created_at"], name="notifications_ticket_idx"),
             # Inbound delivery receipts find the row by provider id.
             models.Index(
-                fields=["provider_message_id"], name="notifications_provider_id_idx",
+                fields=["provider_message_id"],
+                name="notifications_provider_id_idx",
                 condition=~Q(provider_message_id=""),
             ),
         ]

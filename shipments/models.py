@@ -60,7 +60,10 @@ class Carrier(TimeStampedModel):
         help_text=_("Shared secret for the HMAC-SHA256 signature of tracking webhooks."),
     )
     tracking_url_template = models.CharField(
-        _("tracking URL template"), max_length=300, blank=True, help_text=_("Use {tracking_number}.")
+        _("tracking URL template"),
+        max_length=300,
+        blank=True,
+        help_text=_("Use {tracking_number}."),
     )
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -112,7 +115,10 @@ class Lane(TimeStampedModel):
     origin_region = models.CharField(_("origin region"), max_length=64)
     destination_region = models.CharField(_("destination region"), max_length=64)
     service_level = models.CharField(
-        _("service level"), max_length=16, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD
+        _("service level"),
+        max_length=16,
+        choices=ServiceLevel.choices,
+        default=ServiceLevel.STANDARD,
     )
     delivered_count = models.PositiveIntegerField(_("delivered shipments"), default=0)
     mean_transit_hours = models.FloatField(_("mean transit (h)"), null=True, blank=True)
@@ -140,7 +146,8 @@ class Lane(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.origin_region} → {self.destination_region} ({self.carrier.code}, {self.service_level})"
+        route = f"{self.origin_region} → {self.destination_region}"
+        return f"{route} ({self.carrier.code}, {self.service_level})"
 
 
 class IncidentStatus(models.TextChoices):
@@ -156,7 +163,9 @@ class Incident(TimeStampedModel):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
     cause = models.CharField(_("cause"), max_length=24, choices=DelayCause.choices)
     carrier = models.ForeignKey(
         Carrier, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents"
@@ -182,7 +191,8 @@ class Incident(TimeStampedModel):
         ordering = ["-window_start"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(IncidentStatus)), name="shipments_incident_status_valid"
+                condition=Q(status__in=choice_values(IncidentStatus)),
+                name="shipments_incident_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(cause__in=choice_values(DelayCause)),
@@ -230,29 +240,42 @@ class Shipment(TimeStampedModel):
         Lane, on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
     )
     service_level = models.CharField(
-        _("service level"), max_length=16, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD
+        _("service level"),
+        max_length=16,
+        choices=ServiceLevel.choices,
+        default=ServiceLevel.STANDARD,
     )
     origin_region = models.CharField(_("origin region"), max_length=64)
     destination_region = models.CharField(_("destination region"), max_length=64)
     status = models.CharField(
-        _("status"), max_length=24, choices=ShipmentStatus.choices, default=ShipmentStatus.INFO_RECEIVED
+        _("status"),
+        max_length=24,
+        choices=ShipmentStatus.choices,
+        default=ShipmentStatus.INFO_RECEIVED,
     )
     cause = models.CharField(
-        _("cause"), max_length=24, choices=DelayCause.choices, default=DelayCause.NONE,
+        _("cause"),
+        max_length=24,
+        choices=DelayCause.choices,
+        default=DelayCause.NONE,
         help_text=_("Sub-status: what the carrier says is wrong, if anything."),
     )
     order_value = models.DecimalField(_("order value"), max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     ordered_at = models.DateTimeField(_("ordered at"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("handed to carrier"), null=True, blank=True)
-    promised_at = models.DateTimeField(_("promised delivery"), help_text=_("The original promise; never moved."))
+    promised_at = models.DateTimeField(
+        _("promised delivery"), help_text=_("The original promise; never moved.")
+    )
     carrier_eta = models.DateTimeField(_("carrier's estimate"), null=True, blank=True)
     predicted_eta = models.DateTimeField(_("predicted delivery"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     last_event_at = models.DateTimeField(_("last scan"), null=True, blank=True)
     last_location = models.CharField(_("last location"), max_length=200, blank=True)
     location_since = models.DateTimeField(
-        _("at this location since"), null=True, blank=True,
+        _("at this location since"),
+        null=True,
+        blank=True,
         help_text=_("First scan at the current location, for the hub-hold rule."),
     )
     delay_level = models.CharField(
@@ -274,7 +297,8 @@ class Shipment(TimeStampedModel):
         verbose_name_plural = _("shipments")
         constraints = [
             models.UniqueConstraint(
-                fields=["carrier", "tracking_number"], name="shipments_shipment_unique_tracking_number"
+                fields=["carrier", "tracking_number"],
+                name="shipments_shipment_unique_tracking_number",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=choice_values(ShipmentStatus)),
@@ -370,7 +394,8 @@ class TrackingEvent(models.Model):
         verbose_name_plural = _("tracking events")
         constraints = [
             models.UniqueConstraint(
-                fields=["carrier", "carrier_event_id"], name="shipments_trackingevent_unique_event_id"
+                fields=["carrier", "carrier_event_id"],
+                name="shipments_trackingevent_unique_event_id",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=choice_values(ShipmentStatus)),
@@ -415,7 +440,8 @@ class DelayRule(models.Model):
         verbose_name_plural = _("delay rules")
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(DelayRuleKind)), name="shipments_delayrule_kind_valid"
+                condition=Q(kind__in=choice_values(DelayRuleKind)),
+                name="shipments_delayrule_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(level__in=choice_values(DelayLevel)) & ~Q(level="none"),
@@ -457,3 +483,6 @@ class DelayLevelChange(models.Model):
             # KPI "detection -> first contact" and the shipment page's history.
             models.Index(fields=["shipment", "changed_at"], name="shipments_levelchange_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.from_level} -> {self.to_level}"

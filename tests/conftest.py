@@ -6,6 +6,12 @@ from django.db import connection
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Real hashers cost ~100 ms a user; tests only need passwords that check.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def agent(db):
     user = factories.AgentFactory(username="alice", first_name="Alice")

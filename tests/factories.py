@@ -33,21 +33,30 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
-        if not create:
-            return
-        for role in extracted or ():
-            self.groups.add(Group.objects.get(name=role))
-        if extracted:
-            self.is_staff = True
-        self.save()
+        _apply_roles(self, create, extracted or ())
+
+
+def _apply_roles(user, create: bool, roles) -> None:
+    """Staff users get their role groups; `roles=(...)` at call time overrides the default."""
+    if not create:
+        return
+    for role in roles:
+        user.groups.add(Group.objects.get(name=role))
+    if roles:
+        user.is_staff = True
+    user.save()
 
 
 class AgentFactory(UserFactory):
-    roles = (AGENT,)
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        _apply_roles(self, create, extracted if extracted is not None else (AGENT,))
 
 
 class SupervisorFactory(UserFactory):
-    roles = (SUPERVISOR,)
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        _apply_roles(self, create, extracted if extracted is not None else (SUPERVISOR,))
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -108,7 +117,9 @@ class ShipmentFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     lane = factory.SubFactory(LaneFactory, carrier=factory.SelfAttribute("..carrier"))
     origin_region = factory.LazyAttribute(lambda o: o.lane.origin_region if o.lane else "CN-GD")
-    destination_region = factory.LazyAttribute(lambda o: o.lane.destination_region if o.lane else "DE-BE")
+    destination_region = factory.LazyAttribute(
+        lambda o: o.lane.destination_region if o.lane else "DE-BE"
+    )
     status = ShipmentStatus.IN_TRANSIT
     order_value = Decimal("49.90")
     shipped_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=2))

@@ -21,7 +21,9 @@ class BusinessCalendar(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     holiday_country = models.CharField(
-        _("holiday country"), max_length=2, blank=True,
+        _("holiday country"),
+        max_length=2,
+        blank=True,
         help_text=_("ISO country code whose public holidays (and make-up working days) apply."),
     )
     holiday_subdivision = models.CharField(_("holiday subdivision"), max_length=10, blank=True)
@@ -55,10 +57,12 @@ class WorkingHours(models.Model):
         ordering = ["weekday", "opens_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(weekday__gte=0, weekday__lte=6), name="tickets_workinghours_weekday_valid"
+                condition=Q(weekday__gte=0, weekday__lte=6),
+                name="tickets_workinghours_weekday_valid",
             ),
             models.CheckConstraint(
-                condition=Q(closes_at__gt=F("opens_at")), name="tickets_workinghours_opens_before_closes"
+                condition=Q(closes_at__gt=F("opens_at")),
+                name="tickets_workinghours_opens_before_closes",
             ),
         ]
 
@@ -86,6 +90,9 @@ class CalendarException(models.Model):
                 fields=["calendar", "date"], name="tickets_calendarexception_unique_date"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar}: {self.date} ({self.name})"
 
 
 class Category(models.TextChoices):
@@ -120,7 +127,11 @@ class Team(TimeStampedModel):
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=50, unique=True)
     calendar = models.ForeignKey(
-        BusinessCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="teams",
+        BusinessCalendar,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teams",
         help_text=_("Empty: the team works 24/7."),
     )
     categories = models.JSONField(_("categories handled"), default=list, blank=True)
@@ -147,13 +158,21 @@ class AgentProfile(TimeStampedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
     )
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="agents")
-    is_senior = models.BooleanField(_("senior"), default=False, help_text=_("Receives VIP tickets."))
-    skills = models.JSONField(_("skills"), default=list, blank=True, help_text=_("Categories, languages."))
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="agents"
+    )
+    is_senior = models.BooleanField(
+        _("senior"), default=False, help_text=_("Receives VIP tickets.")
+    )
+    skills = models.JSONField(
+        _("skills"), default=list, blank=True, help_text=_("Categories, languages.")
+    )
     max_open_tickets = models.PositiveIntegerField(_("max open tickets"), default=25)
     is_available = models.BooleanField(_("available"), default=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
-    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.EN)
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, default=Language.EN
+    )
 
     class Meta:
         verbose_name = _("agent profile")
@@ -166,7 +185,9 @@ class AgentProfile(TimeStampedModel):
 class PriorityRule(models.Model):
     """One cell of the priority matrix: customer tier x severity -> priority."""
 
-    customer_tier = models.CharField(_("customer tier"), max_length=24, choices=CustomerTier.choices)
+    customer_tier = models.CharField(
+        _("customer tier"), max_length=24, choices=CustomerTier.choices
+    )
     severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
     priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices)
 
@@ -238,7 +259,8 @@ class SLATarget(models.Model):
     name = models.CharField(_("name"), max_length=64, blank=True, help_text=_("For milestones."))
     minutes = models.PositiveIntegerField(_("minutes"))
     business_hours = models.BooleanField(
-        _("business hours"), default=False,
+        _("business hours"),
+        default=False,
         help_text=_("Count in the team's business calendar instead of 24/7."),
     )
 
@@ -252,7 +274,9 @@ class SLATarget(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=choice_values(TimerKind)), name="tickets_slatarget_kind_valid"
             ),
-            models.CheckConstraint(condition=Q(minutes__gt=0), name="tickets_slatarget_minutes_gt_0"),
+            models.CheckConstraint(
+                condition=Q(minutes__gt=0), name="tickets_slatarget_minutes_gt_0"
+            ),
             models.CheckConstraint(
                 condition=~Q(kind="milestone") | ~Q(name=""),
                 name="tickets_slatarget_milestone_named",
@@ -305,22 +329,45 @@ class Ticket(TimeStampedModel):
     subject = models.CharField(_("subject"), max_length=200)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
     shipment = models.ForeignKey(
-        "shipments.Shipment", on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+        "shipments.Shipment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
     )
     incident = models.ForeignKey(
-        "shipments.Incident", on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+        "shipments.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
     )
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="assigned_tickets",
     )
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.NEW)
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices, default=Category.DELAY)
-    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.CUSTOMER)
-    priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
+    category = models.CharField(
+        _("category"), max_length=16, choices=Category.choices, default=Category.DELAY
+    )
+    source = models.CharField(
+        _("source"), max_length=16, choices=Source.choices, default=Source.CUSTOMER
+    )
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL
+    )
     priority_overridden = models.BooleanField(_("priority set by hand"), default=False)
-    language = models.CharField(_("language"), max_length=10, choices=Language.choices, default=Language.EN)
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, default=Language.EN
+    )
     sla_policy = models.ForeignKey(
         SLAPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
     )
@@ -328,17 +375,25 @@ class Ticket(TimeStampedModel):
         _("version"), default=1, help_text=_("Optimistic lock: bumped by every service write.")
     )
     detected_at = models.DateTimeField(
-        _("delay detected at"), null=True, blank=True,
+        _("delay detected at"),
+        null=True,
+        blank=True,
         help_text=_("Proactive tickets: the first-contact clock starts here."),
     )
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
-    last_customer_message_at = models.DateTimeField(_("last customer message"), null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(
+        _("last customer message"), null=True, blank=True
+    )
     last_agent_update_at = models.DateTimeField(_("last update to customer"), null=True, blank=True)
     solved_at = models.DateTimeField(_("solved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     is_escalated = models.BooleanField(_("escalated"), default=False)
-    access_token = models.CharField(_("progress link token"), max_length=64, unique=True, default=new_access_token)
-    access_token_expires_at = models.DateTimeField(_("progress link expires"), null=True, blank=True)
+    access_token = models.CharField(
+        _("progress link token"), max_length=64, unique=True, default=new_access_token
+    )
+    access_token_expires_at = models.DateTimeField(
+        _("progress link expires"), null=True, blank=True
+    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -352,19 +407,23 @@ class Ticket(TimeStampedModel):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(TicketStatus)), name="tickets_ticket_status_valid"
+                condition=Q(status__in=choice_values(TicketStatus)),
+                name="tickets_ticket_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(category__in=choice_values(Category)), name="tickets_ticket_category_valid"
+                condition=Q(category__in=choice_values(Category)),
+                name="tickets_ticket_category_valid",
             ),
             models.CheckConstraint(
                 condition=Q(source__in=choice_values(Source)), name="tickets_ticket_source_valid"
             ),
             models.CheckConstraint(
-                condition=Q(priority__in=choice_values(Priority)), name="tickets_ticket_priority_valid"
+                condition=Q(priority__in=choice_values(Priority)),
+                name="tickets_ticket_priority_valid",
             ),
             models.CheckConstraint(
-                condition=Q(language__in=choice_values(Language)), name="tickets_ticket_language_valid"
+                condition=Q(language__in=choice_values(Language)),
+                name="tickets_ticket_language_valid",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["solved", "closed"]) | Q(solved_at__isnull=False),
@@ -376,29 +435,34 @@ class Ticket(TimeStampedModel):
             ),
             # Delay detection opens one proactive ticket per shipment, however often it runs.
             models.UniqueConstraint(
-                fields=["shipment"], condition=Q(source="proactive"),
+                fields=["shipment"],
+                condition=Q(source="proactive"),
                 name="tickets_ticket_one_proactive_per_shipment",
             ),
         ]
         indexes = [
             # Console queue "all open by priority, oldest first".
             models.Index(
-                fields=["priority", "created_at"], name="tickets_ticket_open_queue_idx",
+                fields=["priority", "created_at"],
+                name="tickets_ticket_open_queue_idx",
                 condition=~Q(status__in=["solved", "closed"]),
             ),
             # Console queue "mine": open tickets of one agent.
             models.Index(
-                fields=["assignee", "priority", "created_at"], name="tickets_ticket_mine_idx",
+                fields=["assignee", "priority", "created_at"],
+                name="tickets_ticket_mine_idx",
                 condition=~Q(status__in=["solved", "closed"]),
             ),
             # Console queue "by team" and routing's least-loaded count.
             models.Index(
-                fields=["team", "status"], name="tickets_ticket_team_idx",
+                fields=["team", "status"],
+                name="tickets_ticket_team_idx",
                 condition=~Q(status__in=["solved", "closed"]),
             ),
             # Console queue "by incident".
             models.Index(
-                fields=["incident", "status"], name="tickets_ticket_incident_idx",
+                fields=["incident", "status"],
+                name="tickets_ticket_incident_idx",
                 condition=Q(incident__isnull=False),
             ),
             # Customer profile: "this customer's tickets, newest first".
@@ -517,7 +581,8 @@ class TicketEvent(models.Model):
         verbose_name_plural = _("timeline events")
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(TicketEventKind)), name="tickets_ticketevent_kind_valid"
+                condition=Q(kind__in=choice_values(TicketEventKind)),
+                name="tickets_ticketevent_kind_valid",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="note") | Q(is_public=False),
@@ -528,6 +593,9 @@ class TicketEvent(models.Model):
             # Ticket timeline (console: all; progress page: public subset).
             models.Index(fields=["ticket", "created_at"], name="tickets_event_timeline_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.kind} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class TimerStatus(models.TextChoices):
@@ -542,10 +610,14 @@ class SLATimer(models.Model):
     Status = TimerStatus
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="timers")
-    target = models.ForeignKey(SLATarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    target = models.ForeignKey(
+        SLATarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
     name = models.CharField(_("name"), max_length=64, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
     started_at = models.DateTimeField(_("started at"))
     due_at = models.DateTimeField(_("due at"))
     warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
@@ -556,47 +628,55 @@ class SLATimer(models.Model):
     )
     met_at = models.DateTimeField(_("met at"), null=True, blank=True)
     breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
-    minutes_early = models.IntegerField(
-        _("minutes early (negative: late)"), null=True, blank=True
-    )
+    minutes_early = models.IntegerField(_("minutes early (negative: late)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("SLA timer")
         verbose_name_plural = _("SLA timers")
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(TimerStatus)), name="tickets_slatimer_status_valid"
+                condition=Q(status__in=choice_values(TimerStatus)),
+                name="tickets_slatimer_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=choice_values(TimerKind)), name="tickets_slatimer_kind_valid"
             ),
             models.CheckConstraint(
-                condition=~Q(status="met") | Q(met_at__isnull=False), name="tickets_slatimer_met_has_time"
+                condition=~Q(status="met") | Q(met_at__isnull=False),
+                name="tickets_slatimer_met_has_time",
             ),
             models.CheckConstraint(
                 condition=~Q(status="breached") | Q(breached_at__isnull=False),
                 name="tickets_slatimer_breached_has_time",
             ),
             models.CheckConstraint(
-                condition=~Q(status="paused") | Q(paused_at__isnull=False, remaining_seconds__isnull=False),
+                condition=~Q(status="paused")
+                | Q(paused_at__isnull=False, remaining_seconds__isnull=False),
                 name="tickets_slatimer_paused_has_remaining",
             ),
             # One running clock per target on a ticket; a restart closes the old one first.
             models.UniqueConstraint(
-                fields=["ticket", "kind", "name"], condition=Q(status__in=["active", "paused"]),
+                fields=["ticket", "kind", "name"],
+                condition=Q(status__in=["active", "paused"]),
                 name="tickets_slatimer_one_running_per_kind",
             ),
         ]
         indexes = [
             # Breach sweeper and "breaching in the next hour": running timers by due time.
-            models.Index(fields=["due_at"], name="tickets_slatimer_due_idx", condition=Q(status="active")),
+            models.Index(
+                fields=["due_at"], name="tickets_slatimer_due_idx", condition=Q(status="active")
+            ),
             # Warning sweeper: running timers not yet warned, by warn time.
             models.Index(
-                fields=["warn_at"], name="tickets_slatimer_warn_idx",
+                fields=["warn_at"],
+                name="tickets_slatimer_warn_idx",
                 condition=Q(status="active", warned_at__isnull=True),
             ),
             models.Index(fields=["ticket", "status"], name="tickets_slatimer_ticket_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.name or self.kind} due {self.due_at:%Y-%m-%d %H:%M}"
 
 
 class Macro(TimeStampedModel):
@@ -620,9 +700,12 @@ class Macro(TimeStampedModel):
         verbose_name_plural = _("macros")
         ordering = ["slug", "language"]
         constraints = [
-            models.UniqueConstraint(fields=["slug", "language"], name="tickets_macro_unique_language"),
+            models.UniqueConstraint(
+                fields=["slug", "language"], name="tickets_macro_unique_language"
+            ),
             models.CheckConstraint(
-                condition=Q(language__in=choice_values(Language)), name="tickets_macro_language_valid"
+                condition=Q(language__in=choice_values(Language)),
+                name="tickets_macro_language_valid",
             ),
         ]
 

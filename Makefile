@@ -1,0 +1,59 @@
+# Delaydesk. `make run` starts the whole product on embedded defaults; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEMO_SEED ?= 42
+
+.PHONY: help install run test test-postgres lint format migrate seed check-deploy clean
+
+help:
+	@echo "make run            start web, worker and beat with demo data on http://127.0.0.1:$(PORT)/"
+	@echo "make test           run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
+	@echo "make test-postgres  run the suite on the local PostgreSQL"
+	@echo "make lint           ruff check and format check"
+
+# The virtualenv is rebuilt when the pinned dependencies change.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo --seed $(DEMO_SEED) --if-empty
+
+run: seed
+	@echo ""
+	@echo "  Delaydesk is starting on http://127.0.0.1:$(PORT)/"
+	@echo "  Demo logins (password: delaydesk-demo): agent, agent2, supervisor, admin"
+	@echo "  Carrier webhook: carrier DEMO, secret demo-secret. Ctrl-C stops web, worker and beat."
+	@echo ""
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 honcho start --procfile Procfile --port $(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-deploy: install
+	DELAYDESK_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(60))') \
+	ALLOWED_HOSTS=delaydesk.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf var/broker var/staticfiles .pytest_cache

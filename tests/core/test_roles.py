@@ -1,0 +1,81 @@
+"""Roles are groups with permissions, installed on every migrate; defaults are data."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from compensation.models import AuthorityLimit, CompensationPolicy
+from core.roles import AGENT_PERMISSIONS, SUPERVISOR_PERMISSIONS, ensure_roles
+from shipments.models import DelayRule
+from tickets.models import PriorityRule, SLAPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+def perms_of(group_name):
+    group = Group.objects.get(name=group_name)
+    return {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in group.permissions.select_related("content_type")
+    }
+
+
+def test_the_agent_and_supervisor_groups_carry_exactly_their_permissions():
+    assert perms_of("agent") == set(AGENT_PERMISSIONS)
+    assert perms_of("supervisor") == set(SUPERVISOR_PERMISSIONS)
+
+
+def test_agents_cannot_approve_compensation_but_supervisors_can(agent, supervisor):
+    assert not agent.has_perm("compensation.approve_compensationoffer")
+    assert not agent.has_perm("tickets.supervise")
+    assert supervisor.has_perm("compensation.approve_compensationoffer")
+    assert supervisor.has_perm("tickets.work_console")
+
+
+def test_syncing_roles_again_restores_a_removed_permission():
+    group = Group.objects.get(name="agent")
+    group.permissions.clear()
+    ensure_roles()
+    assert perms_of("agent") == set(AGENT_PERMISSIONS)
+
+
+def test_default_configuration_is_installed_by_migrations():
+    assert set(DelayRule.objects.values_list("key", "level")) == {
+        ("yellow", "yellow"),
+        ("orange", "orange"),
+        ("red", "red"),
+        ("hub_hold", "hub_hold"),
+        ("long_delay", "long_delay"),
+    }
+    assert PriorityRule.objects.count() == 16
+    assert PriorityRule.objects.get(customer_tier="vip", severity="lost").priority == "urgent"
+    catch_all = SLAPolicy.objects.order_by("position").last()
+    assert (
+        catch_all.priorities,
+        catch_all.categories,
+        catch_all.customer_tiers,
+        catch_all.sources,
+    ) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    lost = SLAPolicy.objects.get(name="Lost parcel")
+    assert {(t.name, t.minutes) for t in lost.targets.filter(kind="milestone")} == {
+        ("Contact the customer", 60),
+        ("Verify with the carrier", 1440),
+        ("Compensation plan", 2880),
+    }
+    customs = CompensationPolicy.objects.get(cause="customs_hold")
+    assert {(r.kind, r.percent) for r in customs.remedies.all()} == {
+        ("discount_code", 15),
+        ("priority_shipping", None),
+    }
+
+
+def test_each_role_has_a_default_authority_limit():
+    limits = {
+        limit.group.name: limit.max_amount
+        for limit in AuthorityLimit.objects.select_related("group")
+    }
+    assert limits["agent"] < limits["supervisor"]
