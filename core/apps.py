@@ -9,7 +9,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from core import signals  # noqa: F401 - connects receivers
         from core.roles import ensure_roles
+        from core.schedules import sync_beat_schedules
 
         # Groups and their permissions are configuration, not demo data: every database gets
         # them, kept in step with the code after each migrate.
         post_migrate.connect(ensure_roles, dispatch_uid="core.ensure_roles")
+        post_migrate.connect(sync_beat_schedules, sender=self, dispatch_uid="core.sync_beat")

@@ -46,3 +46,17 @@ class DelayCause(models.TextChoices):
 def choice_values(choices: type[models.TextChoices]) -> list[str]:
     """The stored values of a TextChoices class, for CheckConstraints."""
     return [value for value, _label in choices.choices]
+
+
+class Heartbeat(models.Model):
+    """The last time a background process proved it is alive (shown by /healthz)."""
+
+    name = models.CharField(_("process"), max_length=50, unique=True)
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

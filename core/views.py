@@ -2,23 +2,33 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.models import Heartbeat
 from core.roles import SUPERVISOR, user_roles
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """200 when the database answers a query, 503 otherwise (for load balancers)."""
+    """200 when the database answers a query, 503 otherwise (for load balancers).
+
+    Also says how long ago a Celery worker last ran the heartbeat task, for monitoring; a
+    silent worker does not make the web node unhealthy.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # any database failure means "not healthy"
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    beat = Heartbeat.objects.filter(name="worker").values_list("last_seen_at", flat=True).first()
+    worker_seconds = None if beat is None else int((timezone.now() - beat).total_seconds())
+    return JsonResponse(
+        {"status": "ok", "database": "ok", "worker_last_seen_seconds_ago": worker_seconds}
+    )
 
 
 @require_GET
