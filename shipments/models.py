@@ -66,6 +66,13 @@ class Carrier(TimeStampedModel):
         help_text=_("Use {tracking_number}."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Reliability over a recent window of delivered shipments (refreshed with lane statistics).
+    on_time_rate = models.FloatField(_("on-time rate"), null=True, blank=True)
+    mean_lateness_hours = models.FloatField(
+        _("mean lateness of late parcels (h)"), null=True, blank=True
+    )
+    reliability_sample = models.PositiveIntegerField(_("deliveries in the window"), default=0)
+    reliability_updated_at = models.DateTimeField(_("reliability updated"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("carrier")
@@ -180,6 +187,12 @@ class Incident(TimeStampedModel):
     public_explanation_zh_hans = models.TextField(_("public explanation (Chinese)"), blank=True)
     affected_count = models.PositiveIntegerField(_("affected shipments"), default=0)
     is_automatic = models.BooleanField(_("grouped automatically"), default=False)
+    scope_key = models.CharField(
+        _("grouping key"),
+        max_length=200,
+        blank=True,
+        help_text=_("cause + carrier + hub or lane + window: one automatic incident per key."),
+    )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -205,6 +218,12 @@ class Incident(TimeStampedModel):
             models.CheckConstraint(
                 condition=~Q(status="resolved") | Q(resolved_at__isnull=False),
                 name="shipments_incident_resolved_has_time",
+            ),
+            # Automatic grouping is idempotent: a second detection pass finds the same incident.
+            models.UniqueConstraint(
+                fields=["scope_key"],
+                condition=~Q(scope_key=""),
+                name="shipments_incident_unique_scope_key",
             ),
         ]
         indexes = [

@@ -1,0 +1,434 @@
+from decimal import Decimal
+
+from django.contrib import admin
+from django.db.models import Case, Count, Value, When
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from core.models import choice_values
+from shipments.models import (
+    Carrier,
+    CarrierStatusMapping,
+    DelayLevel,
+    DelayLevelChange,
+    DelayRule,
+    FINAL_STATUSES,
+    Incident,
+    Lane,
+    Shipment,
+    TrackingEvent,
+)
+
+# Badge colours of the delay levels (shared/DOMAIN.md's names: yellow, orange, red, alert).
+DELAY_LEVEL_COLOURS = {
+    DelayLevel.NONE: ("#e6f4ea", "#1e6b34"),
+    DelayLevel.YELLOW: ("#fff4c2", "#6b5200"),
+    DelayLevel.HUB_HOLD: ("#e8e0f8", "#4a2a8a"),
+    DelayLevel.ORANGE: ("#ffe0c2", "#8a4300"),
+    DelayLevel.RED: ("#ffd6d6", "#9b1c1c"),
+    DelayLevel.LONG_DELAY: ("#5c1010", "#ffffff"),
+}
+
+
+def mask_secret(value: str) -> str:
+    """A secret as lists and view-only pages show it: enough to tell two apart, not to use."""
+    if not value:
+        return "-"
+    return f"••••••{value[-4:]}" if len(value) > 12 else "••••••"
+
+
+def choice_rank(field: str, choices) -> Case:
+    """Order rows by the position of their value in a TextChoices class (severity order)."""
+    values = choice_values(choices)
+    return Case(
+        *(When(**{field: value}, then=Value(rank)) for rank, value in enumerate(values)),
+        default=Value(len(values)),
+    )
+
+
+class TimelineInline(admin.TabularInline):
+    """Read-only history shown on its parent's page: carrier scans, level changes, events."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CarrierStatusMappingInline(admin.TabularInline):
+    model = CarrierStatusMapping
+    extra = 1
+    fields = ("carrier_code", "status", "cause", "description")
+
+
+@admin.register(Carrier)
+class CarrierAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "is_active", "masked_webhook_secret", "mapping_count")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")
+    readonly_fields = ("masked_webhook_secret",)
+    prepopulated_fields = {"code": ("name",)}
+    inlines = (CarrierStatusMappingInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_mapping_count=Count("status_mappings"))
+
+    def get_fields(self, request, obj=None):
+        # Whoever may change a carrier sees and edits the secret (to hand it to the carrier);
+        # view-only staff (agents have view_carrier) only see the masked value.
+        secret = "webhook_secret"
+        if obj is not None and not self.has_change_permission(request, obj):
+            secret = "masked_webhook_secret"
+        return ("name", "code", "is_active", "tracking_url_template", secret)
+
+    @admin.display(description=_("webhook secret"))
+    def masked_webhook_secret(self, obj: Carrier) -> str:
+        return mask_secret(obj.webhook_secret)
+
+    @admin.display(description=_("status mappings"), ordering="_mapping_count")
+    def mapping_count(self, obj: Carrier) -> int:
+        return obj._mapping_count
+
+
+@admin.register(CarrierStatusMapping)
+class CarrierStatusMappingAdmin(admin.ModelAdmin):
+    list_display = ("carrier", "carrier_code", "status", "cause", "description")
+    list_filter = ("carrier", "status", "cause")
+    list_select_related = ("carrier",)
+    search_fields = ("carrier_code", "description", "carrier__code")
+    ordering = ("carrier__name", "carrier_code")
+
+
+@admin.register(Lane)
+class LaneAdmin(admin.ModelAdmin):
+    list_display = (
+        "origin_region",
+        "destination_region",
+        "carrier",
+        "service_level",
+        "delivered_count",
+        "mean_transit",
+        "p50_transit",
+        "p90_transit",
+        "on_time",
+        "stats_updated_at",
+    )
+    list_filter = ("carrier", "service_level")
+    list_select_related = ("carrier",)
+    search_fields = ("origin_region", "destination_region", "carrier__code")
+    # The statistics come from delivered history (the lane statistics job); never typed in.
+    stats_fields = (
+        "delivered_count",
+        "mean_transit_hours",
+        "p50_transit_hours",
+        "p90_transit_hours",
+        "on_time_rate",
+        "stats_updated_at",
+    )
+    readonly_fields = stats_fields + ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("carrier", "origin_region", "destination_region", "service_level")}),
+        (_("Statistics (from delivered shipments)"), {"fields": stats_fields}),
+        (None, {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        # Lane.__str__ names the carrier: autocomplete lists stay at one query.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    @staticmethod
+    def _hours(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} h"
+
+    @admin.display(description=_("mean transit (h)"), ordering="mean_transit_hours")
+    def mean_transit(self, obj: Lane) -> str:
+        return self._hours(obj.mean_transit_hours)
+
+    @admin.display(description=_("median transit (h)"), ordering="p50_transit_hours")
+    def p50_transit(self, obj: Lane) -> str:
+        return self._hours(obj.p50_transit_hours)
+
+    @admin.display(description=_("p90 transit (h)"), ordering="p90_transit_hours")
+    def p90_transit(self, obj: Lane) -> str:
+        return self._hours(obj.p90_transit_hours)
+
+    @admin.display(description=_("on-time rate"), ordering="on_time_rate")
+    def on_time(self, obj: Lane) -> str:
+        return "-" if obj.on_time_rate is None else f"{obj.on_time_rate:.0%}"
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "status",
+        "cause",
+        "carrier",
+        "lane",
+        "hub",
+        "window_start",
+        "window_end",
+        "affected_count",
+        "is_automatic",
+    )
+    list_filter = ("status", "cause", "is_automatic", "carrier")
+    list_select_related = ("carrier", "lane__carrier")
+    search_fields = ("title", "hub")
+    date_hierarchy = "window_start"
+    autocomplete_fields = ("lane", "opened_by")
+    readonly_fields = (
+        "public_id",
+        "affected_count",
+        "affected_shipments",
+        "is_automatic",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("title", "status", "cause", "public_id")}),
+        (_("Scope"), {"fields": ("carrier", "lane", "hub", "window_start", "window_end")}),
+        (
+            _("Public explanation"),
+            {"fields": ("public_explanation", "public_explanation_zh_hans")},
+        ),
+        (
+            _("Tracking"),
+            {
+                "fields": (
+                    "affected_count",
+                    "affected_shipments",
+                    "is_automatic",
+                    "opened_by",
+                    "resolved_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description=_("affected shipments"))
+    def affected_shipments(self, obj: Incident) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:shipments_shipment_changelist")
+        return format_html('<a href="{}?incident__id__exact={}">{}</a>', url, obj.pk, _("List"))
+
+
+class ShipmentStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("active", _("Active")), ("final", _("Delivered, returned or expired")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.active()
+        if self.value() == "final":
+            return queryset.filter(status__in=FINAL_STATUSES)
+        return queryset
+
+
+class TrackingEventInline(TimelineInline):
+    model = TrackingEvent
+    fields = (
+        "occurred_at",
+        "status",
+        "cause",
+        "carrier_code",
+        "location",
+        "description",
+        "carrier_event_id",
+        "received_at",
+    )
+    readonly_fields = fields
+    ordering = ("-occurred_at",)
+
+
+class DelayLevelChangeInline(TimelineInline):
+    model = DelayLevelChange
+    fields = ("changed_at", "from_level", "to_level", "cause", "rule_key")
+    readonly_fields = fields
+    ordering = ("-changed_at",)
+
+
+def delay_level_badge(level: str, label: str) -> str:
+    background, colour = DELAY_LEVEL_COLOURS.get(level, ("#eee", "#333"))
+    return format_html(
+        '<span style="background:{};color:{};padding:1px 6px;border-radius:8px;'
+        'white-space:nowrap">{}</span>',
+        background,
+        colour,
+        label,
+    )
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = (
+        "tracking_number",
+        "order_number",
+        "carrier",
+        "customer",
+        "status",
+        "delay_level_badge",
+        "delay_cause",
+        "slip_days",
+        "promised_at",
+        "predicted_eta",
+        "last_event_at",
+    )
+    list_filter = (
+        ShipmentStateFilter,
+        "status",
+        "delay_level",
+        "delay_cause",
+        "carrier",
+        "service_level",
+    )
+    list_select_related = ("carrier", "customer")
+    search_fields = ("=tracking_number", "=order_number", "customer__name", "=customer__email")
+    search_help_text = _("Tracking number, order number, customer name or exact email.")
+    date_hierarchy = "promised_at"
+    show_full_result_count = False
+    autocomplete_fields = ("customer", "lane", "incident")
+    # Written by tracking ingestion and delay detection (with a DelayLevelChange row each
+    # time); a hand edit here would leave the history and the notifications behind.
+    readonly_fields = (
+        "public_id",
+        "delay_level_badge",
+        "delay_cause",
+        "delay_rule",
+        "delay_detected_at",
+        "slip_days",
+        "predicted_eta",
+        "last_event_at",
+        "last_location",
+        "location_since",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("carrier", "tracking_number", "order_number", "customer", "public_id")}),
+        (_("Route"), {"fields": ("lane", "service_level", "origin_region", "destination_region")}),
+        (
+            _("Status"),
+            {"fields": ("status", "cause", "last_event_at", "last_location", "location_since")},
+        ),
+        (
+            _("Dates"),
+            {
+                "fields": (
+                    "ordered_at",
+                    "shipped_at",
+                    "promised_at",
+                    "carrier_eta",
+                    "predicted_eta",
+                    "delivered_at",
+                )
+            },
+        ),
+        (
+            _("Delay"),
+            {
+                "fields": (
+                    "delay_level_badge",
+                    "delay_cause",
+                    "delay_rule",
+                    "delay_detected_at",
+                    "slip_days",
+                    "incident",
+                )
+            },
+        ),
+        (_("Order"), {"fields": ("order_value", "currency", "created_at", "updated_at")}),
+    )
+    inlines = (TrackingEventInline, DelayLevelChangeInline)
+
+    def get_queryset(self, request):
+        # Shipment.__str__ names the carrier: autocomplete lists stay at one query. (The
+        # changelist skips list_select_related once a queryset has any, hence all of it here.)
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    @admin.display(description=_("delay level"), ordering="delay_level")
+    def delay_level_badge(self, obj: Shipment) -> str:
+        return delay_level_badge(obj.delay_level, obj.get_delay_level_display())
+
+    @admin.display(description=_("slip (days)"))
+    def slip_days(self, obj: Shipment) -> str:
+        days = obj.slip_days
+        if days is None:
+            return "-"
+        return f"{days:+.1f}"
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "occurred_at",
+        "shipment",
+        "status",
+        "cause",
+        "carrier_code",
+        "location",
+        "carrier_event_id",
+        "received_at",
+    )
+    list_filter = ("status", "cause", "carrier")
+    list_select_related = ("shipment__carrier",)
+    search_fields = ("=shipment__tracking_number", "=shipment__order_number", "=carrier_event_id")
+    search_help_text = _("Tracking number, order number or the carrier's event id.")
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+    raw_id_fields = ("shipment",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A carrier scan is evidence: stored once as received, never rewritten.
+        if obj is not None:
+            return [field.name for field in self.model._meta.fields if not field.primary_key]
+        return ("received_at",)
+
+
+@admin.register(DelayRule)
+class DelayRuleAdmin(admin.ModelAdmin):
+    list_display = ("key", "level", "kind", "threshold", "is_active", "description")
+    list_editable = ("threshold", "is_active")
+    list_filter = ("is_active", "level", "kind")
+    search_fields = ("key", "description")
+    ordering = (choice_rank("level", DelayLevel), "key")
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "level":
+            # "On time" is not something a rule detects (shipments_delayrule_level_valid).
+            kwargs["choices"] = [c for c in DelayLevel.choices if c[0] != DelayLevel.NONE]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "threshold":
+            kwargs["min_value"] = Decimal("0.01")  # shipments_delayrule_threshold_gt_0
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(DelayLevelChange)
+class DelayLevelChangeAdmin(admin.ModelAdmin):
+    list_display = ("changed_at", "shipment", "from_level", "to_level", "cause", "rule_key")
+    list_filter = ("to_level", "from_level", "cause")
+    list_select_related = ("shipment__carrier",)
+    search_fields = ("=shipment__tracking_number", "=shipment__order_number", "=rule_key")
+    date_hierarchy = "changed_at"
+    show_full_result_count = False
+    raw_id_fields = ("shipment",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The history behind the "detected at" KPIs: a row is never edited.
+        return False
