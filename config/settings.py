@@ -185,12 +185,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
 )
-for _folder in ("data_folder_in", "processed_folder"):
+for _folder in ("data_folder_in", "processed_folder", "control_folder"):
     if _folder in CELERY_BROKER_TRANSPORT_OPTIONS:
         Path(CELERY_BROKER_TRANSPORT_OPTIONS[_folder]).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
