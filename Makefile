@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_SEED ?= 42
 
-.PHONY: help install run test test-postgres lint format migrate seed check-deploy clean
+.PHONY: help install run test test-postgres bench lint format migrate seed check-deploy clean
 
 help:
 	@echo "make run            start web, worker and beat with demo data on http://127.0.0.1:$(PORT)/"
 	@echo "make test           run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make test-postgres  run the suite on the local PostgreSQL"
+	@echo "make bench          run the benchmarks in bench/ on the local PostgreSQL (see docs/PERFORMANCE.md)"
 	@echo "make lint           ruff check and format check"
 
 # The virtualenv is rebuilt when the pinned dependencies change.
@@ -42,6 +43,14 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks are scripts, not tests: each prints machine, data size, date and timings.
+BENCH_ARGS ?=
+bench: install
+	@set -e; for script in bench/bench_*.py bench/eta_accuracy.py; do \
+	  [ -f "$$script" ] || continue; \
+	  echo "== $$script"; $(PY) "$$script" $(BENCH_ARGS); \
+	done
 
 lint: install
 	$(VENV)/bin/ruff check .
