@@ -8,12 +8,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import choice_values
 from shipments.models import (
+    FINAL_STATUSES,
     Carrier,
     CarrierStatusMapping,
     DelayLevel,
     DelayLevelChange,
     DelayRule,
-    FINAL_STATUSES,
     Incident,
     Lane,
     Shipment,
@@ -275,6 +275,7 @@ def delay_level_badge(level: str, label: str) -> str:
 
 @admin.register(Shipment)
 class ShipmentAdmin(admin.ModelAdmin):
+    ordering = ("-pk",)  # newest first, on the primary key index
     list_display = (
         "tracking_number",
         "order_number",

@@ -1,0 +1,245 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from compensation.models import (
+    ApprovalRequest,
+    AuthorityLimit,
+    Budget,
+    CompensationOffer,
+    CompensationPolicy,
+    PolicyRemedy,
+)
+from customers.models import CustomerTier
+from shipments.admin import TimelineInline
+from tickets.admin import choice_labels, choice_list_field
+
+GROUP_XOR_USER = _("Set either a role group or a single user, not both.")
+
+
+def remedy_value(remedy: PolicyRemedy | CompensationOffer) -> str:
+    """What a remedy is worth in one column: "15%", "20.00 EUR" or "500 points"."""
+    parts = []
+    if remedy.percent is not None:
+        parts.append(f"{remedy.percent.normalize():f}%")
+    if remedy.amount is not None:
+        parts.append(f"{remedy.amount} {remedy.currency}")
+    if remedy.points is not None:
+        parts.append(f"{remedy.points} {_('points')}")
+    return " / ".join(parts) or "-"
+
+
+# --- Policies and limits (configuration) ----------------------------------------------------
+
+
+class CompensationPolicyForm(forms.ModelForm):
+    """Customer tiers as checkboxes (no Meta: the ModelAdmin supplies model and fields)."""
+
+    customer_tiers = choice_list_field(_("customer tiers"), CustomerTier.choices)
+
+
+class PolicyRemedyInline(admin.TabularInline):
+    model = PolicyRemedy
+    extra = 0
+    fields = ("kind", "percent", "amount", "currency", "points", "choice_group")
+
+
+@admin.register(CompensationPolicy)
+class CompensationPolicyAdmin(admin.ModelAdmin):
+    form = CompensationPolicyForm
+    list_display = (
+        "name",
+        "position",
+        "is_active",
+        "cause",
+        "min_days_late",
+        "min_order_value",
+        "tiers",
+        "offer_proactively",
+        "remedy_summary",
+    )
+    list_editable = ("position", "is_active")
+    list_filter = ("is_active", "cause", "offer_proactively")
+    search_fields = ("name", "description")
+    ordering = ("position", "id")
+    inlines = (PolicyRemedyInline,)
+    fieldsets = (
+        (None, {"fields": ("name", "position", "is_active", "description")}),
+        (
+            _("Applies when"),
+            {
+                "description": _(
+                    "The first active policy by position whose conditions all match applies."
+                ),
+                "fields": ("cause", "min_days_late", "min_order_value", "customer_tiers"),
+            },
+        ),
+        (None, {"fields": ("offer_proactively",)}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("remedies")
+
+    @admin.display(description=_("customer tiers"))
+    def tiers(self, obj: CompensationPolicy) -> str:
+        return choice_labels(obj.customer_tiers, CustomerTier.choices)
+
+    @admin.display(description=_("remedies"))
+    def remedy_summary(self, obj: CompensationPolicy) -> str:
+        remedies = sorted(obj.remedies.all(), key=lambda remedy: (remedy.choice_group, remedy.pk))
+        return "; ".join(
+            f"{remedy.get_kind_display()} {remedy_value(remedy)}"
+            + (f" ({_('choice')} {remedy.choice_group})" if remedy.choice_group else "")
+            for remedy in remedies
+        )
+
+
+@admin.register(PolicyRemedy)
+class PolicyRemedyAdmin(admin.ModelAdmin):
+    list_display = ("policy", "kind", "value", "choice_group")
+    list_filter = ("kind", "policy")
+    list_select_related = ("policy",)
+    ordering = ("policy__position", "policy__id", "choice_group", "id")
+
+    @admin.display(description=_("value"))
+    def value(self, obj: PolicyRemedy) -> str:
+        return remedy_value(obj)
+
+
+class AuthorityLimitForm(forms.ModelForm):
+    """Group or user, in words (no Meta: the ModelAdmin supplies model and fields)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        # Said in words before compensation_authoritylimit_group_xor_user says it in SQL.
+        if bool(cleaned.get("group")) == bool(cleaned.get("user")):
+            raise forms.ValidationError(GROUP_XOR_USER)
+        return cleaned
+
+
+@admin.register(AuthorityLimit)
+class AuthorityLimitAdmin(admin.ModelAdmin):
+    form = AuthorityLimitForm
+    list_display = ("holder", "max_amount", "max_percent", "currency")
+    list_select_related = ("group", "user")
+    autocomplete_fields = ("user",)
+
+    @admin.display(description=_("for"))
+    def holder(self, obj: AuthorityLimit) -> str:
+        if obj.group_id:
+            return f"{_('group')}: {obj.group}"
+        return f"{_('user')}: {obj.user}"
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("name", "period_start", "period_end", "amount", "currency", "incident")
+    list_filter = ("currency",)
+    list_select_related = ("incident",)
+    search_fields = ("name", "incident__title")
+    autocomplete_fields = ("incident",)
+    ordering = ("-period_start",)
+
+
+# --- Offers and approvals (operational) -----------------------------------------------------
+
+
+class ApprovalRequestInline(TimelineInline):
+    model = ApprovalRequest
+    fields = ("requested_at", "requested_by", "status", "decided_by", "decided_at", "note")
+    readonly_fields = fields
+    ordering = ("requested_at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by", "decided_by")
+
+
+@admin.register(CompensationOffer)
+class CompensationOfferAdmin(admin.ModelAdmin):
+    ordering = ("-pk",)  # newest first, on the primary key index
+    list_display = (
+        "__str__",
+        "customer",
+        "value",
+        "status",
+        "requested_by",
+        "approved_by",
+        "created_at",
+        "issued_at",
+    )
+    list_filter = ("status", "kind", "policy")
+    list_select_related = ("customer", "requested_by", "approved_by")
+    search_fields = ("ticket__id__exact", "customer__name", "=customer__email", "=issued_reference")
+    search_help_text = _("Ticket number, customer name or exact email, coupon code or refund id.")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    autocomplete_fields = ("ticket", "customer", "requested_by")
+    # Approval and issuance go through the compensation services (authority limit, no
+    # self-approval, timeline, budget); they are shown here, never set by hand.
+    readonly_fields = (
+        "public_id",
+        "status",
+        "choice_group",
+        "approved_by",
+        "approved_at",
+        "issued_at",
+        "issued_reference",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    # What was proposed (and maybe approved) is fixed: changing the amount afterwards would
+    # bypass the approval it got.
+    readonly_on_change = (
+        "ticket",
+        "customer",
+        "policy",
+        "kind",
+        "amount",
+        "currency",
+        "percent",
+        "points",
+        "requested_by",
+    )
+    fieldsets = (
+        (None, {"fields": ("ticket", "customer", "policy", "public_id", "status", "version")}),
+        (
+            _("Remedy"),
+            {"fields": ("kind", "amount", "currency", "percent", "points", "choice_group")},
+        ),
+        (_("Reason"), {"fields": ("reason", "requested_by", "created_at", "updated_at")}),
+        (
+            _("Approval and issuance"),
+            {"fields": ("approved_by", "approved_at", "issued_at", "issued_reference")},
+        ),
+    )
+    inlines = (ApprovalRequestInline,)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return self.readonly_fields + self.readonly_on_change
+
+    @admin.display(description=_("value"))
+    def value(self, obj: CompensationOffer) -> str:
+        return remedy_value(obj)
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(admin.ModelAdmin):
+    list_display = ("offer", "status", "requested_by", "requested_at", "decided_by", "decided_at")
+    list_filter = ("status",)
+    list_select_related = ("offer", "requested_by", "decided_by")
+    search_fields = ("offer__ticket__id__exact", "note")
+    search_help_text = _("Ticket number or words of the note.")
+    date_hierarchy = "requested_at"
+    show_full_result_count = False
+    raw_id_fields = ("offer",)
+    autocomplete_fields = ("requested_by", "decided_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A decision is made on the supervisor page (offer_approve / offer_reject), which also
+        # moves the offer; a request row is the record of it and is not edited here.
+        if obj is not None:
+            return [field.name for field in self.model._meta.fields if not field.primary_key]
+        return ("status", "decided_by", "decided_at")
