@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.models import Heartbeat
-from core.roles import SUPERVISOR, user_roles
+from core.roles import AGENT, SUPERVISOR, user_roles
 
 
 @require_GET
@@ -34,12 +34,17 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Send each staff user to the page they work in."""
+    """Send each staff user to the page they work in.
+
+    Supervisors land on the supervisor page (their group also opens the console), agents on the
+    console, operators who only configure things on the admin; anyone else learns they have no
+    role yet.
+    """
     roles = user_roles(request.user)
-    if roles == {SUPERVISOR} or (SUPERVISOR in roles and "agent" not in roles):
+    if SUPERVISOR in roles:
         return redirect("compensation:supervisor")
-    if roles:
+    if AGENT in roles:
         return redirect("tickets:console")
-    if request.user.is_staff:
+    if request.user.is_staff and request.user.get_all_permissions():
         return redirect("admin:index")
     return render(request, "core/no_role.html", status=403)

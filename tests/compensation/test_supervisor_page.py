@@ -1,0 +1,232 @@
+"""The supervisor page: approval queue, open incidents, SLA alerts and the KPI strip."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from compensation.models import CompensationOffer
+from notifications.models import SatisfactionSurvey
+from tests import factories
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+SUPERVISOR_PAGE = reverse("compensation:supervisor")
+
+
+def solved(**kwargs) -> Ticket:
+    return factories.TicketFactory(status="solved", solved_at=timezone.now(), **kwargs)
+
+
+# ---- Access ---------------------------------------------------------------------------------
+
+
+def test_agents_are_refused_the_supervisor_page(agent_client):
+    assert agent_client.get(SUPERVISOR_PAGE).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get(SUPERVISOR_PAGE)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={SUPERVISOR_PAGE}"
+
+
+def test_the_supervisor_page_only_answers_get(supervisor_client):
+    assert supervisor_client.post(SUPERVISOR_PAGE).status_code == 405
+
+
+# ---- Approval queue -------------------------------------------------------------------------
+
+
+def test_the_approval_queue_lists_pending_offers_oldest_first(supervisor_client, agent):
+    now = timezone.now()
+    newer = factories.CompensationOfferFactory(
+        status="pending_approval",
+        requested_by=agent,
+        amount=Decimal("80.00"),
+        ticket=factories.TicketFactory(subject="Newer request"),
+    )
+    older = factories.CompensationOfferFactory(
+        status="pending_approval",
+        kind="discount_code",
+        amount=None,
+        percent=Decimal("15"),
+        ticket=factories.TicketFactory(subject="Older request"),
+    )
+    CompensationOffer.objects.filter(pk=older.pk).update(created_at=now - dt.timedelta(hours=5))
+    factories.CompensationOfferFactory(
+        status="proposed", ticket=factories.TicketFactory(subject="Only proposed")
+    )
+
+    response = supervisor_client.get(SUPERVISOR_PAGE)
+
+    dashboard = response.context["dashboard"]
+    assert [o.pk for o in dashboard.approvals] == [older.pk, newer.pk]
+    assert dashboard.approvals_total == 2
+    body = response.content.decode()
+    assert "Only proposed" not in body
+    assert "80.00 EUR" in body
+    assert "15%" in body
+    assert "Percentage discount code" in body
+    assert "Alice" in body  # requested by
+    assert "System" in body  # proposed by delay detection, no requester
+    assert reverse("tickets:ticket_detail", args=[newer.ticket.public_id]) in body
+
+
+# ---- Incidents ------------------------------------------------------------------------------
+
+
+def test_open_incidents_are_listed_and_resolved_ones_are_not(supervisor_client):
+    carrier = factories.CarrierFactory(code="dhl", name="DHL Express")
+    factories.IncidentFactory(
+        title="French customs backlog", cause="customs_hold", carrier=carrier, affected_count=50
+    )
+    factories.IncidentFactory(title="Port strike", cause="congestion", status="monitoring")
+    factories.IncidentFactory(title="Old storm", status="resolved", resolved_at=timezone.now())
+
+    body = supervisor_client.get(SUPERVISOR_PAGE).content.decode()
+
+    assert "French customs backlog" in body
+    assert "DHL Express" in body
+    assert "Customs hold" in body
+    assert ">50<" in body
+    assert "Port strike" in body
+    assert "Monitoring" in body
+    assert "Old storm" not in body
+
+
+# ---- SLA alerts -----------------------------------------------------------------------------
+
+
+def test_sla_alerts_show_timers_breached_or_due_within_the_hour_on_open_tickets(
+    supervisor_client,
+):
+    now = timezone.now()
+
+    def timer(subject, ticket=None, **kwargs):
+        ticket = ticket or factories.TicketFactory(subject=subject)
+        return factories.SLATimerFactory(ticket=ticket, **kwargs)
+
+    timer("Due in half an hour", due_at=now + dt.timedelta(minutes=30))
+    timer("Overdue, not swept yet", due_at=now - dt.timedelta(minutes=5))
+    timer("Breached", status="breached", breached_at=now, due_at=now - dt.timedelta(hours=2))
+    timer("Due tomorrow", due_at=now + dt.timedelta(days=1))
+    timer("Met", status="met", met_at=now, due_at=now + dt.timedelta(minutes=10))
+    timer(
+        "Breached but solved",
+        ticket=solved(subject="Breached but solved"),
+        status="breached",
+        breached_at=now,
+        due_at=now - dt.timedelta(hours=1),
+    )
+
+    response = supervisor_client.get(SUPERVISOR_PAGE)
+
+    alerted = [t.ticket.subject for t in response.context["dashboard"].sla_alerts]
+    assert alerted == ["Breached", "Overdue, not swept yet", "Due in half an hour"]
+    body = response.content.decode()
+    assert "Due soon" in body
+    assert "Due tomorrow" not in body
+    assert "Breached but solved" not in body
+
+
+# ---- KPIs -----------------------------------------------------------------------------------
+
+
+def test_the_kpi_strip_counts_tickets_escalations_csat_and_delayed_shipments(supervisor_client):
+    factories.TicketFactory.create_batch(2, status="open")
+    factories.TicketFactory(status="new", is_escalated=True)
+    rated = [solved(), solved(is_escalated=True)]
+    factories.TicketFactory(status="closed", solved_at=timezone.now())
+    for ticket, rating in zip(rated, (5, 2), strict=True):
+        SatisfactionSurvey.objects.create(ticket=ticket, rating=rating, answered_at=timezone.now())
+    SatisfactionSurvey.objects.create(ticket=factories.TicketFactory(status="open"))  # unanswered
+    now = timezone.now()
+    factories.ShipmentFactory.create_batch(2, delay_level="red", delay_detected_at=now)
+    factories.ShipmentFactory(delay_level="orange", delay_detected_at=now)
+    factories.ShipmentFactory(
+        delay_level="red", delay_detected_at=now, status="delivered", delivered_at=now
+    )
+
+    response = supervisor_client.get(SUPERVISOR_PAGE)
+
+    kpis = response.context["dashboard"].kpis
+    assert (kpis.total_tickets, kpis.open_tickets, kpis.escalated_tickets) == (7, 4, 2)
+    assert kpis.escalated_percent == 28.6
+    assert {row.status: row.count for row in kpis.by_status} == {
+        "new": 1,
+        "open": 3,
+        "pending": 0,
+        "on_hold": 0,
+        "solved": 2,
+        "closed": 1,
+    }
+    assert (kpis.csat_average, kpis.csat_responses) == (3.5, 2)
+    assert {row.level: row.count for row in kpis.delayed_by_level} == {
+        "yellow": 0,
+        "hub_hold": 0,
+        "orange": 1,
+        "red": 2,
+        "long_delay": 0,
+    }
+    assert kpis.delayed_total == 3
+    body = response.content.decode()
+    assert "28.6%" in body
+    assert "3.5 / 5" in body
+    assert "kpi-bad" in body  # below the CSAT target of 4
+    assert "Red: predicted over a week late" in body
+
+
+def test_an_empty_system_shows_empty_states_and_no_made_up_numbers(supervisor_client):
+    body = supervisor_client.get(SUPERVISOR_PAGE).content.decode()
+
+    assert "Nothing to approve." in body
+    assert "No open incidents." in body
+    assert "No SLA clock is breached or about to run out." in body
+    assert 'data-kpi="csat">—<' in body
+    assert 'data-kpi="escalated">—<' in body
+
+
+# ---- Query count ----------------------------------------------------------------------------
+
+
+def fill(n: int, agent) -> None:
+    now = timezone.now()
+    for i in range(n):
+        ticket = factories.TicketFactory(assignee=agent if i % 2 else None, is_escalated=i % 3 == 0)
+        factories.CompensationOfferFactory(
+            ticket=ticket, status="pending_approval", requested_by=agent if i % 2 else None
+        )
+        factories.SLATimerFactory(ticket=ticket, due_at=now + dt.timedelta(minutes=i))
+        factories.IncidentFactory(carrier=factories.CarrierFactory())
+        factories.ShipmentFactory(delay_level="yellow", delay_detected_at=now)
+        rated = solved()
+        SatisfactionSurvey.objects.create(ticket=rated, rating=1 + i % 5, answered_at=now)
+
+
+# The supervisor page costs a fixed number of queries, whatever the data:
+#  1. session  2. user  3. user permissions  4. group permissions
+#  5. pending offers (ticket, customer, requester joined)  6. their total count
+#  7. open incidents (carrier joined)  8. SLA alerts (ticket, customer, assignee joined)
+#  9. tickets by status with escalations  10. CSAT average  11. delayed shipments by level
+SUPERVISOR_QUERIES = 11
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_the_supervisor_page_runs_a_constant_number_of_queries(
+    supervisor_client, agent, django_assert_num_queries, n
+):
+    fill(n, agent)
+
+    with django_assert_num_queries(SUPERVISOR_QUERIES):
+        response = supervisor_client.get(SUPERVISOR_PAGE)
+
+    dashboard = response.context["dashboard"]
+    assert len(dashboard.approvals) == dashboard.approvals_total == n
+    assert len(dashboard.incidents) == n
