@@ -10,9 +10,8 @@ from compensation.models import (
     CompensationPolicy,
     PolicyRemedy,
 )
+from core.admin_utils import TimelineInline, choice_labels, choice_list_field
 from customers.models import CustomerTier
-from shipments.admin import TimelineInline
-from tickets.admin import choice_labels, choice_list_field
 
 GROUP_XOR_USER = _("Set either a role group or a single user, not both.")
 

@@ -2,17 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from core.middleware import valid_time_zone
+from core.admin_utils import clean_time_zone
 from customers.models import Customer
-
-INVALID_TIME_ZONE = _("Unknown time zone. Use an IANA name such as Europe/Berlin or Asia/Shanghai.")
-
-
-def clean_time_zone(value: str) -> str:
-    """Form-side check for the models' free-text time zone fields (a typo would break clocks)."""
-    if not valid_time_zone(value):
-        raise forms.ValidationError(INVALID_TIME_ZONE)
-    return value
 
 
 class CustomerAdminForm(forms.ModelForm):

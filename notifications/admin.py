@@ -4,10 +4,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_utils import clean_placeholders, mask_secret
 from core.models import Channel
 from notifications.models import Notification, NotificationTemplate, SatisfactionSurvey
-from shipments.admin import mask_secret
-from tickets.admin import clean_placeholders
 
 # What notifications_template_channel_valid allows: a phone call is a task for an agent, not
 # a text Delaydesk sends.

@@ -1,12 +1,12 @@
 from decimal import Decimal
 
 from django.contrib import admin
-from django.db.models import Case, Count, Value, When
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.models import choice_values
+from core.admin_utils import TimelineInline, choice_rank, mask_secret
 from shipments.models import (
     FINAL_STATUSES,
     Carrier,
@@ -29,39 +29,6 @@ DELAY_LEVEL_COLOURS = {
     DelayLevel.RED: ("#ffd6d6", "#9b1c1c"),
     DelayLevel.LONG_DELAY: ("#5c1010", "#ffffff"),
 }
-
-
-def mask_secret(value: str) -> str:
-    """A secret as lists and view-only pages show it: enough to tell two apart, not to use."""
-    if not value:
-        return "-"
-    return f"••••••{value[-4:]}" if len(value) > 12 else "••••••"
-
-
-def choice_rank(field: str, choices) -> Case:
-    """Order rows by the position of their value in a TextChoices class (severity order)."""
-    values = choice_values(choices)
-    return Case(
-        *(When(**{field: value}, then=Value(rank)) for rank, value in enumerate(values)),
-        default=Value(len(values)),
-    )
-
-
-class TimelineInline(admin.TabularInline):
-    """Read-only history shown on its parent's page: carrier scans, level changes, events."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CarrierStatusMappingInline(admin.TabularInline):

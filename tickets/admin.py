@@ -1,5 +1,4 @@
 import re
-import string
 
 import holidays
 from django import forms
@@ -7,10 +6,17 @@ from django.contrib import admin
 from django.db.models import Count, Prefetch
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_utils import (
+    TimelineInline,
+    choice_labels,
+    choice_list_field,
+    choice_rank,
+    clean_placeholders,
+    clean_time_zone,
+    mask_secret,
+)
 from core.models import Language
-from customers.admin import clean_time_zone
 from customers.models import CustomerRegion, CustomerTier
-from shipments.admin import TimelineInline, choice_rank, mask_secret
 from tickets.models import (
     AgentProfile,
     BusinessCalendar,
@@ -33,40 +39,8 @@ from tickets.models import (
 
 UNKNOWN_HOLIDAY_COUNTRY = _("No public holiday calendar for this country code.")
 UNKNOWN_HOLIDAY_SUBDIVISION = _("Unknown subdivision for this country. Known: %(known)s")
-BROKEN_PLACEHOLDER = _("Broken placeholder: %(error)s. Write placeholders as {order_number}.")
-UNNAMED_PLACEHOLDER = _("Name each placeholder, e.g. {order_number}; {} is not allowed.")
-ANY = _("Nothing ticked: any.")
 
 TICKET_REFERENCE = re.compile(r"#(\d+)")
-
-
-def clean_placeholders(text: str) -> str:
-    """Reject text that str.format would choke on when the message is rendered."""
-    try:
-        names = [
-            name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None
-        ]
-    except ValueError as error:
-        raise forms.ValidationError(BROKEN_PLACEHOLDER, params={"error": error}) from error
-    if any(name == "" or name.isdigit() for name in names):
-        raise forms.ValidationError(UNNAMED_PLACEHOLDER)
-    return text
-
-
-def choice_list_field(label: str, choices, help_text=ANY) -> forms.MultipleChoiceField:
-    """Checkboxes for the models' JSON lists of choice values (conditions, skills, regions)."""
-    return forms.MultipleChoiceField(
-        label=label,
-        choices=choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=help_text,
-    )
-
-
-def choice_labels(values: list[str], choices) -> str:
-    labels = dict(choices)
-    return ", ".join(str(labels.get(value, value)) for value in values) or "-"
 
 
 def duration(minutes: int) -> str:
