@@ -1,0 +1,605 @@
+"""Demo casework: tickets with their timeline, messages and SLA timers.
+
+Each planned case (case_plans.py) is told as a short story: created, routed, answered,
+investigated, remedied, solved. The story writes the timeline rows, the
+messages and the ticket's own timestamps together, so they always agree. Priorities, SLA targets,
+remedies and authority limits come from the database's configuration when it has some (the
+defaults installed by migrations), else from shared/DOMAIN.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from compensation.models import ApprovalRequest, CompensationOffer
+from core.demo import texts
+from core.demo.case_plans import Case
+from core.demo.common import DemoRandom
+from core.demo.reference import USERS
+from core.demo.sla_timers import PERIODIC_UPDATE_MINUTES, SlaClock, StoryTimers
+from customers.models import Customer
+from notifications.models import Notification, SatisfactionSurvey
+from tickets.models import Message, SLATimer, Ticket, TicketEvent
+
+H = dt.timedelta(hours=1)
+MINUTE = dt.timedelta(minutes=1)
+
+SEVERITY = {
+    "lost": "lost",
+    "damaged": "damaged",
+    "delay": "delayed",
+    "address_change": "delayed",
+    "information": "information",
+    "other": "information",
+}
+# Customer tier x severity (shared/DOMAIN.md); used when no PriorityRule rows exist.
+DEFAULT_PRIORITY = {
+    "vip": {"lost": "urgent", "damaged": "urgent", "delayed": "high", "information": "normal"},
+    "frequent_complainer": {
+        "lost": "urgent",
+        "damaged": "high",
+        "delayed": "high",
+        "information": "normal",
+    },
+    "regular": {"lost": "high", "damaged": "high", "delayed": "normal", "information": "low"},
+    "new": {"lost": "high", "damaged": "high", "delayed": "normal", "information": "low"},
+}
+# Wall-clock minutes (first response, next response, resolution) when no SLA policy exists.
+DEFAULT_SLA_MINUTES = {
+    "urgent": (30, 60, 8 * 60),
+    "high": (60, 240, 24 * 60),
+    "normal": (120, 240, 48 * 60),
+    "low": (240, 480, 72 * 60),
+}
+LOST_MILESTONES = (
+    ("Contact the customer", 60),
+    ("Verify with the carrier", 24 * 60),
+    ("Compensation plan", 48 * 60),
+)
+AGENT_LANGUAGE = {spec.username: spec.language for spec in USERS}
+MONTHS_EN = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+@dataclass
+class Target:
+    target: object | None  # the SLATarget row, when the policy comes from the database
+    minutes: int
+    business: bool = False
+
+
+@dataclass
+class Casework:
+    tickets: list[Ticket] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    events: list[TicketEvent] = field(default_factory=list)
+    timers: list[SLATimer] = field(default_factory=list)
+    offers: list[CompensationOffer] = field(default_factory=list)
+    approvals: list[ApprovalRequest] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    surveys: list[SatisfactionSurvey] = field(default_factory=list)
+
+
+class CaseworkBuilder:
+    def __init__(
+        self,
+        rng: DemoRandom,
+        now: dt.datetime,
+        users: dict,
+        teams: dict,
+        *,
+        priority_matrix: dict,
+        sla_policies: list,
+        compensation_policies: list,
+        agent_limit: tuple,
+    ) -> None:
+        self.rng = rng
+        self.now = now
+        self.users = users
+        self.teams = teams
+        self.clocks = {slug: SlaClock(team.calendar) for slug, team in teams.items()}
+        self.priority_matrix = priority_matrix or DEFAULT_PRIORITY
+        self.sla_policies = sla_policies
+        self.compensation_policies = compensation_policies
+        self.agent_limit = agent_limit  # (max amount in EUR, max percent)
+        self.out = Casework()
+        self.dedupe_keys: set[str] = set()
+
+    # --- telling the stories ------------------------------------------------------------------
+
+    def build(self, cases) -> Casework:
+        for case in cases:
+            story = Story(self, case)
+            story.tell()
+            story.commit()
+        if not any(
+            a.status == "pending" and a.requested_by == self.users["agent"]
+            for a in self.out.approvals
+        ):
+            self._force_pending_approval()
+        return self.out
+
+    def _force_pending_approval(self) -> None:
+        """The supervisor queue is never empty in the demo: one refund above the agent's limit."""
+        for ticket in self.out.tickets:
+            if ticket.status not in ("open", "on_hold") or ticket.shipment is None:
+                continue
+            shipment = ticket.shipment
+            at = max(ticket.updated_at, self.now - self.rng.hours(1, 5))
+            agent = self.users["agent"]
+            offer = CompensationOffer(
+                public_id=self.rng.uuid4(),
+                ticket=ticket,
+                customer=ticket.customer,
+                kind="full_refund",
+                status="pending_approval",
+                amount=max(shipment.order_value, self.agent_limit[0] * 2),
+                currency=shipment.currency,
+                requested_by=agent,
+                reason="Customer waited far too long: full refund requested.",
+                policy=None,
+                created_at=at,
+                updated_at=at,
+            )
+            self.out.offers.append(offer)
+            self.out.approvals.append(
+                ApprovalRequest(
+                    offer=offer,
+                    status="pending",
+                    requested_by=agent,
+                    requested_at=at,
+                    note=offer.reason,
+                )
+            )
+            self.out.events.append(
+                TicketEvent(
+                    ticket=ticket,
+                    kind="compensation_proposed",
+                    actor=agent,
+                    is_public=False,
+                    data={"offer": str(offer.public_id), "kind": offer.kind},
+                    created_at=at,
+                )
+            )
+            return
+
+    # --- shared lookups -----------------------------------------------------------------------
+
+    def priority(self, tier: str, category: str) -> str:
+        row = self.priority_matrix.get(tier) or DEFAULT_PRIORITY["regular"]
+        return row.get(SEVERITY[category], "normal")
+
+    def sla_for(self, ticket: Ticket, tier: str):
+        """(policy, {kind: Target}, [(name, Target)], warning minutes): first policy that fits."""
+        for policy in self.sla_policies:
+            if (
+                (not policy.priorities or ticket.priority in policy.priorities)
+                and (not policy.categories or ticket.category in policy.categories)
+                and (not policy.customer_tiers or tier in policy.customer_tiers)
+                and (not policy.sources or ticket.source in policy.sources)
+            ):
+                targets: dict[str, Target] = {}
+                milestones = []
+                for row in policy.targets.all():
+                    target = Target(row, row.minutes, row.business_hours)
+                    if row.kind == "milestone":
+                        milestones.append((row.name, target))
+                    else:
+                        targets.setdefault(row.kind, target)
+                return policy, targets, milestones, policy.warning_minutes
+        first, following, resolution = DEFAULT_SLA_MINUTES[ticket.priority]
+        targets = {
+            "first_response": Target(None, first),
+            "next_response": Target(None, following),
+            "resolution": Target(None, resolution),
+            "periodic_update": Target(None, PERIODIC_UPDATE_MINUTES),
+        }
+        milestones = (
+            [(name, Target(None, minutes)) for name, minutes in LOST_MILESTONES]
+            if ticket.category == "lost"
+            else []
+        )
+        return None, targets, milestones, 15
+
+    def team_and_assignee(self, case: Case):
+        customer = case.customer
+        if customer.language == texts.ZH or customer.region == "asia":
+            slug = "asia-support"
+        elif case.category in ("lost", "damaged"):
+            slug = "claims"
+        else:
+            slug = "logistics-europe"
+        if case.status == "new":
+            return slug, None
+        if slug == "asia-support":
+            user = self.users["agent2"]
+        elif customer.tier == "vip":
+            user = self.users["agent"]  # VIPs go to the senior agent
+        elif slug == "claims":
+            user = self.users["supervisor"] if self.rng.chance(0.6) else self.users["agent"]
+        else:
+            user = self.users["agent"]
+        if case.status == "open" and self.rng.chance(0.1):
+            user = None  # routed to the team, not yet picked up
+        return slug, user
+
+    def unique_key(self, key: str) -> str | None:
+        if key in self.dedupe_keys:
+            return None
+        self.dedupe_keys.add(key)
+        return key
+
+
+def local_date(moment: dt.datetime, zone: str, language: str) -> str:
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    if language == texts.ZH:
+        return f"{local.month}月{local.day}日"
+    return f"{local.day} {MONTHS_EN[local.month - 1]}"
+
+
+def first_name(customer: Customer) -> str:
+    if customer.language == texts.ZH:
+        return customer.name
+    return customer.name.split(" ")[0]
+
+
+class Story:
+    """One ticket told from creation to its current status, at plausible times."""
+
+    def __init__(self, builder: CaseworkBuilder, case: Case):
+        self.b = builder
+        self.rng = builder.rng
+        self.now = builder.now
+        self.case = case
+        self.customer = case.customer
+        self.shipment = case.shipment
+        self.language = case.customer.language
+        self.events: list[TicketEvent] = []
+        self.messages: list[Message] = []
+        self.timers: list[SLATimer] = []
+        self.offers: list[CompensationOffer] = []
+        self.approvals: list[ApprovalRequest] = []
+        self.surveys: list[SatisfactionSurvey] = []
+        self.t = case.created_at
+        self.limit = self.now - MINUTE
+        self.inbound: list[dt.datetime] = []
+        self.outbound: list[dt.datetime] = []
+        self.status_times: dict[str, dt.datetime] = {}
+        self.carrier_contacted_at: dt.datetime | None = None
+        team_slug, self.assignee = builder.team_and_assignee(case)
+        self.clock = builder.clocks[team_slug]
+        priority = builder.priority(case.customer.tier, case.category)
+        shipment = self.shipment
+        if shipment is not None and shipment.delay_level in ("red", "long_delay"):
+            # A week or more late is never routine.
+            priority = {"low": "high", "normal": "high"}.get(priority, priority)
+        self.ticket = Ticket(
+            public_id=self.rng.uuid4(),
+            subject=self._subject(),
+            customer=case.customer,
+            shipment=shipment,
+            incident=case.incident,
+            team=builder.teams[team_slug],
+            assignee=self.assignee,
+            status="new",
+            category=case.category,
+            source=case.source,
+            priority=priority,
+            language=self.language,
+            detected_at=shipment.delay_detected_at if case.source == "proactive" else None,
+            access_token=self.rng.token(32),
+            access_token_expires_at=case.created_at
+            + dt.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS),
+            created_at=case.created_at,
+            updated_at=case.created_at,
+        )
+        policy, self.targets, self.milestones, self.warning = builder.sla_for(
+            self.ticket, case.customer.tier
+        )
+        self.ticket.sla_policy = policy
+
+    # --- small pieces -------------------------------------------------------------------------
+
+    def _subject(self) -> str:
+        case = self.case
+        order = self.shipment.order_number if self.shipment else ""
+        if case.source == "proactive":
+            cause = texts.CAUSE_SHORT[self.language].get(self.shipment.delay_cause, "")
+            return texts.PROACTIVE_SUBJECT[self.language].format(order=order, cause=cause)[:200]
+        return self.rng.choice(texts.SUBJECTS[self.language][case.category]).format(order=order)
+
+    def target(self, kind: str, default_minutes: int = 60) -> Target:
+        return self.targets.get(kind) or Target(None, default_minutes)
+
+    def due(self, start: dt.datetime, target: Target) -> dt.datetime:
+        return self.clock.add(start, target.minutes, target.business)
+
+    def step(self, low_hours: float, high_hours: float) -> dt.datetime:
+        """Move the story clock on, never past its limit (later beats still need room)."""
+        gap = dt.timedelta(hours=self.rng.uniform(low_hours, high_hours))
+        gap = max(min(gap, (self.limit - self.t) / 2), dt.timedelta(0))
+        self.t = (self.t + gap).replace(second=0, microsecond=0)
+        return self.t
+
+    def event(
+        self, event_kind: str, at: dt.datetime, actor=None, public: bool = True, **data
+    ) -> None:
+        self.events.append(
+            TicketEvent(
+                ticket=self.ticket,
+                kind=event_kind,
+                actor=actor,
+                is_public=public and event_kind != "note",
+                data=data,
+                created_at=at,
+            )
+        )
+
+    def values(self, **extra) -> dict:
+        """Placeholder values for the texts, in the customer's language and time zone."""
+        shipment = self.shipment
+        agent = self.assignee or self.b.users["agent"]
+        zone = self.customer.time_zone
+        values = {
+            "name": first_name(self.customer),
+            "order": "",
+            "tracking": "",
+            "carrier": "",
+            "date": "",
+            "cause": texts.CAUSE_PLAIN[self.language]["capacity"],
+            "eta": local_date(self.now + 2 * 24 * H, zone, self.language),
+            "agent": agent.first_name,
+            "ref": f"CS{self.rng.digits(8)}",
+            "remedy": "",
+        }
+        if shipment is not None:
+            eta = shipment.predicted_eta or shipment.carrier_eta or shipment.promised_at
+            values.update(
+                order=shipment.order_number,
+                tracking=shipment.tracking_number,
+                carrier=shipment.carrier.name,
+                eta=local_date(eta, zone, self.language),
+                date=local_date(shipment.delivered_at or self.now, zone, self.language),
+                cause=texts.CAUSE_PLAIN[self.language].get(shipment.delay_cause, values["cause"]),
+            )
+        values.update(extra)
+        return values
+
+    def customer_says(self, body: str, at: dt.datetime, channel: str = "") -> None:
+        self.messages.append(
+            Message(
+                ticket=self.ticket,
+                kind="public",
+                direction="inbound",
+                channel=channel,
+                body=body,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        self.event("customer_message", at, channel=channel)
+        self.inbound.append(at)
+
+    def agent_says(self, body: str, at: dt.datetime, author=None) -> None:
+        author = author or self.assignee or self.b.users["agent"]
+        channel = "email" if self.customer.email else "sms"
+        self.messages.append(
+            Message(
+                ticket=self.ticket,
+                kind="public",
+                direction="outbound",
+                channel=channel,
+                author=author,
+                body=body,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        self.event("agent_reply", at, actor=author, channel=channel)
+        self.outbound.append(at)
+
+    def note(self, at: dt.datetime) -> None:
+        author = self.assignee or self.b.users["agent"]
+        language = AGENT_LANGUAGE.get(author.username, texts.EN)
+        cause = self.shipment.delay_cause if self.shipment else "none"
+        notes = texts.NOTES[language]
+        body = notes.get(cause, notes["none"]).format(**self.values())
+        self.messages.append(
+            Message(
+                ticket=self.ticket,
+                kind="note",
+                direction="internal",
+                channel="",
+                author=author,
+                body=body,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        self.event("note", at, actor=author, public=False)
+
+    def set_status(self, status: str, at: dt.datetime, actor=None) -> None:
+        if status == self.ticket.status:
+            return
+        self.event("status_changed", at, actor=actor, **{"from": self.ticket.status, "to": status})
+        self.ticket.status = status
+        self.status_times[status] = at
+
+    # --- the story ------------------------------------------------------------------------------
+
+    def tell(self) -> None:
+        from core.demo.remedy_data import NoticeWriter, OfferStory
+
+        case = self.case
+        rng = self.rng
+        ticket = self.ticket
+        actor = (self.assignee or self.b.users["agent"]) if case.source == "agent" else None
+        self.event(
+            "created",
+            self.t,
+            actor=actor,
+            source=case.source,
+            category=case.category,
+            priority=ticket.priority,
+        )
+        target = case.status
+        if target in ("solved", "closed"):
+            self.limit = self._solve_time()
+            target = case.status  # a ticket too young to be closed stays solved
+        following = self.target("next_response", 240)
+        if case.due_soon and not following.business:
+            limit = self.now - dt.timedelta(minutes=following.minutes) + rng.minutes(10, 50)
+            if limit - self.t > 2 * H:
+                self.limit = limit
+            else:
+                case.due_soon = False
+        else:
+            case.due_soon = False
+
+        if case.source == "proactive":
+            NoticeWriter(self.b).delay_notices(self)
+        else:
+            channel = {"email": "email", "agent": "phone"}.get(case.source, "")
+            body = rng.choice(texts.CUSTOMER_FIRST[self.language][case.category])
+            self.customer_says(body.format(**self.values()), self.t, channel)
+
+        if target == "new":
+            if case.source == "proactive" and rng.chance(0.3) and self.limit - self.t > 2 * H:
+                self.customer_says(
+                    rng.choice(texts.CUSTOMER_REPLY_TO_NOTICE[self.language]),
+                    self.step(0.5, 12),
+                    "email",
+                )
+            return self.finish()
+
+        # Routed and picked up.
+        assigned_at = self.step(0.05, 1)
+        if self.assignee is not None:
+            self.event(
+                "assigned",
+                assigned_at,
+                assignee=self.assignee.username,
+                assignee_name=self.assignee.first_name,
+                team=ticket.team.slug,
+            )
+        self.set_status("open", assigned_at)
+
+        # Investigating with the carrier: the first thing to do for a parcel problem.
+        if self.shipment is not None and case.category not in ("information", "other"):
+            at = self.step(0.05, 0.4) if rng.chance(0.75) else self.step(0.5, 4)
+            self.event(
+                "carrier_contacted", at, actor=self.assignee, carrier=self.shipment.carrier.code
+            )
+            self.carrier_contacted_at = at
+            self.note(self.step(0.05, 0.5))
+
+        # First answer to the customer: usually inside the target, sometimes late.
+        if self.inbound or rng.chance(0.5):
+            first = self.target("first_response").minutes
+            late = rng.chance(0.2)
+            minutes = rng.uniform(1.1, 3) * first if late else rng.uniform(0.1, 0.8) * first
+            reply_at = max(self.t, self.ticket.created_at + dt.timedelta(minutes=minutes))
+            self.t = min(reply_at, self.t + (self.limit - self.t) / 2).replace(
+                second=0, microsecond=0
+            )
+            body = texts.AGENT_FIRST_REPLY[self.language][case.category].format(**self.values())
+            self.agent_says(body, self.t)
+
+        # The customer follows up and gets an update.
+        if rng.chance(0.5):
+            self.customer_says(
+                rng.choice(texts.CUSTOMER_FOLLOW_UP[self.language][:2]), self.step(4, 40), "email"
+            )
+            if rng.chance(0.85) or target in ("solved", "closed"):
+                self.agent_says(
+                    texts.AGENT_UPDATE[self.language][0].format(**self.values()), self.step(0.2, 3)
+                )
+
+        if case.remedy:
+            OfferStory(self).tell()
+
+        if target == "pending":
+            self.agent_says(
+                texts.AGENT_ASK_CUSTOMER[self.language].format(**self.values()), self.step(0.2, 4)
+            )
+            self.set_status("pending", self.t, actor=self.assignee)
+        elif target == "on_hold":
+            self.set_status("on_hold", self.step(0.1, 2), actor=self.assignee)
+        elif target in ("solved", "closed"):
+            self.solve()
+        if case.due_soon:
+            self.t = self.limit
+            self.customer_says(
+                rng.choice(texts.CUSTOMER_FOLLOW_UP[self.language][:2]), self.t, "email"
+            )
+        self.finish()
+
+    def _solve_time(self) -> dt.datetime:
+        """When the ticket was solved: after what it waited for, before now (closed: 4 days)."""
+        case = self.case
+        created = case.created_at
+        earliest = max(case.solve_after or created, created) + self.rng.hours(1, 30)
+        if case.status == "closed":
+            solved = min(earliest, self.now - 4 * 24 * H - H)
+            if solved - created >= 30 * MINUTE:
+                return solved.replace(second=0, microsecond=0)
+            case.status = "solved"
+        solved = min(earliest, self.now - self.rng.hours(0.2, 2))
+        if solved - created < 30 * MINUTE:
+            solved = created + (self.now - created) * 0.7
+        return solved.replace(second=0, microsecond=0)
+
+    def solve(self) -> None:
+        from core.demo.remedy_data import SurveyStory
+
+        at = self.limit
+        if self.shipment is not None and self.shipment.status == "delivered":
+            body = texts.AGENT_CLOSING[self.language].format(**self.values())
+            self.agent_says(body, max(self.t, at - self.rng.minutes(1, 20)))
+        elif not self.outbound:
+            body = texts.AGENT_FIRST_REPLY[self.language][self.case.category]
+            self.agent_says(body.format(**self.values()), max(self.t, at - self.rng.minutes(1, 20)))
+        self.set_status("solved", at, actor=self.assignee)
+        self.ticket.solved_at = at
+        if self.case.status == "closed":
+            closed_at = at + 4 * 24 * H
+            self.set_status("closed", closed_at)
+            self.ticket.closed_at = closed_at
+        SurveyStory(self).tell()
+
+    # --- timers and bookkeeping -------------------------------------------------------------------
+
+    def finish(self) -> None:
+        ticket = self.ticket
+        ticket.first_response_at = min(self.outbound) if self.outbound else None
+        ticket.last_customer_message_at = max(self.inbound) if self.inbound else None
+        ticket.last_agent_update_at = max(self.outbound) if self.outbound else None
+        StoryTimers(self).write()
+        ticket.updated_at = max([ticket.created_at] + [e.created_at for e in self.events])
+        ticket.version = len(self.events)
+
+    def commit(self) -> None:
+        out = self.b.out
+        out.tickets.append(self.ticket)
+        out.messages += self.messages
+        out.events += self.events
+        out.timers += self.timers
+        out.offers += self.offers
+        out.approvals += self.approvals
+        out.surveys += self.surveys

@@ -1,0 +1,122 @@
+"""``manage.py seed_demo``: fill the database with realistic, deterministic demo data."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from tqdm import tqdm
+
+from core.demo import (
+    DEFAULT_SHIPMENTS,
+    DEMO_PASSWORD,
+    DEMO_USERNAMES,
+    MIN_SHIPMENTS,
+    delete_demo_data,
+    demo_data_exists,
+    seed_demo_data,
+)
+
+ALREADY_SEEDED = (
+    "Demo data already exists in this database. Run `manage.py seed_demo --reset` to delete "
+    "it and seed again, or `--if-empty` to leave it as it is."
+)
+ALREADY_SEEDED_NOTICE = "Demo data already present; nothing to do (use --reset to rebuild it)."
+
+
+class _ProgressStream:
+    """tqdm redraws one line with carriage returns; OutputWrapper would add a newline to each."""
+
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, style_func=lambda message: message, ending="")
+
+    def flush(self) -> None:
+        self.wrapper.flush()
+
+    def isatty(self) -> bool:
+        return self.wrapper.isatty()
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed demo data: logins, teams, carriers, lanes, customers, shipments with tracking "
+        "events and delays, incidents, tickets, compensation, surveys and notifications. "
+        "The same --seed gives the same data."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--seed", type=int, default=42, help="Random seed (default 42).")
+        parser.add_argument(
+            "--shipments",
+            type=int,
+            default=DEFAULT_SHIPMENTS,
+            help=f"Number of shipments (default {DEFAULT_SHIPMENTS}, at least {MIN_SHIPMENTS}).",
+        )
+        existing = parser.add_mutually_exclusive_group()
+        existing.add_argument(
+            "--reset", action="store_true", help="Delete previous demo data first."
+        )
+        existing.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when demo data is already there (for `make run`).",
+        )
+
+    def handle(
+        self,
+        *args,
+        seed: int,
+        shipments: int,
+        reset: bool,
+        if_empty: bool,
+        verbosity: int,
+        **options,
+    ) -> None:
+        if shipments < MIN_SHIPMENTS:
+            raise CommandError(f"--shipments must be at least {MIN_SHIPMENTS}.")
+        started = time.monotonic()
+        stream = _ProgressStream(self.stderr)
+
+        def progress(iterable=None, **kwargs):
+            return tqdm(
+                iterable,
+                file=stream,
+                disable=verbosity == 0,
+                leave=False,
+                dynamic_ncols=True,
+                **kwargs,
+            )
+
+        with transaction.atomic():
+            if demo_data_exists():
+                if if_empty:
+                    self.stdout.write(ALREADY_SEEDED_NOTICE)
+                    return
+                if not reset:
+                    raise CommandError(ALREADY_SEEDED)
+                deleted = delete_demo_data()
+                if verbosity:
+                    total = sum(deleted.values())
+                    self.stdout.write(f"Deleted {total} rows of previous demo data.")
+            result = seed_demo_data(seed=seed, shipments=shipments, progress=progress)
+
+        if verbosity == 0:
+            return
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded demo data (seed {result.seed}, anchored at "
+                f"{result.now:%Y-%m-%d %H:%M} UTC) in {elapsed:.1f} s:"
+            )
+        )
+        width = max(len(label) for label in result.counts)
+        for label, count in result.counts.items():
+            self.stdout.write(f"  {label:<{width}}  {count:>6}")
+        levels = ", ".join(f"{level} {count}" for level, count in result.delay_levels.items())
+        self.stdout.write(f"  active delayed shipments by level: {levels}")
+        self.stdout.write(f"  compensation waiting for approval: {result.pending_approvals}")
+        self.stdout.write(f"Demo logins: {', '.join(DEMO_USERNAMES)} (password: {DEMO_PASSWORD})")
