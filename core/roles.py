@@ -9,6 +9,8 @@ from __future__ import annotations
 
 AGENT = "agent"
 SUPERVISOR = "supervisor"
+# Merchant and carrier systems that push shipments through the API with a token.
+INTEGRATION = "integration"
 
 AGENT_PERMISSIONS = (
     "tickets.work_console",
@@ -49,7 +51,17 @@ SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS + (
     "shipments.view_delaylevelchange",
 )
 
-ROLE_PERMISSIONS = {AGENT: AGENT_PERMISSIONS, SUPERVISOR: SUPERVISOR_PERMISSIONS}
+INTEGRATION_PERMISSIONS = (
+    "shipments.view_shipment",
+    "shipments.add_shipment",
+    "shipments.view_trackingevent",
+)
+
+ROLE_PERMISSIONS = {
+    AGENT: AGENT_PERMISSIONS,
+    SUPERVISOR: SUPERVISOR_PERMISSIONS,
+    INTEGRATION: INTEGRATION_PERMISSIONS,
+}
 
 
 def ensure_roles(sender=None, **kwargs) -> None:

@@ -98,6 +98,14 @@ def test_database_url_for_postgresql_is_parsed():
         "dd",
     )
     assert config["CONN_HEALTH_CHECKS"] is True
+    assert config["CONN_MAX_AGE"] == 60  # persistent connections by default
+
+
+def test_database_connection_lifetime_is_configurable():
+    env = {"DATABASE_URL": "postgres://dd@db/delaydesk", "DATABASE_CONN_MAX_AGE": "0"}
+    assert env_database("DATABASE_URL", "unused", env)["CONN_MAX_AGE"] == 0
+    with pytest.raises(ConfigError, match="^DATABASE_CONN_MAX_AGE: expected a whole number"):
+        env_database("DATABASE_URL", "unused", {**env, "DATABASE_CONN_MAX_AGE": "long"})
 
 
 @pytest.mark.parametrize(

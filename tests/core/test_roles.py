@@ -4,7 +4,12 @@ import pytest
 from django.contrib.auth.models import Group
 
 from compensation.models import AuthorityLimit, CompensationPolicy
-from core.roles import AGENT_PERMISSIONS, SUPERVISOR_PERMISSIONS, ensure_roles
+from core.roles import (
+    AGENT_PERMISSIONS,
+    INTEGRATION_PERMISSIONS,
+    SUPERVISOR_PERMISSIONS,
+    ensure_roles,
+)
 from shipments.models import DelayRule
 from tickets.models import PriorityRule, SLAPolicy
 
@@ -22,6 +27,7 @@ def perms_of(group_name):
 def test_the_agent_and_supervisor_groups_carry_exactly_their_permissions():
     assert perms_of("agent") == set(AGENT_PERMISSIONS)
     assert perms_of("supervisor") == set(SUPERVISOR_PERMISSIONS)
+    assert perms_of("integration") == set(INTEGRATION_PERMISSIONS)
 
 
 def test_agents_cannot_approve_compensation_but_supervisors_can(agent, supervisor):

@@ -1,0 +1,494 @@
+"""Shipments in from merchants: one at a time through the API, or by the thousand from a CSV export.
+
+CSV columns (header row required; order free; extra columns ignored)
+--------------------------------------------------------------------
+==================  ========  ===============================================================
+column              required  meaning
+==================  ========  ===============================================================
+carrier             yes [1]   carrier code in Delaydesk (e.g. DHL)
+tracking_number     yes       the carrier's tracking number; with carrier, the row's key
+order_number        yes       the merchant's order number
+customer_ref        yes       the merchant's customer id (Customer.external_ref)
+customer_name       yes       the customer's name
+customer_email      no        email address
+customer_phone      no        phone number, E.164 (+4930...)
+customer_language   no        en or zh-hans (default en)
+origin_region       yes       region the parcel leaves from (e.g. CN-GD)
+destination_region  yes       region it goes to (e.g. DE-BE)
+service_level       no        economy, standard or express (default standard)
+ordered_at          no        when the order was placed
+shipped_at          no        when the parcel was handed to the carrier
+promised_at         yes       the delivery date promised to the customer
+order_value         no        amount, dot decimal separator (default 0)
+currency            no        ISO 4217 code (default EUR)
+==================  ========  ===============================================================
+
+[1] optional when ``--carrier CODE`` names the carrier of every row.
+
+Timestamps are ISO 8601 (``2026-11-02T09:30:00+08:00``, ``2026-11-02 09:30:00``,
+``2026-11-02``). A timestamp without an offset is read in the import's time zone (default UTC).
+A date alone means the start of that day, except for ``promised_at``, where "delivered by
+5 November" means by the end of that day.
+
+Rules: the key is carrier + tracking_number, so re-importing a file updates its shipments
+instead of duplicating them. The original promise is never moved (Shipment.promised_at): a
+re-import with another promised_at keeps the stored one and reports a warning. The customer is
+found by customer_ref and created when new; the file's non-empty contact details (name, email,
+phone, language) replace the stored ones, because the merchant's shop is where customers update
+them. The lane is found or created from carrier + regions + service level.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from core.models import Language, choice_values
+from customers.models import Customer
+from shipments.models import Carrier, Lane, ServiceLevel, Shipment
+
+CSV_COLUMNS = (
+    "carrier",
+    "tracking_number",
+    "order_number",
+    "customer_ref",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "customer_language",
+    "origin_region",
+    "destination_region",
+    "service_level",
+    "ordered_at",
+    "shipped_at",
+    "promised_at",
+    "order_value",
+    "currency",
+)
+REQUIRED_COLUMNS = (
+    "carrier",
+    "tracking_number",
+    "order_number",
+    "customer_ref",
+    "customer_name",
+    "origin_region",
+    "destination_region",
+    "promised_at",
+)
+CHUNK_SIZE = 1000
+
+TRACKING_NUMBER_TAKEN = _("This carrier already has a shipment with this tracking number.")
+PROMISE_KEPT = "promised_at: keeps the original promise {kept} (the file says {given})"
+
+# Column -> the model field's max_length, so a long value is a row error, not a DataError
+# that would fail the whole chunk on PostgreSQL.
+_MAX_LENGTHS = {
+    "tracking_number": 64,
+    "order_number": 64,
+    "customer_ref": 64,
+    "customer_name": 200,
+    "customer_email": 254,
+    "customer_phone": 32,
+    "origin_region": 64,
+    "destination_region": 64,
+}
+_LANGUAGES = {value.lower(): value for value in choice_values(Language)}
+_SERVICE_LEVELS = set(choice_values(ServiceLevel))
+_MAX_ORDER_VALUE = Decimal("9999999999.99")
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentIn:
+    """One shipment as a merchant sends it, validated (from the API or a CSV row)."""
+
+    carrier_id: int
+    tracking_number: str
+    order_number: str
+    customer_ref: str
+    customer_name: str
+    origin_region: str
+    destination_region: str
+    promised_at: dt.datetime
+    customer_email: str = ""
+    customer_phone: str = ""
+    customer_language: str = Language.EN
+    service_level: str = ServiceLevel.STANDARD
+    ordered_at: dt.datetime | None = None
+    shipped_at: dt.datetime | None = None
+    order_value: Decimal = Decimal("0")
+    currency: str = "EUR"
+    line: int = 0  # the CSV line, for messages; 0 from the API
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.carrier_id, self.tracking_number)
+
+    @property
+    def lane_key(self) -> tuple[int, str, str, str]:
+        return (self.carrier_id, self.origin_region, self.destination_region, self.service_level)
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    messages: list[str] = field(default_factory=list)  # "line 7: ..." errors and warnings
+
+    def add(self, other: ImportReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.messages.extend(other.messages)
+
+
+class RowInvalid(Exception):
+    """A CSV row that cannot be loaded; ``problems`` are "column: reason" strings."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+# --- Parsing one CSV row ----------------------------------------------------------------------
+
+
+def shipment_row_parse(
+    *,
+    row: Mapping[str, str | None],
+    line: int,
+    carrier_ids: Mapping[str, int],
+    default_carrier: str | None,
+    time_zone: dt.tzinfo,
+) -> ShipmentIn:
+    """Validate one CSV row into a ShipmentIn, or raise RowInvalid listing every problem.
+
+    ``carrier_ids`` maps the active carriers' codes to their ids; ``default_carrier`` is the
+    ``--carrier`` option, which fills an empty carrier cell and must agree with a filled one.
+    """
+    problems: list[str] = []
+    values = {name: (row.get(name) or "").strip() for name in CSV_COLUMNS}
+
+    for name in REQUIRED_COLUMNS:
+        if name == "carrier" and default_carrier:
+            continue
+        if not values[name]:
+            problems.append(f"{name}: required")
+    for name, limit in _MAX_LENGTHS.items():
+        if len(values[name]) > limit:
+            problems.append(f"{name}: longer than {limit} characters")
+
+    carrier_code = values["carrier"] or default_carrier or ""
+    if default_carrier and values["carrier"] and values["carrier"] != default_carrier:
+        problems.append(f"carrier: {values['carrier']!r} but --carrier is {default_carrier!r}")
+    elif carrier_code and carrier_code not in carrier_ids:
+        problems.append(f"carrier: unknown carrier {carrier_code!r}")
+
+    email = values["customer_email"]
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append(f"customer_email: not an email address: {email!r}")
+    language = _LANGUAGES.get(values["customer_language"].lower() or Language.EN)
+    if language is None:
+        problems.append(
+            f"customer_language: not one of {', '.join(_LANGUAGES.values())}: "
+            f"{values['customer_language']!r}"
+        )
+    service_level = values["service_level"].lower() or ServiceLevel.STANDARD
+    if service_level not in _SERVICE_LEVELS:
+        problems.append(
+            f"service_level: not one of {', '.join(choice_values(ServiceLevel))}: "
+            f"{values['service_level']!r}"
+        )
+
+    moments: dict[str, dt.datetime | None] = {}
+    for name in ("ordered_at", "shipped_at", "promised_at"):
+        try:
+            moments[name] = _parse_moment(
+                values[name], time_zone=time_zone, end_of_day=name == "promised_at"
+            )
+        except ValueError:
+            problems.append(f"{name}: not a date: {values[name]!r}")
+
+    order_value = Decimal("0")
+    if values["order_value"]:
+        try:
+            order_value = Decimal(values["order_value"])
+        except InvalidOperation:
+            problems.append(f"order_value: not an amount: {values['order_value']!r}")
+        else:
+            if not order_value.is_finite() or not 0 <= order_value <= _MAX_ORDER_VALUE:
+                problems.append(f"order_value: not an amount from 0: {values['order_value']!r}")
+            else:
+                order_value = order_value.quantize(Decimal("0.01"))
+    currency = values["currency"].upper() or "EUR"
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        problems.append(f"currency: not a 3-letter ISO 4217 code: {values['currency']!r}")
+
+    if problems:
+        raise RowInvalid(problems)
+    return ShipmentIn(
+        carrier_id=carrier_ids[carrier_code],
+        tracking_number=values["tracking_number"],
+        order_number=values["order_number"],
+        customer_ref=values["customer_ref"],
+        customer_name=values["customer_name"],
+        customer_email=email,
+        customer_phone=values["customer_phone"],
+        customer_language=language,
+        origin_region=values["origin_region"],
+        destination_region=values["destination_region"],
+        service_level=service_level,
+        ordered_at=moments["ordered_at"],
+        shipped_at=moments["shipped_at"],
+        promised_at=moments["promised_at"],  # required: checked above
+        order_value=order_value,
+        currency=currency,
+        line=line,
+    )
+
+
+def _parse_moment(value: str, *, time_zone: dt.tzinfo, end_of_day: bool) -> dt.datetime | None:
+    if not value:
+        return None
+    # A date alone first: parse_datetime would read "2026-11-05" as midnight.
+    day = parse_date(value)  # parse_date and parse_datetime raise ValueError on 2026-02-30
+    if day is not None:
+        moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
+    else:
+        moment = parse_datetime(value)
+        if moment is None:
+            raise ValueError(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=time_zone)
+    return moment.astimezone(dt.UTC)
+
+
+def time_zone_parse(name: str) -> dt.tzinfo:
+    """The zone for naive CSV timestamps; raises ValueError naming an unknown zone."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def shipments_import(
+    *, rows: Sequence[ShipmentIn], now: dt.datetime, dry_run: bool = False
+) -> ImportReport:
+    """Create or update a chunk of shipments with bulk queries, in one transaction.
+
+    1. Rows repeating a key earlier in the chunk: the later row wins (warning).
+    2. Customers by customer_ref: bulk_create the new ones, bulk_update changed contact
+       details, then one query for every row's customer id.
+    3. Lanes by carrier + regions + service level: bulk_create the missing ones, then read ids.
+    4. Shipments by carrier + tracking_number: bulk_create new ones, bulk_update the changed
+       ones; an existing promise is kept (warning when the row's differs).
+
+    A constant number of queries per chunk. ``dry_run`` does all of it and rolls back, so a
+    dry run reports exactly what a real run would. Another import creating the same rows at
+    the same moment fails this chunk with IntegrityError; the caller reports the chunk's lines.
+    """
+    report = ImportReport()
+    latest: dict[tuple[int, str], ShipmentIn] = {}
+    for row in rows:
+        if row.key in latest:
+            report.messages.append(
+                f"line {row.line}: repeats line {latest[row.key].line}'s shipment "
+                f"{row.tracking_number}; the later row wins"
+            )
+        latest[row.key] = row
+    rows = list(latest.values())
+    if not rows:
+        return report
+
+    with transaction.atomic():
+        customer_ids = _customers_resolve(rows=rows, now=now)
+        lane_ids = _lanes_resolve(keys={row.lane_key for row in rows})
+        existing = {
+            (shipment.carrier_id, shipment.tracking_number): shipment
+            for shipment in Shipment.objects.filter(
+                carrier_id__in={row.carrier_id for row in rows},
+                tracking_number__in={row.tracking_number for row in rows},
+            ).only("carrier_id", "tracking_number", "promised_at", *_UPDATED_FIELDS)
+        }
+        new, changed = [], []
+        for row in rows:
+            wanted = _shipment_values(
+                row, customer_id=customer_ids[row.customer_ref], lane_id=lane_ids[row.lane_key]
+            )
+            shipment = existing.get(row.key)
+            if shipment is None:
+                new.append(
+                    Shipment(
+                        carrier_id=row.carrier_id,
+                        tracking_number=row.tracking_number,
+                        promised_at=row.promised_at,
+                        **wanted,
+                    )
+                )
+                continue
+            if shipment.promised_at != row.promised_at:
+                report.messages.append(
+                    f"line {row.line}: "
+                    + PROMISE_KEPT.format(
+                        kept=shipment.promised_at.isoformat(), given=row.promised_at.isoformat()
+                    )
+                )
+            if all(getattr(shipment, name) == value for name, value in wanted.items()):
+                report.unchanged += 1
+                continue
+            for name, value in wanted.items():
+                setattr(shipment, name, value)
+            shipment.updated_at = now  # bulk_update skips auto_now
+            changed.append(shipment)
+        Shipment.objects.bulk_create(new)
+        Shipment.objects.bulk_update(changed, [*_UPDATED_FIELDS, "updated_at"])
+        report.created, report.updated = len(new), len(changed)
+        if dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+_UPDATED_FIELDS = (
+    "order_number",
+    "customer_id",
+    "lane_id",
+    "service_level",
+    "origin_region",
+    "destination_region",
+    "ordered_at",
+    "shipped_at",
+    "order_value",
+    "currency",
+)
+
+
+def _shipment_values(row: ShipmentIn, *, customer_id: int, lane_id: int) -> dict:
+    return {
+        "order_number": row.order_number,
+        "customer_id": customer_id,
+        "lane_id": lane_id,
+        "service_level": row.service_level,
+        "origin_region": row.origin_region,
+        "destination_region": row.destination_region,
+        "ordered_at": row.ordered_at,
+        "shipped_at": row.shipped_at,
+        "order_value": row.order_value,
+        "currency": row.currency,
+    }
+
+
+_CONTACT_FIELDS = ("name", "email", "phone", "language")
+
+
+def _customers_resolve(*, rows: Sequence[ShipmentIn], now: dt.datetime) -> dict[str, int]:
+    latest = {row.customer_ref: row for row in rows}
+    found = {
+        customer.external_ref: customer
+        for customer in Customer.objects.filter(external_ref__in=list(latest)).only(
+            "external_ref", *_CONTACT_FIELDS
+        )
+    }
+    new, changed = [], []
+    for ref, row in latest.items():
+        given = {
+            "name": row.customer_name,
+            "email": row.customer_email,
+            "phone": row.customer_phone,
+            "language": row.customer_language,
+        }
+        customer = found.get(ref)
+        if customer is None:
+            new.append(Customer(external_ref=ref, **given))
+            continue
+        # An empty cell keeps what we know: a missing phone in one export is not a deletion.
+        updates = {name: value for name, value in given.items() if value}
+        if any(getattr(customer, name) != value for name, value in updates.items()):
+            for name, value in updates.items():
+                setattr(customer, name, value)
+            customer.updated_at = now
+            changed.append(customer)
+    # ignore_conflicts: a customer created meanwhile by another import is simply found below.
+    Customer.objects.bulk_create(new, ignore_conflicts=True)
+    Customer.objects.bulk_update(changed, [*_CONTACT_FIELDS, "updated_at"])
+    return dict(
+        Customer.objects.filter(external_ref__in=list(latest)).values_list("external_ref", "pk")
+    )
+
+
+def _lanes_resolve(*, keys: set[tuple[int, str, str, str]]) -> dict[tuple[int, str, str, str], int]:
+    def read() -> dict[tuple[int, str, str, str], int]:
+        # A superset filter per column, then the exact keys: one query however many lanes.
+        candidates = Lane.objects.filter(
+            carrier_id__in={key[0] for key in keys},
+            origin_region__in={key[1] for key in keys},
+            destination_region__in={key[2] for key in keys},
+            service_level__in={key[3] for key in keys},
+        ).values_list("carrier_id", "origin_region", "destination_region", "service_level", "pk")
+        return {tuple(values[:4]): values[4] for values in candidates if tuple(values[:4]) in keys}
+
+    found = read()
+    missing = keys - found.keys()
+    if not missing:
+        return found
+    Lane.objects.bulk_create(
+        [
+            Lane(
+                carrier_id=carrier_id,
+                origin_region=origin,
+                destination_region=destination,
+                service_level=level,
+            )
+            for carrier_id, origin, destination, level in sorted(missing)
+        ],
+        ignore_conflicts=True,
+    )
+    return read()
+
+
+class ShipmentExists(Exception):
+    """The carrier already has a shipment with this tracking number."""
+
+
+def shipment_create(*, data: ShipmentIn, now: dt.datetime) -> Shipment:
+    """Create one shipment from the API, with its customer and lane found or created.
+
+    Raises ShipmentExists when the carrier already has the tracking number (the API checks
+    first; this covers two requests racing).
+    """
+    try:
+        with transaction.atomic():
+            customer_id = _customers_resolve(rows=[data], now=now)[data.customer_ref]
+            lane_id = _lanes_resolve(keys={data.lane_key})[data.lane_key]
+            return Shipment.objects.create(
+                carrier_id=data.carrier_id,
+                tracking_number=data.tracking_number,
+                promised_at=data.promised_at,
+                **_shipment_values(data, customer_id=customer_id, lane_id=lane_id),
+            )
+    except IntegrityError:
+        if Shipment.objects.filter(
+            carrier_id=data.carrier_id, tracking_number=data.tracking_number
+        ).exists():
+            raise ShipmentExists(TRACKING_NUMBER_TAKEN) from None
+        raise
+
+
+def carrier_ids_by_code() -> dict[str, int]:
+    return dict(Carrier.objects.filter(is_active=True).values_list("code", "pk"))

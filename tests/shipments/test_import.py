@@ -1,0 +1,272 @@
+"""``manage.py import_shipments``: good rows load, bad rows are reported by line, re-runs update."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from shipments.imports import CSV_COLUMNS
+from shipments.models import Lane, Shipment
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def row(n: int, **changes) -> dict:
+    values = {
+        "carrier": "acme",
+        "tracking_number": f"CSV{n:04d}",
+        "order_number": f"SHOP-{n}",
+        "customer_ref": f"C-{n}",
+        "customer_name": f"Customer {n}",
+        "customer_email": f"c{n}@example.com",
+        "customer_phone": "+4930123456",
+        "customer_language": "en",
+        "origin_region": "CN-GD",
+        "destination_region": "DE-BE",
+        "service_level": "standard",
+        "ordered_at": "2026-10-28T10:00:00+08:00",
+        "shipped_at": "2026-10-29 09:00:00",
+        "promised_at": "2026-11-06T18:00:00Z",
+        "order_value": "49.90",
+        "currency": "EUR",
+    }
+    values.update(changes)
+    return values
+
+
+def write_csv(path: Path, rows: list[dict], columns=CSV_COLUMNS) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run(path: Path, *args: str) -> tuple[str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command("import_shipments", str(path), *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture
+def csv_path(tmp_path) -> Path:
+    return tmp_path / "orders.csv"
+
+
+def test_good_rows_are_created_with_their_customers_and_lanes(carrier, csv_path):
+    write_csv(csv_path, [row(1), row(2), row(3, service_level="express")])
+
+    out, _err = run(csv_path)
+
+    assert out.strip() == "created 3, updated 0, unchanged 0, failed 0"
+    assert Shipment.objects.count() == 3
+    assert Customer.objects.count() == 3
+    assert Lane.objects.count() == 2
+    shipment = Shipment.objects.select_related("customer", "lane").get(tracking_number="CSV0001")
+    assert shipment.customer.email == "c1@example.com"
+    assert shipment.lane.destination_region == "DE-BE"
+    assert shipment.ordered_at == dt.datetime(2026, 10, 28, 2, 0, tzinfo=dt.UTC)
+    assert shipment.shipped_at == dt.datetime(2026, 10, 29, 9, 0, tzinfo=dt.UTC)
+    assert shipment.order_value == Decimal("49.90")
+
+
+def test_naive_times_are_read_in_the_given_time_zone(carrier, csv_path):
+    write_csv(csv_path, [row(1, shipped_at="2026-10-29 09:00:00", promised_at="2026-11-06")])
+
+    run(csv_path, "--time-zone", "Asia/Shanghai")
+
+    shipment = Shipment.objects.get()
+    assert shipment.shipped_at == dt.datetime(2026, 10, 29, 1, 0, tzinfo=dt.UTC)
+    # A promised date alone means "by the end of that day", there.
+    assert shipment.promised_at == dt.datetime(2026, 11, 6, 15, 59, 59, 999999, tzinfo=dt.UTC)
+
+
+def test_bad_rows_are_reported_by_line_while_good_rows_load(carrier, csv_path):
+    write_csv(
+        csv_path,
+        [
+            row(1),  # line 2
+            row(2, promised_at="tomorrow"),  # line 3
+            row(3, carrier="nobody", customer_email="not-an-email"),  # line 4
+            row(4, tracking_number=""),  # line 5
+            row(5, order_value="12,50", currency="euro"),  # line 6
+            row(6),  # line 7
+        ],
+    )
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 2, updated 0, unchanged 0, failed 4"
+    assert "line 3: promised_at: not a date: 'tomorrow'" in err
+    assert (
+        "line 4: carrier: unknown carrier 'nobody'; "
+        "customer_email: not an email address: 'not-an-email'" in err
+    )
+    assert "line 5: tracking_number: required" in err
+    assert "line 6: order_value: not an amount: '12,50'; currency: not a 3-letter" in err
+    assert sorted(Shipment.objects.values_list("tracking_number", flat=True)) == [
+        "CSV0001",
+        "CSV0006",
+    ]
+
+
+def test_line_numbers_count_the_lines_of_quoted_values(carrier, csv_path):
+    write_csv(csv_path, [row(1, customer_name="Anna\nSecond line"), row(2, promised_at="soon")])
+
+    _out, err = run(csv_path)
+
+    assert "line 4: promised_at: not a date: 'soon'" in err
+
+
+def test_re_running_a_file_updates_and_never_duplicates(carrier, csv_path):
+    write_csv(csv_path, [row(1), row(2)])
+    run(csv_path)
+
+    again, _err = run(csv_path)
+    write_csv(csv_path, [row(1, order_value="59.90", destination_region="DE-HH"), row(2)])
+    changed, _err = run(csv_path)
+
+    assert again.strip() == "created 0, updated 0, unchanged 2, failed 0"
+    assert changed.strip() == "created 0, updated 1, unchanged 1, failed 0"
+    assert Shipment.objects.count() == 2
+    assert Customer.objects.count() == 2
+    shipment = Shipment.objects.select_related("lane").get(tracking_number="CSV0001")
+    assert shipment.order_value == Decimal("59.90")
+    assert shipment.lane.destination_region == "DE-HH"
+
+
+def test_a_re_import_never_moves_the_original_promise(carrier, csv_path):
+    write_csv(csv_path, [row(1)])
+    run(csv_path)
+    write_csv(csv_path, [row(1, promised_at="2026-11-09T18:00:00Z")])
+
+    _out, err = run(csv_path)
+
+    assert Shipment.objects.get().promised_at == dt.datetime(2026, 11, 6, 18, 0, tzinfo=dt.UTC)
+    assert (
+        "line 2: promised_at: keeps the original promise 2026-11-06T18:00:00+00:00 "
+        "(the file says 2026-11-09T18:00:00+00:00)" in err
+    )
+
+
+def test_the_file_updates_the_contact_details_of_a_known_customer(carrier, csv_path):
+    customer = factories.CustomerFactory(external_ref="C-1", email="old@example.com", tier="vip")
+    write_csv(csv_path, [row(1, customer_phone="")])
+
+    run(csv_path)
+
+    customer.refresh_from_db()
+    assert customer.email == "c1@example.com"
+    assert customer.tier == "vip"
+    assert customer.phone.startswith("+4930")  # an empty cell is not a deletion
+    assert Shipment.objects.get().customer == customer
+
+
+def test_a_row_repeated_in_the_file_is_stored_once_and_the_later_wins(carrier, csv_path):
+    write_csv(csv_path, [row(1), row(1, order_number="SHOP-1-FIXED")])
+
+    out, err = run(csv_path)
+
+    assert out.startswith("created 1,")
+    assert "line 3: repeats line 2's shipment CSV0001; the later row wins" in err
+    assert Shipment.objects.get().order_number == "SHOP-1-FIXED"
+
+
+def test_chunks_load_the_whole_file(carrier, csv_path):
+    write_csv(csv_path, [row(n) for n in range(7)] + [row(99, promised_at="x")])
+
+    out, _err = run(csv_path, "--chunk-size", "3")
+
+    assert out.strip() == "created 7, updated 0, unchanged 0, failed 1"
+    assert Shipment.objects.count() == 7
+
+
+def test_the_carrier_option_stands_in_for_the_column(carrier, csv_path):
+    columns = [name for name in CSV_COLUMNS if name != "carrier"]
+    write_csv(csv_path, [row(1)], columns=columns)
+
+    run(csv_path, "--carrier", "acme")
+
+    assert Shipment.objects.get().carrier == carrier
+
+
+def test_a_row_naming_another_carrier_than_the_option_fails(carrier, csv_path):
+    factories.CarrierFactory(code="beta")
+    write_csv(csv_path, [row(1, carrier="beta"), row(2, carrier="")])
+
+    out, err = run(csv_path, "--carrier", "acme")
+
+    assert "line 2: carrier: 'beta' but --carrier is 'acme'" in err
+    assert out.strip() == "created 1, updated 0, unchanged 0, failed 1"
+
+
+def test_a_dry_run_counts_everything_and_stores_nothing(carrier, csv_path):
+    write_csv(csv_path, [row(1), row(2, promised_at="never")])
+
+    out, err = run(csv_path, "--dry-run")
+
+    assert out.strip() == "created 1, updated 0, unchanged 0, failed 1 (dry run: nothing stored)"
+    assert "line 3: promised_at" in err
+    assert not Shipment.objects.exists()
+    assert not Customer.objects.exists()
+    assert not Lane.objects.exists()
+
+
+def test_missing_required_columns_stop_the_import(carrier, csv_path):
+    write_csv(csv_path, [row(1)], columns=[c for c in CSV_COLUMNS if c not in ("promised_at",)])
+
+    with pytest.raises(CommandError, match="missing required columns: promised_at"):
+        run(csv_path)
+    assert not Shipment.objects.exists()
+
+
+def test_an_unreadable_file_stops_the_import(carrier, tmp_path):
+    with pytest.raises(CommandError, match="cannot read"):
+        run(tmp_path / "nowhere.csv")
+
+
+def test_an_empty_file_stops_the_import(carrier, csv_path):
+    csv_path.write_text("")
+
+    with pytest.raises(CommandError, match="expected a header row"):
+        run(csv_path)
+
+
+def test_an_unknown_carrier_option_or_zone_stops_the_import(carrier, csv_path):
+    write_csv(csv_path, [row(1)])
+
+    with pytest.raises(CommandError, match="--carrier"):
+        run(csv_path, "--carrier", "nobody")
+    with pytest.raises(CommandError, match="--time-zone"):
+        run(csv_path, "--time-zone", "Mars/Olympus")
+
+
+def test_the_help_lists_the_columns():
+    from shipments.management.commands import import_shipments
+
+    assert all(name in import_shipments.Command.help for name in CSV_COLUMNS)
+    assert all(name in import_shipments.__doc__ for name in CSV_COLUMNS)
+    assert "promised_at*" in import_shipments.COLUMNS_HELP
+
+
+@pytest.mark.postgres
+def test_a_chunk_costs_the_same_queries_whatever_its_size(carrier, tmp_path):
+    def queries(rows: int, offset: int) -> int:
+        # Each file opens its own lane, so both runs do the same work per chunk.
+        lane = {"destination_region": f"DE-{rows}"}
+        path = write_csv(tmp_path / f"{rows}.csv", [row(offset + n, **lane) for n in range(rows)])
+        with CaptureQueriesContext(connection) as captured:
+            run(path)
+        return len(captured)
+
+    assert queries(20, 0) == queries(200, 1000)
