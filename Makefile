@@ -16,10 +16,10 @@ help:
 	@echo "make lint           ruff check and format check"
 
 # The virtualenv is rebuilt when the pinned dependencies change.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev]" -c constraints.txt
 	@touch $@
 
 install: $(VENV)/.installed
