@@ -1,0 +1,1 @@
+"""SLA timers. `calendar`: business-hours arithmetic on team calendars, ORM-free at its core."""
