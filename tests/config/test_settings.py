@@ -13,10 +13,17 @@ from config.env import ConfigError, env_bool, env_database, env_int, env_list
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Variables of the test run itself that a fresh start-up would not have (the browser tests set
+# DJANGO_ALLOW_ASYNC_UNSAFE, which `check --deploy` rightly warns about).
+TEST_RUN_VARIABLES = {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+def clean_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in TEST_RUN_VARIABLES}
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
-    }
+    base = clean_environ()
     base.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -165,7 +172,7 @@ def test_check_deploy_with_production_settings_prints_no_warnings():
 
 
 def test_wsgi_start_up_turns_a_config_error_into_one_line():
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env = clean_environ()
     env.update(production_env(SECRET_KEY=""))
     result = subprocess.run(
         [sys.executable, "-c", "import config.wsgi"],
