@@ -15,9 +15,12 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("console/shipments/", include("shipments.urls")),
     path("console/", include("tickets.urls")),
+    path("supervisor/incidents/", include("shipments.supervisor_urls")),
     path("supervisor/", include("compensation.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("shipments.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+# Detection every 5 minutes: the first customer notice is due within 24 h of detection, and a
+# pass over 1M shipments takes seconds (docs/PERFORMANCE.md). Predicted ETAs feed the red rule
+# and move with each scan; lane statistics move slowly with delivered history.
+DETECT_DELAYS_INTERVAL_SECONDS = 5 * 60
+REFRESH_PREDICTED_ETAS_INTERVAL_SECONDS = 15 * 60
+REFRESH_LANE_STATISTICS_INTERVAL_SECONDS = 60 * 60
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -27,6 +34,24 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "core.heartbeat",
             settings.HEARTBEAT_INTERVAL_SECONDS,
             "Shows on /healthz that workers run.",
+        ),
+        PeriodicJob(
+            "shipments.detect_delays",
+            "shipments.detect_delays",
+            DETECT_DELAYS_INTERVAL_SECONDS,
+            "Evaluates the delay rules over all active shipments; groups incidents.",
+        ),
+        PeriodicJob(
+            "shipments.refresh_predicted_etas",
+            "shipments.refresh_predicted_etas",
+            REFRESH_PREDICTED_ETAS_INTERVAL_SECONDS,
+            "Predicted delivery times of in-transit shipments (input of the red rule).",
+        ),
+        PeriodicJob(
+            "shipments.refresh_lane_statistics",
+            "shipments.refresh_lane_statistics",
+            REFRESH_LANE_STATISTICS_INTERVAL_SECONDS,
+            "Lane transit statistics and carrier reliability from delivered history.",
         ),
     )
 

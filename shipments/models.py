@@ -197,6 +197,9 @@ class Incident(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("incident")
@@ -311,6 +314,11 @@ class Shipment(TimeStampedModel):
 
     objects = ShipmentQuerySet.as_manager()
 
+    # Storage (PostgreSQL, migration 0005): fillfactor 85. Ingest and detection rewrite rows
+    # all the time and most of those updates change an indexed column; room on the page keeps
+    # the new row version on its page instead of moving it (half the work of a detection pass
+    # that flags 150k shipments, docs/PERFORMANCE.md).
+
     class Meta:
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
@@ -369,6 +377,16 @@ class Shipment(TimeStampedModel):
                 fields=["delay_level", "-delay_detected_at"],
                 name="shipments_delayed_idx",
                 condition=~Q(delay_level="none"),
+            ),
+            # Incident grouping (shipments.incidents): "delayed shipments with a carrier-given
+            # cause in no incident yet", grouped by cause + carrier + hub, or by cause + lane.
+            # A few % of the table, so grouping never scans it all.
+            models.Index(
+                fields=["delay_cause", "carrier", "last_location"],
+                name="shipments_incident_cand_idx",
+                condition=Q(incident__isnull=True)
+                & ~Q(delay_level="none")
+                & ~Q(delay_cause__in=["none", "unknown"]),
             ),
             # Console search by order number.
             models.Index(fields=["order_number"], name="shipments_order_idx"),

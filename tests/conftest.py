@@ -54,6 +54,23 @@ def supervisor_client(client, supervisor):
     return client
 
 
+@pytest.fixture
+def default_configuration(db):
+    """The configuration rows that data migrations install (delay rules, priority matrix, SLA
+    and compensation policies), put back for transactional tests: an earlier transactional
+    test's flush empties every table, migration data included."""
+    import importlib
+
+    from django.apps import apps
+
+    for module in (
+        "shipments.migrations.0002_default_delay_rules",
+        "tickets.migrations.0002_default_priority_and_sla",
+        "compensation.migrations.0002_default_policies",
+    ):
+        importlib.import_module(module).install(apps, None)
+
+
 def on_postgresql() -> bool:
     return connection.vendor == "postgresql"
 

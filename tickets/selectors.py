@@ -100,13 +100,6 @@ class TicketDetail:
         shipment = self.ticket.shipment
         return list(shipment.events.all()) if shipment is not None else []
 
-    @property
-    def slip_days_early(self) -> float | None:
-        """How many days before the promise the parcel arrives (or is expected), if early."""
-        shipment = self.ticket.shipment
-        slip = shipment.slip_days if shipment is not None else None
-        return -slip if slip is not None and slip < 0 else None
-
 
 PROFILE_LIST_LIMIT = 5
 
