@@ -1,4 +1,4 @@
-"""Webhook ingest throughput through the real HTTP stack (docs/perf-ingest.md).
+"""Webhook ingest throughput through the real HTTP stack (docs/PERFORMANCE.md).
 
     .venv/bin/python bench/bench_ingest.py --events 60000 --batch 500
 

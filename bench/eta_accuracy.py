@@ -1,4 +1,4 @@
-"""Warning quality of the predicted ETA on real Olist orders (docs/perf-eta.md).
+"""Warning quality of the predicted ETA on real Olist orders (docs/PERFORMANCE.md).
 
     .venv/bin/python bench/eta_accuracy.py [--data ../shared/data/olist] [--window-days 180]
 

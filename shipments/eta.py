@@ -11,7 +11,7 @@ carrier, the predicted ETA is ``now + median(T - e | T > e)``. At hand-over that
 median (``shipped_at + p50``); as long as the parcel is faster than every delivery of the lane
 it stays there; once it is slower than some of them the estimate moves out to the median of
 the slower ones, which for the long-tailed transit times of real carriers keeps moving further
-out the longer the parcel takes. Evaluated on real orders in docs/perf-eta.md
+out the longer the parcel takes. Evaluated on real orders in docs/PERFORMANCE.md
 (``shipments/olist.py``, ``bench/eta_accuracy.py``) with exactly this function.
 
 The predicted lateness is ``predicted_eta - promised_at`` (the red rule reads it).
@@ -122,7 +122,7 @@ def late_probability(
 
     ``predict_eta(...) > promised_at`` is, up to the median's tie rule, this probability
     being above one half; a warning that wants more recall or more precision compares it
-    with another threshold (docs/perf-eta.md tunes one on the training period).
+    with another threshold (docs/PERFORMANCE.md tunes one on the training period).
     Without history the answer is certain either way: the fallback ETA is after the promise
     or it is not.
     """

@@ -176,7 +176,7 @@ def tracking_events_ingest(
 
 
 # --- SQL ----------------------------------------------------------------------------------------
-# Raw SQL, measured with bench/bench_ingest.py (docs/perf-ingest.md). The ORM's IN lists and
+# Raw SQL, measured with bench/bench_ingest.py (docs/PERFORMANCE.md). The ORM's IN lists and
 # multi-row VALUES put one placeholder per value into the statement, and psycopg's client-side
 # binding spent ~100 ms rewriting a 500-event INSERT. Lists of text and the batch itself travel
 # as one JSON parameter (json_array_elements_text / json_to_recordset on PostgreSQL, json_each

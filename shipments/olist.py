@@ -427,7 +427,7 @@ def accuracy_report(
     horizons: Sequence[int] = HORIZONS_HOURS,
     window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> AccuracyReport:
-    """The whole evaluation of docs/perf-eta.md.
+    """The whole evaluation of docs/PERFORMANCE.md.
 
     1. Naive rule on all delivered orders (reproduces DOMAIN.md: validates the loader).
     2. Replay the training period; tune one P(late) threshold per horizon on it.

@@ -1,5 +1,5 @@
 """Warning quality of the predicted ETA on real Olist orders, read in place from
-../shared/data/olist (shipments/olist.py, docs/perf-eta.md). Needs no database.
+../shared/data/olist (shipments/olist.py, docs/PERFORMANCE.md). Needs no database.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from shipments.olist import OlistOrder, RollingHistory
 DATA_DIR = olist.default_data_dir()
 HOUR = dt.timedelta(hours=1)
 
-# Measured on the 13,103-order sample (docs/perf-eta.md); the guard allows 0.02 of noise.
+# Measured on the 13,103-order sample (docs/PERFORMANCE.md); the guard allows 0.02 of noise.
 MEASURED_72H_PRECISION = 0.684
 MEASURED_72H_RECALL = 0.741
 MARGIN = 0.02
