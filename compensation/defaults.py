@@ -18,8 +18,11 @@ def ensure_default_authority_limits(sender=None, **kwargs) -> None:
     from django.contrib.auth.models import Group
 
     from compensation.models import AuthorityLimit
+    from core.models import tables_exist
 
     using = kwargs.get("using", "default")
+    if not tables_exist(Group, AuthorityLimit, using=using):
+        return
     for group in Group.objects.using(using).filter(name__in=DEFAULT_AUTHORITY):
         AuthorityLimit.objects.using(using).get_or_create(
             group=group, defaults=DEFAULT_AUTHORITY[group.name]

@@ -60,3 +60,12 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+def tables_exist(*models_: type[models.Model], using: str = "default") -> bool:
+    """Whether these models' tables exist yet: post_migrate handlers also run after a partial
+    `migrate app 000N`, before later apps' tables are there."""
+    from django.db import connections
+
+    existing = set(connections[using].introspection.table_names())
+    return all(model._meta.db_table in existing for model in models_)

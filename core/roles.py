@@ -71,7 +71,11 @@ def ensure_roles(sender=None, **kwargs) -> None:
     """
     from django.contrib.auth.models import Group, Permission
 
+    from core.models import tables_exist
+
     using = kwargs.get("using", "default")
+    if not tables_exist(Group, Permission, using=using):
+        return
     wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
     found = {
         f"{app_label}.{codename}": pk

@@ -59,7 +59,11 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
 def sync_beat_schedules(sender=None, **kwargs) -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+    from core.models import tables_exist
+
     using = kwargs.get("using", "default")
+    if not tables_exist(IntervalSchedule, PeriodicTask, using=using):
+        return
     for job in periodic_tasks():
         interval, _ = IntervalSchedule.objects.using(using).get_or_create(
             every=job.every_seconds, period=IntervalSchedule.SECONDS

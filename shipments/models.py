@@ -252,7 +252,11 @@ class ShipmentQuerySet(models.QuerySet):
 
 class Shipment(TimeStampedModel):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="shipments")
+    # No index of its own: the unique (carrier, tracking_number) index starts with it, and every
+    # extra index is one more write per detection change (docs/PERFORMANCE.md).
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="shipments", db_index=False
+    )
     tracking_number = models.CharField(_("tracking number"), max_length=64)
     order_number = models.CharField(_("order number"), max_length=64)
     customer = models.ForeignKey(
@@ -413,8 +417,12 @@ class Shipment(TimeStampedModel):
 class TrackingEvent(models.Model):
     """One carrier scan, stored once (unique carrier event id) whatever the redeliveries."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
-    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the timeline index (shipment, -occurred_at), which starts with it.
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    # Covered by the unique (carrier, carrier_event_id) index, which starts with it.
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+", db_index=False)
     carrier_event_id = models.CharField(_("carrier's event id"), max_length=128)
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
@@ -496,7 +504,10 @@ class DelayRule(models.Model):
 class DelayLevelChange(models.Model):
     """Each change of a shipment's delay level with its time: "detected at" for the KPIs."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="level_changes")
+    # Indexed by (shipment, changed_at) below, which starts with it.
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="level_changes", db_index=False
+    )
     from_level = models.CharField(_("from"), max_length=16, choices=DelayLevel.choices)
     to_level = models.CharField(_("to"), max_length=16, choices=DelayLevel.choices)
     cause = models.CharField(_("cause"), max_length=24, choices=DelayCause.choices)

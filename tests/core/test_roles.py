@@ -85,3 +85,18 @@ def test_each_role_has_a_default_authority_limit():
         for limit in AuthorityLimit.objects.select_related("group")
     }
     assert limits["agent"] < limits["supervisor"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partial_migrate_does_not_trip_the_post_migrate_handlers():
+    """`migrate shipments 0001` runs post_migrate before later apps' tables exist."""
+    from django.core.management import call_command
+
+    call_command("migrate", "django_celery_beat", "zero", verbosity=0)
+    try:
+        call_command("migrate", "shipments", verbosity=0)  # post_migrate with beat's tables gone
+    finally:
+        call_command("migrate", verbosity=0)
+    from django_celery_beat.models import PeriodicTask
+
+    assert PeriodicTask.objects.filter(name="core.heartbeat").exists()
