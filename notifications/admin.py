@@ -125,23 +125,8 @@ class NotificationAdmin(admin.ModelAdmin):
         ),
         (
             _("Sending"),
-            {
-                "fields": (
-                    "status",
-                    "suppressed_reason",
-                    "not_before",
-                    "attempts",
-                    "next_attempt_at",
-                    "claimed_at",
-                    "claimed_by",
-                    "sent_at",
-                    "delivered_at",
-                    "provider_message_id",
-                    "last_error",
-                    "created_at",
-                    "updated_at",
-                )
-            },
+            # The dispatcher's fields (public_id is shown above), with the editable send time.
+            {"fields": ("status", "suppressed_reason", "not_before", *sending_fields[3:])},
         ),
     )
 

@@ -480,10 +480,6 @@ class Ticket(TimeStampedModel):
     def reference(self) -> str:
         return f"#{self.pk}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status not in CLOSED_STATUSES
-
 
 CLOSED_STATUSES = (Ticket.Status.SOLVED, Ticket.Status.CLOSED)
 
