@@ -255,3 +255,11 @@ if PRODUCTION:
 
 # Customer progress links (/t/<token>/) stop working after this many days.
 PROGRESS_LINK_TTL_DAYS = env_int("PROGRESS_LINK_TTL_DAYS", 90, minimum=1)
+
+# Delay detection opens a proactive ticket when a shipment first reaches this level (or a worse
+# one): "yellow" (slow in transit) is the first delay level of shared/DOMAIN.md.
+PROACTIVE_TICKET_MIN_LEVEL = env_choice(
+    "PROACTIVE_TICKET_MIN_LEVEL",
+    "yellow",
+    ("yellow", "hub_hold", "orange", "red", "long_delay"),
+)

@@ -14,6 +14,8 @@ INTEGRATION = "integration"
 
 AGENT_PERMISSIONS = (
     "tickets.work_console",
+    # Agents may override a ticket's priority; the reason goes to the timeline (issue 4).
+    "tickets.override_priority",
     "tickets.view_ticket",
     "tickets.change_ticket",
     "tickets.add_ticket",
@@ -37,7 +39,6 @@ AGENT_PERMISSIONS = (
 
 SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS + (
     "tickets.supervise",
-    "tickets.override_priority",
     "tickets.view_slapolicy",
     "tickets.view_team",
     "tickets.view_agentprofile",
@@ -55,6 +56,10 @@ INTEGRATION_PERMISSIONS = (
     "shipments.view_shipment",
     "shipments.add_shipment",
     "shipments.view_trackingevent",
+    # Merchant systems open tickets and add customer messages through the API.
+    "tickets.view_ticket",
+    "tickets.add_ticket",
+    "tickets.add_message",
 )
 
 ROLE_PERMISSIONS = {

@@ -17,6 +17,11 @@ from django.conf import settings
 DETECT_DELAYS_INTERVAL_SECONDS = 5 * 60
 REFRESH_PREDICTED_ETAS_INTERVAL_SECONDS = 15 * 60
 REFRESH_LANE_STATISTICS_INTERVAL_SECONDS = 60 * 60
+# SLA warnings fire 15 minutes before a breach by default: a minute's resolution is enough, and
+# one pass over 200k running timers takes well under a second (docs/PERFORMANCE.md).
+SWEEP_SLA_INTERVAL_SECONDS = 60
+OPEN_MISSING_PROACTIVE_TICKETS_INTERVAL_SECONDS = 10 * 60
+CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS = 60 * 60
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,24 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "shipments.refresh_lane_statistics",
             REFRESH_LANE_STATISTICS_INTERVAL_SECONDS,
             "Lane transit statistics and carrier reliability from delivered history.",
+        ),
+        PeriodicJob(
+            "tickets.sweep_sla",
+            "tickets.sweep_sla",
+            SWEEP_SLA_INTERVAL_SECONDS,
+            "Warns before SLA breaches, marks breaches and escalates to supervisors.",
+        ),
+        PeriodicJob(
+            "tickets.open_missing_proactive_tickets",
+            "tickets.open_missing_proactive_tickets",
+            OPEN_MISSING_PROACTIVE_TICKETS_INTERVAL_SECONDS,
+            "Opens proactive tickets that a lost task left unopened.",
+        ),
+        PeriodicJob(
+            "tickets.close_solved_tickets",
+            "tickets.close_solved_tickets",
+            CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS,
+            "Closes tickets solved more than 7 days ago.",
         ),
     )
 

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = _("Tickets")
+
+    def ready(self) -> None:
+        from tickets import receivers
+
+        receivers.connect()

@@ -253,6 +253,15 @@ class TimerKind(models.TextChoices):
     MILESTONE = "milestone", _("Milestone")
 
 
+class MilestoneTrigger(models.TextChoices):
+    """What completes a milestone timer (other timer kinds have fixed triggers)."""
+
+    PUBLIC_REPLY = "public_reply", _("A public reply to the customer")
+    CARRIER_CONTACTED = "carrier_contacted", _("The carrier was contacted")
+    COMPENSATION_PROPOSED = "compensation_proposed", _("A remedy was proposed")
+    MANUAL = "manual", _("An agent marks it done")
+
+
 class SLATarget(models.Model):
     policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="targets")
     kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
@@ -262,6 +271,13 @@ class SLATarget(models.Model):
         _("business hours"),
         default=False,
         help_text=_("Count in the team's business calendar instead of 24/7."),
+    )
+    met_by = models.CharField(
+        _("milestone met by"),
+        max_length=24,
+        choices=MilestoneTrigger.choices,
+        default=MilestoneTrigger.MANUAL,
+        help_text=_("Milestones only: what completes it."),
     )
 
     class Meta:
@@ -281,6 +297,10 @@ class SLATarget(models.Model):
                 condition=~Q(kind="milestone") | ~Q(name=""),
                 name="tickets_slatarget_milestone_named",
             ),
+            models.CheckConstraint(
+                condition=Q(met_by__in=choice_values(MilestoneTrigger)),
+                name="tickets_slatarget_met_by_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -296,6 +316,13 @@ class TicketQuerySet(models.QuerySet):
 
     def unassigned(self) -> "TicketQuerySet":
         return self.filter(assignee__isnull=True)
+
+    def breaching_before(self, moment) -> "TicketQuerySet":
+        """Tickets with a running SLA timer due before `moment` (served by the due-time index)."""
+        running = SLATimer.objects.filter(
+            ticket=models.OuterRef("pk"), status=TimerStatus.ACTIVE, due_at__lt=moment
+        )
+        return self.filter(models.Exists(running))
 
     def search(self, term: str) -> "TicketQuerySet":
         term = term.strip()
@@ -372,7 +399,9 @@ class Ticket(TimeStampedModel):
         SLAPolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
     )
     version = models.PositiveIntegerField(
-        _("version"), default=1, help_text=_("Optimistic lock: bumped by every service write.")
+        _("version"),
+        default=1,
+        help_text=_("Optimistic lock: bumped by every change an agent could overwrite."),
     )
     detected_at = models.DateTimeField(
         _("delay detected at"),
@@ -388,6 +417,7 @@ class Ticket(TimeStampedModel):
     solved_at = models.DateTimeField(_("solved at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     is_escalated = models.BooleanField(_("escalated"), default=False)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     access_token = models.CharField(
         _("progress link token"), max_length=64, unique=True, default=new_access_token
     )
@@ -545,6 +575,10 @@ class TicketEventKind(models.TextChoices):
     AGENT_REPLY = "agent_reply", _("Agent replied")
     NOTE = "note", _("Internal note")
     CARRIER_CONTACTED = "carrier_contacted", _("Investigating with the carrier")
+    REOPENED = "reopened", _("Reopened")
+    CATEGORY_CHANGED = "category_changed", _("Category changed")
+    MILESTONE_MET = "milestone_met", _("Milestone met")
+    SLA_RECOMPUTED = "sla_recomputed", _("SLA timers recomputed")
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_BREACHED = "sla_breached", _("SLA breached")
     ESCALATED = "escalated", _("Escalated")
@@ -611,6 +645,10 @@ class SLATimer(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
     name = models.CharField(_("name"), max_length=64, blank=True)
+    met_by = models.CharField(
+        _("met by"), max_length=24, choices=MilestoneTrigger.choices, blank=True
+    )
+    business_hours = models.BooleanField(_("business hours"), default=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
@@ -621,6 +659,11 @@ class SLATimer(models.Model):
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     remaining_seconds = models.PositiveIntegerField(
         _("remaining when paused (s)"), null=True, blank=True
+    )
+    paused_seconds = models.PositiveIntegerField(
+        _("time spent paused (s)"),
+        default=0,
+        help_text=_("Counted on the timer's own clock (business hours or 24/7)."),
     )
     met_at = models.DateTimeField(_("met at"), null=True, blank=True)
     breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
@@ -669,6 +712,12 @@ class SLATimer(models.Model):
                 condition=Q(status="active", warned_at__isnull=True),
             ),
             models.Index(fields=["ticket", "status"], name="tickets_slatimer_ticket_idx"),
+            # Escalation sweeper: timers breached recently (tickets.sla.sweeper.escalate).
+            models.Index(
+                fields=["breached_at"],
+                name="tickets_slatimer_breached_idx",
+                condition=Q(status="breached"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,47 @@
+"""Reactions of the tickets app to other apps' signals and to calendar edits.
+
+Connected in `TicketsConfig.ready`. Heavy work goes to Celery tasks: a detection pass may mark
+thousands of shipments at once, and a calendar edit may move thousands of timers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def open_tickets_for_delays(sender, *, changes, **kwargs) -> None:
+    """`shipment_delay_changed`: queue proactive tickets for newly delayed shipments."""
+    from tickets.proactive import chunks, newly_proactive
+    from tickets.tasks import open_proactive_tickets_task
+
+    for chunk in chunks(newly_proactive(changes)):
+        open_proactive_tickets_task.delay(chunk)
+
+
+def calendar_changed(sender, instance, **kwargs) -> None:
+    """Working hours, closures or the calendar itself changed: recompute its timers."""
+    from tickets.models import BusinessCalendar
+    from tickets.tasks import recompute_calendar_timers_task
+
+    calendar_id = instance.pk if isinstance(instance, BusinessCalendar) else instance.calendar_id
+    if calendar_id is None:
+        return
+    transaction.on_commit(lambda: recompute_calendar_timers_task.delay(calendar_id))
+
+
+def connect() -> None:
+    from django.db.models.signals import post_delete, post_save
+
+    from shipments.signals import shipment_delay_changed
+    from tickets.models import BusinessCalendar, CalendarException, WorkingHours
+
+    shipment_delay_changed.connect(open_tickets_for_delays, dispatch_uid="tickets.proactive")
+    for model in (BusinessCalendar, WorkingHours, CalendarException):
+        for signal in (post_save, post_delete):
+            signal.connect(
+                calendar_changed, sender=model, dispatch_uid=f"tickets.calendar.{model.__name__}"
+            )

@@ -1,0 +1,373 @@
+"""A ticket's SLA timers: start, meet, pause, resume, cancel and recompute.
+
+These are the building blocks of `tickets.services`; each runs inside the caller's transaction
+with the ticket row already locked, and takes the operation's `now` (read once) as `at`.
+
+What each timer measures (shared/DOMAIN.md, issue 4):
+
+* first response: from creation (proactive tickets: from *detection*) to the first public agent
+  reply;
+* next response: from the oldest unanswered customer message to the next public agent reply.
+  Every customer message that arrives after an agent reply starts it again; further messages
+  while it already runs do not push the deadline later (a chatty customer is not answered later);
+* periodic update: the longest gap allowed between two public agent updates; every reply meets
+  the running one and starts the next, until the ticket is solved;
+* resolution: from creation (or reopening) to solved;
+* milestones: named steps (lost parcel: contact 1 h, verify 24 h, compensation plan 48 h), each
+  met by its trigger (`SLATarget.met_by`).
+
+Each timer counts on one clock: 24/7, or the ticket team's business calendar when its target
+says so. The due time is stored (`due_at`), so "breaching within the hour" is an index range
+scan, and the sweeper (`tickets.sla.sweeper`) needs no calendar arithmetic at all.
+
+While the ticket is pending on the customer, running timers pause: the time left is kept
+(`remaining_seconds`, on the timer's clock) and the due time is moved when the ticket resumes.
+`paused_seconds` accumulates the paused time, so a recompute (new policy, changed calendar) can
+rebuild the due time from `started_at` without counting the pauses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from tickets.models import (
+    MilestoneTrigger,
+    SLAPolicy,
+    SLATarget,
+    SLATimer,
+    Ticket,
+    TimerKind,
+    TimerStatus,
+)
+from tickets.sla.calendar import Schedule, add_business_time, business_time_between
+
+RUNNING = (TimerStatus.ACTIVE, TimerStatus.PAUSED)
+
+# Timer kinds started when a ticket opens; next response and periodic update start later.
+INITIAL_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.RESOLUTION, TimerKind.MILESTONE)
+
+# Public holidays are loaded for these years around "now": targets are hours or days long, and a
+# week of business time never reaches two years ahead.
+_YEARS_BACK, _YEARS_AHEAD = 1, 2
+
+
+class Clocks:
+    """The two clocks a ticket's timers count on: real time, and its team's business calendar.
+
+    The calendar is read from the database once per operation (two queries), and only when a
+    business-hours timer needs it.
+    """
+
+    def __init__(self, ticket: Ticket, *, at: dt.datetime) -> None:
+        team = ticket.team if ticket.team_id else None
+        self.calendar = team.calendar if team is not None and team.calendar_id else None
+        self.at = at
+        self._schedule: Schedule | None = None
+
+    def schedule(self, business_hours: bool) -> Schedule | None:
+        if not business_hours or self.calendar is None:
+            return None
+        if self._schedule is None:
+            years = range(self.at.year - _YEARS_BACK, self.at.year + _YEARS_AHEAD + 1)
+            self._schedule = Schedule.from_calendar(self.calendar, years=years)
+        return self._schedule
+
+    def add(self, business_hours: bool, start: dt.datetime, seconds: int) -> dt.datetime:
+        return add_business_time(
+            self.schedule(business_hours), start, dt.timedelta(seconds=max(seconds, 0))
+        )
+
+    def seconds_between(self, business_hours: bool, start: dt.datetime, end: dt.datetime) -> int:
+        """Seconds on this clock inside ``[start, end)``; negative when ``end`` is earlier."""
+        if end < start:
+            return -self.seconds_between(business_hours, end, start)
+        span = business_time_between(self.schedule(business_hours), start, end)
+        return int(span.total_seconds())
+
+
+def _warn_at(due_at: dt.datetime, policy: SLAPolicy | None) -> dt.datetime | None:
+    if policy is None or not policy.warning_minutes:
+        return None
+    return due_at - dt.timedelta(minutes=policy.warning_minutes)
+
+
+def new_timer(
+    ticket: Ticket,
+    target: SLATarget,
+    *,
+    start: dt.datetime,
+    clocks: Clocks,
+    policy: SLAPolicy | None,
+) -> SLATimer:
+    """An unsaved running timer for one target, due `target.minutes` after `start`."""
+    due_at = clocks.add(target.business_hours, start, target.minutes * 60)
+    return SLATimer(
+        ticket=ticket,
+        target=target,
+        kind=target.kind,
+        name=target.name,
+        met_by=target.met_by if target.kind == TimerKind.MILESTONE else "",
+        business_hours=target.business_hours,
+        status=TimerStatus.ACTIVE,
+        started_at=start,
+        due_at=due_at,
+        warn_at=_warn_at(due_at, policy),
+    )
+
+
+def policy_targets(policy: SLAPolicy | None, *kinds: str) -> list[SLATarget]:
+    if policy is None:
+        return []
+    return [target for target in policy.targets.all() if not kinds or target.kind in kinds]
+
+
+def start_initial_timers(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> list[SLATimer]:
+    """First response, resolution and milestones of the ticket's policy.
+
+    The first-contact clocks (first response, milestones) start at detection for proactive
+    tickets; resolution starts when the ticket was opened.
+    """
+    contact_start = ticket.detected_at or ticket.created_at
+    timers = [
+        new_timer(
+            ticket,
+            target,
+            start=ticket.created_at if target.kind == TimerKind.RESOLUTION else contact_start,
+            clocks=clocks,
+            policy=ticket.sla_policy,
+        )
+        for target in policy_targets(ticket.sla_policy, *INITIAL_KINDS)
+    ]
+    return SLATimer.objects.bulk_create(timers)
+
+
+def start_timer(ticket: Ticket, kind: str, *, at: dt.datetime, clocks: Clocks) -> SLATimer | None:
+    """Start the policy's timer of `kind` at `at`, unless one is already running."""
+    targets = policy_targets(ticket.sla_policy, kind)
+    if not targets or running(ticket, kind).exists():
+        return None
+    timer = new_timer(ticket, targets[0], start=at, clocks=clocks, policy=ticket.sla_policy)
+    timer.save()
+    return timer
+
+
+def running(ticket: Ticket, *kinds: str):
+    timers = SLATimer.objects.filter(ticket=ticket, status__in=RUNNING)
+    return timers.filter(kind__in=kinds) if kinds else timers
+
+
+def _minutes_early(timer: SLATimer, at: dt.datetime, clocks: Clocks) -> int:
+    """Minutes on the timer's clock between `at` and the due time (negative: late)."""
+    if timer.status == TimerStatus.PAUSED:
+        return (timer.remaining_seconds or 0) // 60
+    seconds = clocks.seconds_between(timer.business_hours, at, timer.due_at)
+    # Round towards "late": one second past due is a minute late, not zero.
+    return seconds // 60
+
+
+def meet(timers: Iterable[SLATimer], *, at: dt.datetime, clocks: Clocks) -> list[SLATimer]:
+    """Record that the timers' goals were reached at `at`.
+
+    A running timer becomes met with its minutes early (or late, if the sweeper has not yet
+    caught a breach). A breached one keeps its status and records when, late, it was met.
+    """
+    done = []
+    for timer in timers:
+        if timer.status in RUNNING:
+            timer.minutes_early = _minutes_early(timer, at, clocks)
+            timer.status = TimerStatus.MET if timer.minutes_early >= 0 else TimerStatus.BREACHED
+            if timer.status == TimerStatus.BREACHED:
+                timer.breached_at = timer.due_at
+        elif timer.status == TimerStatus.BREACHED and timer.met_at is None:
+            timer.minutes_early = -(
+                clocks.seconds_between(timer.business_hours, timer.due_at, at) // 60
+            )
+        else:
+            continue
+        timer.met_at = at
+        timer.paused_at = None
+        timer.remaining_seconds = None
+        timer.save(
+            update_fields=[
+                "status",
+                "met_at",
+                "minutes_early",
+                "breached_at",
+                "paused_at",
+                "remaining_seconds",
+            ]
+        )
+        done.append(timer)
+    return done
+
+
+def meet_kinds(ticket: Ticket, *kinds: str, at: dt.datetime, clocks: Clocks) -> list[SLATimer]:
+    """Meet the running (or breached, not yet met) timers of these kinds."""
+    timers = SLATimer.objects.filter(
+        ticket=ticket, kind__in=kinds, status__in=(*RUNNING, TimerStatus.BREACHED), met_at=None
+    ).exclude(kind=TimerKind.MILESTONE)
+    return meet(timers, at=at, clocks=clocks)
+
+
+def meet_milestones(
+    ticket: Ticket, trigger: str, *, at: dt.datetime, clocks: Clocks
+) -> list[SLATimer]:
+    """Meet the milestones completed by `trigger` (a `MilestoneTrigger` value)."""
+    timers = SLATimer.objects.filter(
+        ticket=ticket,
+        kind=TimerKind.MILESTONE,
+        met_by=trigger,
+        status__in=(*RUNNING, TimerStatus.BREACHED),
+        met_at=None,
+    )
+    return meet(timers, at=at, clocks=clocks)
+
+
+def meet_milestone(timer: SLATimer, *, at: dt.datetime, clocks: Clocks) -> bool:
+    """An agent marks one milestone done by hand (any trigger)."""
+    return bool(meet([timer], at=at, clocks=clocks))
+
+
+def pause(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
+    """Stop the clocks while the ticket waits on the customer; keep the time left.
+
+    Timers already past due stay active: they breached before the pause, and the sweeper says so.
+    """
+    paused = 0
+    for timer in running(ticket).filter(status=TimerStatus.ACTIVE, due_at__gt=at):
+        timer.remaining_seconds = clocks.seconds_between(timer.business_hours, at, timer.due_at)
+        timer.status = TimerStatus.PAUSED
+        timer.paused_at = at
+        timer.save(update_fields=["status", "paused_at", "remaining_seconds"])
+        paused += 1
+    return paused
+
+
+def resume(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
+    """Restart paused clocks: each is due its remaining time after `at`, on its own clock."""
+    resumed = 0
+    for timer in running(ticket).filter(status=TimerStatus.PAUSED):
+        timer.paused_seconds += max(
+            clocks.seconds_between(timer.business_hours, timer.paused_at, at), 0
+        )
+        timer.due_at = clocks.add(timer.business_hours, at, timer.remaining_seconds or 0)
+        timer.warn_at = _warn_at(timer.due_at, ticket.sla_policy)
+        timer.status = TimerStatus.ACTIVE
+        timer.paused_at = None
+        timer.remaining_seconds = None
+        timer.save(
+            update_fields=[
+                "status",
+                "due_at",
+                "warn_at",
+                "paused_at",
+                "remaining_seconds",
+                "paused_seconds",
+            ]
+        )
+        resumed += 1
+    return resumed
+
+
+def cancel(ticket: Ticket, *kinds: str) -> int:
+    """Stop running timers that no longer apply (a solved ticket needs no next response)."""
+    return running(ticket, *kinds).update(
+        status=TimerStatus.CANCELLED, paused_at=None, remaining_seconds=None
+    )
+
+
+def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
+    """Rebuild the running timers after the ticket's policy or its team's calendar changed.
+
+    1. Each running timer takes the new policy's target of the same kind and name, and its due
+       time is rebuilt from `started_at` on the target's clock, without the paused time; a
+       paused timer gets its time left recomputed instead.
+    2. A running timer whose kind and name the new policy lacks is cancelled.
+    3. Initial timers the new policy has and the ticket never ran (a milestone of the lost-parcel
+       policy after a category change, say) start, as if the ticket had been opened under it.
+
+    Returns the number of timers changed or started.
+    """
+    policy = ticket.sla_policy
+    targets = {(t.kind, t.name): t for t in policy_targets(policy)}
+    changed = 0
+    for timer in running(ticket):
+        target = targets.get((timer.kind, timer.name))
+        if target is None:
+            timer.status = TimerStatus.CANCELLED
+            timer.paused_at = None
+            timer.remaining_seconds = None
+            timer.save(update_fields=["status", "paused_at", "remaining_seconds"])
+            changed += 1
+            continue
+        budget = target.minutes * 60
+        timer.target = target
+        timer.business_hours = target.business_hours
+        timer.met_by = target.met_by if target.kind == TimerKind.MILESTONE else ""
+        if timer.status == TimerStatus.PAUSED:
+            used = (
+                clocks.seconds_between(target.business_hours, timer.started_at, timer.paused_at)
+                - timer.paused_seconds
+            )
+            timer.remaining_seconds = max(budget - max(used, 0), 0)
+        else:
+            timer.due_at = clocks.add(
+                target.business_hours, timer.started_at, budget + timer.paused_seconds
+            )
+            timer.warn_at = _warn_at(timer.due_at, policy)
+            if timer.warn_at is not None and timer.warn_at > at:
+                timer.warned_at = None
+        timer.save(
+            update_fields=[
+                "target",
+                "business_hours",
+                "met_by",
+                "remaining_seconds",
+                "due_at",
+                "warn_at",
+                "warned_at",
+            ]
+        )
+        changed += 1
+
+    ever = set(SLATimer.objects.filter(ticket=ticket).values_list("kind", "name"))
+    missing = [
+        target
+        for target in policy_targets(policy, *INITIAL_KINDS)
+        if (target.kind, target.name) not in ever
+        and not (target.kind == TimerKind.FIRST_RESPONSE and ticket.first_response_at)
+    ]
+    if missing and ticket.status not in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
+        contact_start = ticket.detected_at or ticket.created_at
+        SLATimer.objects.bulk_create(
+            new_timer(
+                ticket,
+                target,
+                start=ticket.created_at if target.kind == TimerKind.RESOLUTION else contact_start,
+                clocks=clocks,
+                policy=policy,
+            )
+            for target in missing
+        )
+        changed += len(missing)
+        if ticket.status == Ticket.Status.PENDING:
+            pause(ticket, at=at, clocks=clocks)
+    return changed
+
+
+__all__ = [
+    "Clocks",
+    "MilestoneTrigger",
+    "cancel",
+    "meet",
+    "meet_kinds",
+    "meet_milestone",
+    "meet_milestones",
+    "pause",
+    "recompute",
+    "resume",
+    "running",
+    "start_initial_timers",
+    "start_timer",
+]
