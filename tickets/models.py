@@ -311,6 +311,26 @@ class TicketQuerySet(models.QuerySet):
     def open(self) -> "TicketQuerySet":
         return self.exclude(status__in=CLOSED_STATUSES)
 
+    def visible_to(self, user) -> "TicketQuerySet":
+        """The console scope of a staff user.
+
+        Supervisors (and superusers) see every ticket. An agent in a team sees the team's
+        tickets, tickets not routed to any team, and tickets assigned to them; an agent without
+        a team (a small shop) sees everything. Anyone else sees nothing.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.has_perm("tickets.supervise"):
+            return self
+        if not user.has_perm("tickets.work_console"):
+            return self.none()
+        team_id = (
+            AgentProfile.objects.filter(user=user).values_list("team_id", flat=True).first()
+        )
+        if team_id is None:
+            return self
+        return self.filter(Q(team_id=team_id) | Q(team__isnull=True) | Q(assignee=user))
+
     def assigned_to(self, user) -> "TicketQuerySet":
         return self.filter(assignee=user)
 
