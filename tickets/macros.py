@@ -1,0 +1,213 @@
+"""Macros (reply templates): the placeholder values for a ticket, and safe rendering.
+
+Rendering is a single regex pass over the body, on purpose not ``str.format``/``format_map``
+and not the Django template engine. Macro bodies are written in the admin, so they are input:
+
+- ``str.format`` evaluates each field: ``{customer_name.__class__}`` reads attributes (a
+  classic way to walk from a value to globals and settings), ``{0}`` reads positional
+  arguments, ``{customer_name:>1000000}`` pads a value to a megabyte, and a stray ``{`` raises.
+- The Django template engine runs tags and filters (``{% load %}``, ``{{ settings.X }}`` with
+  whatever the context reaches).
+
+Here only ``{name}`` with ``name`` in ``PLACEHOLDERS`` is replaced; everything else (unknown
+names, attribute or index access, conversions, format specs, template syntax) stays exactly as
+written. Braces have no escape: ``{{`` stays ``{{``, so ``{{order_number}}`` becomes
+``{ORD-1}`` (the inner placeholder is replaced, the outer braces are text). Replacement values
+are never scanned again, so a customer called ``{tracking_number}`` stays that way.
+
+The result is plain text, not marked safe: the template that shows it escapes any HTML that a
+value or the body contains.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.middleware import valid_time_zone
+from core.models import DelayCause
+from tickets.models import Macro
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from shipments.models import Shipment
+    from tickets.models import Ticket
+
+PLACEHOLDERS = (
+    "customer_name",
+    "order_number",
+    "tracking_number",
+    "new_eta",
+    "delay_reason",
+    "compensation",
+)
+
+# What rendering replaces: lowercase names only, no dots, brackets, "!" or ":".
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# What validation reports: anything between a pair of braces, so that "{Order}", "{0}",
+# "{customer_name.__class__}" and "{ settings.SECRET_KEY }" are flagged, not silently kept.
+_BRACED = re.compile(r"\{([^{}]*)\}")
+
+# Shown where a ticket has no shipment (or the shipment lacks the value).
+NO_VALUE = pgettext_lazy("macro placeholder without a value", "—")
+# delay_reason when the shipment carries no cause, or "unknown".
+CAUSE_BEING_CHECKED = gettext_lazy("Being checked with the carrier")
+# Two alternatives of one choice group ("the customer picks one").
+ALTERNATIVES = gettext_lazy("%(first)s or %(second)s")
+
+# Offers that no longer stand: a supervisor or the customer said no, or it was withdrawn.
+_DEAD_OFFER_STATUSES = (OfferStatus.REJECTED, OfferStatus.DECLINED, OfferStatus.CANCELLED)
+
+# How each remedy reads after "we would like to offer you ...".
+_MONEY_PHRASES = {
+    RemedyKind.COUPON: gettext_lazy("a coupon worth %(amount)s"),
+    RemedyKind.PARTIAL_REFUND: gettext_lazy("a refund of %(amount)s"),
+    RemedyKind.FULL_REFUND: gettext_lazy("a full refund of %(amount)s"),
+    RemedyKind.CASH: gettext_lazy("compensation of %(amount)s"),
+}
+_PERCENT_PHRASE = gettext_lazy("a discount code for %(percent)s%% off")
+_POINTS_PHRASE = gettext_lazy("%(points)s loyalty points")
+_FIXED_PHRASES = {
+    RemedyKind.RESHIP: gettext_lazy("a free replacement shipment"),
+    RemedyKind.FREE_SHIPPING: gettext_lazy("a free-shipping coupon"),
+    RemedyKind.EXPEDITED_RESHIP: gettext_lazy("an express replacement shipment"),
+    RemedyKind.PRIORITY_SHIPPING: gettext_lazy("priority shipping on your next order"),
+    RemedyKind.GIFT: gettext_lazy("a small gift"),
+    RemedyKind.UPGRADE: gettext_lazy("a free upgrade"),
+    RemedyKind.SENIOR_CALL: gettext_lazy("a call from a senior member of our team"),
+}
+
+
+def render_macro(body: str, context: Mapping[str, str]) -> str:
+    """``body`` with each ``{placeholder}`` replaced by its value from ``context``, in one pass.
+
+    Names outside ``PLACEHOLDERS``, or missing from ``context``, stay as written. Plain text.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in PLACEHOLDERS and name in context:
+            return str(context[name])
+        return match.group(0)
+
+    return _PLACEHOLDER.sub(replace, body)
+
+
+def unknown_placeholders(body: str) -> list[str]:
+    """What ``body`` has between braces that is not a placeholder, once each, in order.
+
+    For form validation: these are left in the message as written. ``{}`` is reported as "".
+    """
+    found: list[str] = []
+    for match in _BRACED.finditer(body):
+        name = match.group(1)
+        if name not in PLACEHOLDERS and name not in found:
+            found.append(name)
+    return found
+
+
+def macro_context(ticket: Ticket, *, language: str | None = None) -> dict[str, str]:
+    """The placeholder values for ``ticket`` as plain text, in ``language`` (default: the
+    ticket's), with dates in the customer's time zone."""
+    customer = ticket.customer
+    shipment = ticket.shipment
+    with translation.override(language or ticket.language):
+        return {
+            "customer_name": customer.name,
+            "order_number": _or_no_value(shipment.order_number if shipment else ""),
+            "tracking_number": _or_no_value(shipment.tracking_number if shipment else ""),
+            "new_eta": _new_eta(shipment, customer.time_zone),
+            "delay_reason": _delay_reason(shipment),
+            "compensation": _compensation(ticket),
+        }
+
+
+def render_for_ticket(macro: Macro, ticket: Ticket) -> str:
+    return render_macro(macro.body, macro_context(ticket, language=macro.language))
+
+
+def macros_for_ticket(ticket: Ticket) -> QuerySet[Macro]:
+    """Active macros in the ticket's language: those for its category or for any category
+    first, then the others (a ticket's category is sometimes wrong), each group by title."""
+    fits = Q(category=ticket.category) | Q(category="")
+    return (
+        Macro.objects.filter(is_active=True, language=ticket.language)
+        .annotate(
+            fit_rank=Case(When(fits, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
+        .order_by("fit_rank", "title", "slug")
+    )
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _or_no_value(value: str) -> str:
+    return value or str(NO_VALUE)
+
+
+def _new_eta(shipment: Shipment | None, time_zone: str) -> str:
+    """The current estimate (ours, else the carrier's, else the original promise) as a date in
+    the customer's zone. No time of day: the estimate is lane statistics, not a delivery slot."""
+    if shipment is None:
+        return str(NO_VALUE)
+    eta: dt.datetime = shipment.predicted_eta or shipment.carrier_eta or shipment.promised_at
+    zone = zoneinfo.ZoneInfo(valid_time_zone(time_zone) or settings.DEFAULT_DISPLAY_TIME_ZONE)
+    return formats.date_format(timezone.localtime(eta, zone), "DATE_FORMAT")
+
+
+def _delay_reason(shipment: Shipment | None) -> str:
+    """The delay's cause, else what the carrier reported; "no problem" is no reason to give."""
+    if shipment is None:
+        return str(NO_VALUE)
+    for cause in (shipment.delay_cause, shipment.cause):
+        if cause not in (DelayCause.NONE, DelayCause.UNKNOWN):
+            return str(DelayCause(cause).label)
+    return str(CAUSE_BEING_CHECKED)
+
+
+def _compensation(ticket: Ticket) -> str:
+    """The most recent offer that still stands, with its alternatives when the customer is to
+    choose among several; "" when there is none."""
+    standing = ticket.offers.exclude(status__in=_DEAD_OFFER_STATUSES).order_by("-created_at", "-pk")
+    latest = standing.first()
+    if latest is None:
+        return ""
+    offers = [latest]
+    if latest.choice_group is not None:
+        offers = list(
+            standing.filter(choice_group=latest.choice_group).order_by("created_at", "pk")
+        )
+    text = describe_offer(offers[0])
+    for offer in offers[1:]:
+        text = str(ALTERNATIVES) % {"first": text, "second": describe_offer(offer)}
+    return text
+
+
+def describe_offer(offer: CompensationOffer) -> str:
+    """One remedy as a short phrase in the active language, e.g. "a refund of 10.00 EUR"."""
+    if offer.kind in _MONEY_PHRASES and offer.amount is not None:
+        amount = f"{formats.number_format(offer.amount, 2)} {offer.currency}"
+        return str(_MONEY_PHRASES[offer.kind]) % {"amount": amount}
+    if offer.kind == RemedyKind.DISCOUNT_CODE and offer.percent is not None:
+        return str(_PERCENT_PHRASE) % {"percent": _plain_number(offer.percent)}
+    if offer.kind == RemedyKind.LOYALTY_POINTS and offer.points is not None:
+        return str(_POINTS_PHRASE) % {"points": offer.points}
+    if offer.kind in _FIXED_PHRASES:
+        return str(_FIXED_PHRASES[offer.kind])
+    return str(offer.get_kind_display())
+
+
+def _plain_number(value: Decimal) -> str:
+    """15.00 -> "15", 12.50 -> "12.5" (normalize alone would give "1E+1" for 10)."""
+    return format(value.normalize(), "f")
