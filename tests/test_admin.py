@@ -441,10 +441,12 @@ def test_an_sla_policy_is_added_with_conditions_as_checkboxes_and_target_inlines
             "targets-INITIAL_FORMS": "0",
             "targets-0-kind": "first_response",
             "targets-0-minutes": "30",
+            "targets-0-met_by": "manual",
             "targets-1-kind": "milestone",
             "targets-1-name": "Call the customer",
             "targets-1-minutes": "60",
             "targets-1-business_hours": "on",
+            "targets-1-met_by": "public_reply",
         },
     )
 

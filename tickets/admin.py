@@ -11,12 +11,12 @@ from core.admin_utils import (
     choice_labels,
     choice_list_field,
     choice_rank,
-    clean_placeholders,
     clean_time_zone,
     mask_secret,
 )
 from core.models import Language
 from customers.models import CustomerRegion, CustomerTier
+from tickets.macros import unknown_placeholders
 from tickets.models import (
     AgentProfile,
     BusinessCalendar,
@@ -229,7 +229,7 @@ class SLAPolicyForm(forms.ModelForm):
 class SLATargetInline(admin.TabularInline):
     model = SLATarget
     extra = 0
-    fields = ("kind", "name", "minutes", "business_hours")
+    fields = ("kind", "name", "minutes", "business_hours", "met_by")
 
 
 @admin.register(SLAPolicy)
@@ -529,11 +529,28 @@ class SLATimerAdmin(HistoryAdmin):
 # --- Macros ---------------------------------------------------------------------------------
 
 
+UNKNOWN_MACRO_PLACEHOLDERS = _(
+    "Unknown placeholders: %(names)s. Use only {customer_name}, {order_number}, "
+    "{tracking_number}, {new_eta}, {delay_reason} and {compensation}."
+)
+
+
 class MacroForm(forms.ModelForm):
-    """Checks placeholders (no Meta: the ModelAdmin supplies model and fields)."""
+    """Checks placeholders (no Meta: the ModelAdmin supplies model and fields).
+
+    Macros render with `tickets.macros.render_macro`, which replaces only the known names; any
+    other text in braces would reach the customer as written, so the form refuses it.
+    """
 
     def clean_body(self) -> str:
-        return clean_placeholders(self.cleaned_data["body"])
+        body = self.cleaned_data["body"]
+        unknown = unknown_placeholders(body)
+        if unknown:
+            raise forms.ValidationError(
+                UNKNOWN_MACRO_PLACEHOLDERS,
+                params={"names": ", ".join("{" + name + "}" for name in unknown)},
+            )
+        return body
 
 
 @admin.register(Macro)
