@@ -21,6 +21,7 @@ urlpatterns = [
     path("supervisor/", include("compensation.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shipments.api_urls")),
+    path("api/v1/", include("tickets.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
