@@ -3,7 +3,7 @@
 ``seed_demo_data`` runs in the caller's transaction:
 
 1. Read the anchor ``now`` once (rounded down to the hour) and seed one ``DemoRandom``.
-2. Upsert the reference rows (logins, teams, carriers, lanes, macros).
+2. Upsert the reference rows (logins, teams, carriers, lanes); add the demo macros if missing.
 3. Generate customers, incidents and shipments in memory, then the casework on top of them.
 4. Write everything with ``bulk_create`` in dependency order, then the lane statistics.
 """
@@ -45,15 +45,8 @@ from core.roles import AGENT
 from customers.models import Customer
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import DelayLevelChange, DelayRule, Incident, Lane, Shipment, TrackingEvent
-from tickets.models import (
-    Message,
-    PriorityRule,
-    SLAPolicy,
-    SLATarget,
-    SLATimer,
-    Ticket,
-    TicketEvent,
-)
+from tickets.models import Message, PriorityRule, SLATimer, Ticket, TicketEvent
+from tickets.sla.policy import active_policies
 
 DEFAULT_SHIPMENTS = 3000
 MIN_SHIPMENTS = 100
@@ -200,15 +193,16 @@ def _seed(
         ("delay level changes", DelayLevelChange, [c for item in built for c in item.changes]),
         ("tickets", Ticket, casework.tickets),
         ("messages", Message, casework.messages),
-        ("timeline events", TicketEvent, casework.events),
         ("SLA timers", SLATimer, casework.timers),
+        ("timeline events", TicketEvent, casework.events),
         ("compensation offers", CompensationOffer, casework.offers),
         ("approval requests", ApprovalRequest, casework.approvals),
         ("surveys", SatisfactionSurvey, casework.surveys),
         ("notifications", Notification, casework.notifications),
         ("budgets", Budget, _budgets(now, incidents)),
     ]
-    _save(tables, progress)
+    # The sweeper's timeline rows name their timer by pk.
+    _save(tables, progress, before={"timeline events": casework.link_timer_events})
     _save_lane_statistics(now, lanes, lane_stats)
 
     result.counts = {
@@ -289,11 +283,7 @@ def _casework_builder(rng, now, users, teams) -> CaseworkBuilder:
         users,
         teams,
         priority_matrix=matrix,
-        sla_policies=list(
-            SLAPolicy.objects.filter(is_active=True)
-            .order_by("position", "id")
-            .prefetch_related(Prefetch("targets", queryset=SLATarget.objects.order_by("pk")))
-        ),
+        sla_policies=active_policies(),
         compensation_policies=list(
             CompensationPolicy.objects.filter(is_active=True)
             .order_by("position", "id")
@@ -303,11 +293,19 @@ def _casework_builder(rng, now, users, teams) -> CaseworkBuilder:
     )
 
 
-def _save(tables: list[tuple[str, type, list]], progress: Progress) -> None:
+def _save(
+    tables: list[tuple[str, type, list]],
+    progress: Progress,
+    before: dict[str, Callable[[], object]] | None = None,
+) -> None:
+    """Bulk-create each table in order; ``before[label]()`` runs just before that table."""
+    before = before or {}
     bar = progress(
         total=sum(len(rows) for _label, _model, rows in tables), desc="Saving", unit="row"
     )
-    for _label, model, rows in tables:
+    for label, model, rows in tables:
+        if label in before:
+            before[label]()
         for start in range(0, len(rows), BATCH_SIZE):
             batch = rows[start : start + BATCH_SIZE]
             model.objects.bulk_create(batch)

@@ -1,8 +1,9 @@
 """Reference data of the demo: logins, teams, calendars, carriers, lanes, macros.
 
 These rows are configuration rather than history, so they are upserted by their natural key
-(username, slug, carrier code, lane route, macro slug + language): running the seeder again
-restores them instead of duplicating them, and nothing that points at them has to be deleted.
+(username, slug, carrier code, lane route): running the seeder again restores them instead of
+duplicating them, and nothing that points at them has to be deleted. Macros are only created
+when missing (macro slug + language), so an admin's rewording survives a reseed.
 """
 
 from __future__ import annotations
@@ -226,10 +227,12 @@ def ensure_teams(now: dt.datetime) -> dict[str, Team]:
 
 
 def ensure_macros(now: dt.datetime) -> int:
+    """The demo's own macros, created when missing: an admin's edits and the defaults the
+    migration installed stay as they are. Returns how many demo macro rows exist."""
     count = 0
     for slug, category, variants in texts.MACROS:
         for language, (title, body) in variants.items():
-            Macro.objects.update_or_create(
+            Macro.objects.get_or_create(
                 slug=slug,
                 language=language,
                 defaults={

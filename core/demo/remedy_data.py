@@ -403,7 +403,7 @@ class NoticeWriter:
             at = max(changed_at, story.case.created_at) + self.rng.minutes(2, 20)
             note = self.write(
                 customer=story.customer,
-                kind="follow_up" if story.outbound else "delay_notice",
+                kind="follow_up" if story.notices else "delay_notice",
                 key=f"delay:{shipment.public_id}:{level}",
                 at=at,
                 subject=subject.format(**values),
@@ -427,13 +427,14 @@ class NoticeWriter:
                 f"delivered:{shipment.public_id}",
                 shipment.delivered_at + self.rng.minutes(2, 30),
             )
-            self._record(story, note, first_contact=False)
+            self._record(story, note)
 
-    def _record(self, story: Story, note: Notification | None, first_contact: bool = True) -> None:
+    def _record(self, story: Story, note: Notification | None) -> None:
+        """A sent notice on the ticket's timeline. Notices are no agent replies: they meet no SLA
+        clock and set no first response (only an agent's public reply does)."""
         if note is None or note.status not in ("sent", "delivered"):
             return
-        if first_contact:
-            story.outbound.append(note.sent_at)
+        story.notices.append(note.sent_at)
         story.event("notification_sent", note.sent_at, kind=note.kind, channel=note.channel)
 
     def simple(self, story: Story, kind: str, key: str, at: dt.datetime) -> Notification | None:

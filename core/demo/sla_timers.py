@@ -1,226 +1,279 @@
-"""The demo's SLA timers: due times in a team's business hours (or 24/7), and the timer rows.
+"""The demo's SLA timers: each told story replayed through the rules of the ticket engine.
 
-A small stand-in for the SLA engine: weekly working hours of the team's calendar, the public
-holidays of its country (the pinned ``holidays`` package) and the calendar's own closures.
+The engine starts, meets, pauses and cancels a ticket's timers as its steps happen
+(`tickets.sla.timers`, called by `tickets.services`), and the sweeper (`tickets.sla.sweeper`,
+every minute) warns, breaches and escalates. A demo story knows all its steps at once, so
+`StoryTimers` replays them in time order under the same rules and keeps the rows and timeline
+events they would have left behind:
+
+* opened: first response and milestones start at creation (proactive tickets: at detection),
+  resolution at creation, each due its target's minutes later on the target's clock;
+* a customer message starts next response once the ticket had a first response, unless one
+  already runs (the oldest unanswered message counts);
+* a public reply meets first response, next response and periodic update (a breached one records
+  when it was met, late) and the milestones a reply completes, then starts the next periodic
+  update; the carrier contacted (or the ticket on hold, waiting on it) and a proposed remedy
+  complete theirs;
+* pending pauses the timers not yet due, keeping the time left on each timer's own clock (a
+  story's last step: nothing resumes them); solved meets resolution and cancels what still runs;
+* between the steps, and last at the demo's ``now``, the sweeper warns at ``warn_at``, breaches
+  at ``due_at`` (``breached_at = due_at``) and escalates the ticket at its first breach, so a
+  real sweep at ``now`` finds nothing left to do.
+
+Due times come from the engine's calendar arithmetic on one `Schedule` per team calendar.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import TYPE_CHECKING
 
-import holidays
-
-from tickets.models import BusinessCalendar, SLATimer
+from tickets.models import (
+    BusinessCalendar,
+    MilestoneTrigger,
+    SLATarget,
+    SLATimer,
+    TicketEvent,
+    TimerKind,
+    TimerStatus,
+)
+from tickets.sla.calendar import Schedule, add_business_time, business_time_between
 
 if TYPE_CHECKING:
-    from core.demo.ticket_data import Story, Target
+    from core.demo.ticket_data import Story
 
-MINUTE = dt.timedelta(minutes=1)
-PERIODIC_UPDATE_MINUTES = 72 * 60  # follow-up every 3 days while still delayed
+# The holidays `tickets.sla.timers.Clocks` loads around "now" (the demo history is months long),
+# so a timer's due time here is the one the engine computes at the demo's now.
+YEARS_BACK, YEARS_AHEAD = 1, 2
+
+RUNNING = (TimerStatus.ACTIVE, TimerStatus.PAUSED)
+INITIAL_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.RESOLUTION, TimerKind.MILESTONE)
+REPLY_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE, TimerKind.PERIODIC_UPDATE)
+# What the sweeper writes; it never touches a ticket's `updated_at` or `version`.
+SWEEPER_EVENTS = (
+    TicketEvent.Kind.SLA_WARNING,
+    TicketEvent.Kind.SLA_BREACHED,
+    TicketEvent.Kind.ESCALATED,
+)
+
+# A story's steps; at the same minute, in this order (a reply comes before the status it sets).
+OPENED, CUSTOMER, CARRIER, REMEDY, REPLY, PENDING, ON_HOLD, SOLVED = range(8)
+STATUS_STEPS = (("pending", PENDING), ("on_hold", ON_HOLD), ("solved", SOLVED))
 
 
-class SlaClock:
-    def __init__(self, calendar: BusinessCalendar | None):
-        self.calendar = calendar
-        if calendar is None:
-            return
-        self.zone = zoneinfo.ZoneInfo(calendar.time_zone)
-        self.hours: dict[int, list[tuple[dt.time, dt.time]]] = {}
-        for row in calendar.hours.all():
-            self.hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
-        self.closed = {e.date for e in calendar.exceptions.all() if not e.is_working_day}
-        self.make_up = {e.date for e in calendar.exceptions.all() if e.is_working_day}
-        self.holidays = (
-            holidays.country_holidays(
-                calendar.holiday_country, subdiv=calendar.holiday_subdivision or None
-            )
-            if calendar.holiday_country
-            else {}
+class TeamClock:
+    """A team's two clocks, as `tickets.sla.timers.Clocks` has them: 24/7, and business hours
+    of the team's calendar (its `Schedule` built once, for the whole demo)."""
+
+    def __init__(self, calendar: BusinessCalendar | None, now: dt.datetime):
+        years = range(now.year - YEARS_BACK, now.year + YEARS_AHEAD + 1)
+        self.schedule = (
+            Schedule.from_calendar(calendar, years=years) if calendar is not None else None
         )
 
-    def _periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-        if day in self.closed or (day in self.holidays and day not in self.make_up):
-            return []
-        weekday = 0 if day in self.make_up and day.weekday() >= 5 else day.weekday()
-        return [
-            (
-                dt.datetime.combine(day, opens, tzinfo=self.zone),
-                dt.datetime.combine(day, closes, tzinfo=self.zone),
-            )
-            for opens, closes in sorted(self.hours.get(weekday, []))
-        ]
+    def add(self, business_hours: bool, start: dt.datetime, seconds: int) -> dt.datetime:
+        schedule = self.schedule if business_hours else None
+        return add_business_time(schedule, start, dt.timedelta(seconds=seconds))
 
-    def add(self, start: dt.datetime, minutes: int, business: bool) -> dt.datetime:
-        """``start`` plus ``minutes`` of working time (wall-clock for 24/7 teams)."""
-        if not business or self.calendar is None or not self.hours:
-            return start + dt.timedelta(minutes=minutes)
-        remaining = dt.timedelta(minutes=minutes)
-        day = start.astimezone(self.zone).date()
-        for _ in range(400):  # a year of closed days would be a broken calendar
-            for opens, closes in self._periods(day):
-                begin = max(opens, start)
-                if begin >= closes:
-                    continue
-                if begin + remaining <= closes:
-                    return (begin + remaining).astimezone(dt.UTC)
-                remaining -= closes - begin
-            day += dt.timedelta(days=1)
-        return start + dt.timedelta(minutes=minutes)
-
-    def between(self, start: dt.datetime, end: dt.datetime, business: bool) -> dt.timedelta:
-        """Working time from ``start`` to ``end`` (what a paused timer has left)."""
-        if end <= start:
-            return dt.timedelta(0)
-        if not business or self.calendar is None or not self.hours:
-            return end - start
-        total = dt.timedelta(0)
-        day = start.astimezone(self.zone).date()
-        last = end.astimezone(self.zone).date()
-        while day <= last:
-            for opens, closes in self._periods(day):
-                begin, finish = max(opens, start), min(closes, end)
-                if finish > begin:
-                    total += finish - begin
-            day += dt.timedelta(days=1)
-        return total
+    def seconds_between(self, business_hours: bool, start: dt.datetime, end: dt.datetime) -> int:
+        """Seconds on this clock inside ``[start, end)``; negative when ``end`` is earlier."""
+        if end < start:
+            return -self.seconds_between(business_hours, end, start)
+        schedule = self.schedule if business_hours else None
+        return int(business_time_between(schedule, start, end).total_seconds())
 
 
 class StoryTimers:
-    """The SLA timers of one told story: met, breached, running or paused as its times say."""
+    """The timers of one told story, and the sweeper's and milestones' timeline rows."""
 
     def __init__(self, story: Story):
         self.s = story
+        self.ticket = story.ticket
+        self.clock = story.clock
+        self.policy = story.policy
+        self.targets: list[SLATarget] = list(story.policy.targets.all()) if story.policy else []
+        self.timers: list[SLATimer] = []
+        self.since: dict[int, dt.datetime] = {}  # id(timer) -> when the engine created its row
+        self.first_response_at: dt.datetime | None = None
+        self.solved = False
 
     def write(self) -> None:
-        ticket = self.s.ticket
-        created = ticket.created_at
-        open_now = ticket.status not in ("solved", "closed")
+        if self.policy is None:
+            return  # no policy applies: the engine runs no timers either
+        for at, step in self._steps():
+            self._sweep(at)
+            self._apply(step, at)
+        self._sweep(self.s.now, inclusive=True)
+        self.s.timers += self.timers
 
-        target = self.s.target("first_response")
-        self.timer("first_response", "", target, created, done_at=ticket.first_response_at)
+    def _steps(self) -> list[tuple[dt.datetime, int]]:
+        s = self.s
+        steps = [(self.ticket.created_at, OPENED)]
+        steps += [(at, CUSTOMER) for at in s.inbound]
+        steps += [(at, REPLY) for at in s.outbound]
+        if s.carrier_contacted_at is not None:
+            steps.append((s.carrier_contacted_at, CARRIER))
+        if s.offers:
+            steps.append((min(offer.created_at for offer in s.offers), REMEDY))
+        steps += [
+            (s.status_times[name], step) for name, step in STATUS_STEPS if name in s.status_times
+        ]
+        return sorted(steps)
 
-        # Next response: each answered customer message met or missed; the last may still run.
-        target = self.s.target("next_response", 240)
-        waiting = self.s.inbound if self.s.case.source == "proactive" else self.s.inbound[1:]
-        for message_at in waiting:
-            answers = [at for at in self.s.outbound if at > message_at]
-            if answers:
-                self.timer("next_response", "", target, message_at, done_at=min(answers))
-            elif open_now and message_at == self.s.inbound[-1] and ticket.status != "pending":
-                self.timer("next_response", "", target, message_at, done_at=None)
+    def _apply(self, step: int, at: dt.datetime) -> None:
+        ticket = self.ticket
+        if step == OPENED:
+            contact = ticket.detected_at or ticket.created_at
+            for target in self._targets(*INITIAL_KINDS):
+                start = ticket.created_at if target.kind == TimerKind.RESOLUTION else contact
+                self._start(target, start, at)
+        elif step == CUSTOMER:
+            if self.first_response_at is not None:
+                self._start_kind(TimerKind.NEXT_RESPONSE, at)
+        elif step == REPLY:
+            self._meet(self._unmet(*REPLY_KINDS), at)
+            self._meet_milestones(MilestoneTrigger.PUBLIC_REPLY, at)
+            self.first_response_at = self.first_response_at or at
+            if not self.solved:
+                self._start_kind(TimerKind.PERIODIC_UPDATE, at)
+        elif step in (CARRIER, ON_HOLD):
+            self._meet_milestones(MilestoneTrigger.CARRIER_CONTACTED, at)
+        elif step == REMEDY:
+            self._meet_milestones(MilestoneTrigger.COMPENSATION_PROPOSED, at)
+        elif step == PENDING:
+            self._pause(at)
+        elif step == SOLVED:
+            self._meet(self._unmet(TimerKind.RESOLUTION), at)
+            self.solved = True
+            for timer in self._running():
+                timer.status = TimerStatus.CANCELLED
+                timer.paused_at = None
+                timer.remaining_seconds = None
 
-        # Resolution: pauses while the ticket waits on the customer.
-        target = self.s.target("resolution", 48 * 60)
-        due = self.s.due(created, target)
-        paused_at = self.s.status_times.get("pending")
-        if ticket.status == "pending" and paused_at is not None and paused_at < due:
-            remaining = self.s.clock.between(paused_at, due, target.business)
-            self.s.timers.append(
-                SLATimer(
-                    ticket=ticket,
-                    target=target.target,
-                    kind="resolution",
-                    status="paused",
-                    started_at=created,
-                    due_at=due,
-                    warn_at=due - dt.timedelta(minutes=self.s.warning),
-                    paused_at=paused_at,
-                    remaining_seconds=int(remaining.total_seconds()),
-                )
-            )
-        else:
-            self.timer("resolution", "", target, created, done_at=ticket.solved_at)
+    # --- the engine's building blocks (tickets.sla.timers) ------------------------------------
 
-        # While a delayed parcel waits on the carrier, the customer hears from us every 3 days.
-        if ticket.category in ("delay", "lost") and self.s.shipment is not None:
-            target = self.s.target("periodic_update", PERIODIC_UPDATE_MINUTES)
-            last_update = max(self.s.outbound) if self.s.outbound else created
-            if ticket.status == "on_hold":
-                self.timer("periodic_update", "", target, last_update, done_at=None)
-            elif not open_now and self.s.rng.chance(0.3):
-                self.s.timers.append(
-                    SLATimer(
-                        ticket=ticket,
-                        target=target.target,
-                        kind="periodic_update",
-                        status="cancelled",
-                        started_at=last_update,
-                        due_at=self.s.due(last_update, target),
-                    )
-                )
+    def _targets(self, *kinds: str) -> list[SLATarget]:
+        return [target for target in self.targets if target.kind in kinds]
 
-        for name, target in self.s.milestones:
-            done = self._milestone_done(name)
-            if done is None and not open_now:
-                done = ticket.solved_at
-            self.timer("milestone", name, target, created, done_at=done)
+    def _running(self, *kinds: str) -> list[SLATimer]:
+        return [t for t in self.timers if t.status in RUNNING and (not kinds or t.kind in kinds)]
 
-    def _milestone_done(self, name: str) -> dt.datetime | None:
-        """Which step of the story meets a milestone, read from its name."""
-        words = name.lower()
-        if "customer" in words:
-            return self.s.ticket.first_response_at
-        if any(word in words for word in ("compensation", "remedy", "refund", "plan")):
-            return min((offer.created_at for offer in self.s.offers), default=None)
-        return self.s.carrier_contacted_at  # contact the courier, verify with the carrier
+    def _unmet(self, *kinds: str) -> list[SLATimer]:
+        """Running, or breached and not met yet: what a meeting step completes."""
+        return [
+            t
+            for t in self.timers
+            if t.kind in kinds
+            and (t.status in RUNNING or (t.status == TimerStatus.BREACHED and t.met_at is None))
+        ]
 
-    def timer(
-        self,
-        kind: str,
-        name: str,
-        target: Target,
-        started: dt.datetime,
-        *,
-        done_at: dt.datetime | None,
-    ) -> None:
-        """A met, breached or running timer; a breach leaves a timeline row and may escalate."""
-        now = self.s.now
-        ticket = self.s.ticket
-        due = self.s.due(started, target)
-        warn_at = due - dt.timedelta(minutes=self.s.warning)
+    def _start(self, target: SLATarget, start: dt.datetime, at: dt.datetime) -> None:
+        due = self.clock.add(target.business_hours, start, target.minutes * 60)
+        warning = self.policy.warning_minutes
         timer = SLATimer(
-            ticket=ticket,
-            target=target.target,
-            kind=kind,
-            name=name,
-            started_at=started,
+            ticket=self.ticket,
+            target=target,
+            kind=target.kind,
+            name=target.name,
+            met_by=target.met_by if target.kind == TimerKind.MILESTONE else "",
+            business_hours=target.business_hours,
+            status=TimerStatus.ACTIVE,
+            started_at=start,
             due_at=due,
-            warn_at=warn_at,
+            warn_at=due - dt.timedelta(minutes=warning) if warning else None,
         )
-        if done_at is not None and done_at <= due:
-            timer.status = "met"
-            timer.met_at = done_at
-            timer.minutes_early = int((due - done_at).total_seconds() // 60)
-        elif done_at is not None or due <= now:
-            timer.status = "breached"
-            timer.breached_at = due
-            if done_at is not None:
-                timer.minutes_early = -int((done_at - due).total_seconds() // 60)
-            self.s.event("sla_breached", due, public=False, timer=kind, name=name)
-            # Breaches escalate to a supervisor for the customers who matter most.
-            if (
-                kind != "periodic_update"
-                and (
-                    ticket.priority == "urgent"
-                    or (ticket.priority == "high" and self.s.customer.tier == "vip")
+        self.timers.append(timer)
+        self.since[id(timer)] = at
+
+    def _start_kind(self, kind: str, at: dt.datetime) -> None:
+        targets = self._targets(kind)
+        if targets and not self._running(kind):
+            self._start(targets[0], at, at)
+
+    def _meet(self, timers: list[SLATimer], at: dt.datetime) -> list[SLATimer]:
+        """`sla.meet`. The sweeps before ``at`` breached every active timer due before it, so a
+        running timer is met in time; a breached one records when it was met, late."""
+        for timer in timers:
+            if timer.status == TimerStatus.PAUSED:
+                timer.minutes_early = (timer.remaining_seconds or 0) // 60
+                timer.status = TimerStatus.MET
+            elif timer.status == TimerStatus.ACTIVE:
+                seconds = self.clock.seconds_between(timer.business_hours, at, timer.due_at)
+                timer.minutes_early = seconds // 60
+                timer.status = TimerStatus.MET
+            else:
+                # At least a minute late, rounded up: a business-hours goal reached after closing
+                # on its due day is late although no business time has passed since.
+                seconds = self.clock.seconds_between(timer.business_hours, timer.due_at, at)
+                timer.minutes_early = -max(1, -(-seconds // 60))
+            timer.met_at = at
+            timer.paused_at = None
+            timer.remaining_seconds = None
+        return timers
+
+    def _meet_milestones(self, trigger: str, at: dt.datetime) -> None:
+        milestones = [t for t in self._unmet(TimerKind.MILESTONE) if t.met_by == trigger]
+        for timer in self._meet(milestones, at):
+            self.s.event(
+                TicketEvent.Kind.MILESTONE_MET,
+                at,
+                actor=self.s.assignee,
+                public=False,
+                name=timer.name,
+                minutes_early=timer.minutes_early,
+            )
+
+    def _pause(self, at: dt.datetime) -> None:
+        """Timers already past due stay active: the sweeper breaches them."""
+        for timer in self._running():
+            if timer.status == TimerStatus.ACTIVE and timer.due_at > at:
+                timer.status = TimerStatus.PAUSED
+                timer.paused_at = at
+                timer.remaining_seconds = self.clock.seconds_between(
+                    timer.business_hours, at, timer.due_at
                 )
-                and not ticket.is_escalated
-            ):
-                ticket.is_escalated = True
-                self.s.event(
-                    "escalated",
-                    min(due + MINUTE, now),
-                    public=False,
-                    reason="sla_breached",
-                    timer=kind,
-                )
-        else:
-            timer.status = "active"
-        stop = timer.met_at or timer.breached_at or now
-        if warn_at <= stop and warn_at <= now:
-            timer.warned_at = min(warn_at + MINUTE, now)
-            if timer.status == "active":
-                self.s.event("sla_warning", timer.warned_at, public=False, timer=kind, name=name)
-        self.s.timers.append(timer)
+
+    # --- the sweeper (tickets.sla.sweeper), every minute up to `until` -------------------------
+
+    def _sweep(self, until: dt.datetime, *, inclusive: bool = False) -> None:
+        """What the sweeps before ``until`` did (``inclusive``: and the one at ``until``)."""
+
+        def due(moment: dt.datetime) -> bool:
+            return moment < until or (inclusive and moment == until)
+
+        breaches = []
+        for timer in self.timers:
+            if timer.status != TimerStatus.ACTIVE:
+                continue
+            since = self.since[id(timer)]  # no sweep saw the timer before its row existed
+            if timer.warn_at is not None and timer.warned_at is None:
+                warned_at = max(timer.warn_at, since)
+                if warned_at < timer.due_at and due(warned_at):
+                    timer.warned_at = warned_at
+                    self._timer_event(TicketEvent.Kind.SLA_WARNING, timer, warned_at)
+            breached_at = max(timer.due_at, since)
+            if due(breached_at):
+                timer.status = TimerStatus.BREACHED
+                timer.breached_at = timer.due_at
+                self._timer_event(TicketEvent.Kind.SLA_BREACHED, timer, breached_at)
+                breaches.append(breached_at)
+        if breaches:
+            self._escalate(min(breaches))
+
+    def _timer_event(self, kind: str, timer: SLATimer, at: dt.datetime) -> None:
+        event = self.s.event(
+            kind,
+            at,
+            public=False,
+            timer_kind=timer.kind,
+            name=timer.name,
+            due_at=timer.due_at.isoformat(),
+        )
+        self.s.timer_events.append((event, timer))  # "timer": its pk, once saved
+
+    def _escalate(self, at: dt.datetime) -> None:
+        if self.ticket.is_escalated:
+            return
+        self.ticket.is_escalated = True
+        self.ticket.escalated_at = at
+        self.s.event(TicketEvent.Kind.ESCALATED, at, public=False, reason="sla_breach")

@@ -696,109 +696,30 @@ NOTICE = {
 
 # --- Macros ------------------------------------------------------------------------------------
 
+# Reply templates the default ones (tickets/migrations/0003_default_macros.py) lack; the demo
+# adds them and never touches the defaults. Placeholders: those of tickets.macros.PLACEHOLDERS.
 MACROS = [
-    (
-        "delay-apology",
-        "delay",
-        {
-            EN: (
-                "Delay: apology and new ETA",
-                "Hello {customer_name},\n\nI am sorry: your order {order_number} is delayed "
-                "because {delay_reason}. The new estimated delivery date is {new_eta}. "
-                "You can follow the parcel with tracking number {tracking_number}.\n\n"
-                "I will keep you updated.",
-            ),
-            ZH: (
-                "延误：致歉并告知新预计时间",
-                "{customer_name}您好：\n\n非常抱歉，您的订单 {order_number} "
-                "因{delay_reason}出现延误，预计新的送达日期为{new_eta}。"
-                "您可以用运单号 {tracking_number} 查询物流。\n\n"
-                "有进展我会及时通知您。",
-            ),
-        },
-    ),
     (
         "customs-hold",
         "delay",
         {
             EN: (
-                "Customs hold",
-                "Hello {customer_name},\n\nYour parcel {tracking_number} is being inspected by "
-                "customs. This is routine and the parcel is safe; we expect it to be released by "
-                "{new_eta}. As an apology we are adding {compensation} to your account.",
+                "Customs hold: parcel under inspection",
+                "Hello {customer_name},\n\n"
+                "Your order {order_number} (tracking number {tracking_number}) is being held by "
+                "customs for inspection. This is a routine check and your parcel is safe; we are "
+                "in touch with the carrier and will follow it until it is released.\n\n"
+                "The parcel is now expected to arrive on {new_eta}. To make up for the wait, we "
+                "would like to offer you {compensation}.\n\n"
+                "Kind regards,\nCustomer Service",
             ),
             ZH: (
-                "海关查验",
-                "{customer_name}您好：\n\n您的包裹 {tracking_number} 正在接受海关例行查验，包裹安全"
-                "无虞，预计{new_eta}前放行。为表歉意，我们为您提供{compensation}。",
-            ),
-        },
-    ),
-    (
-        "lost-parcel",
-        "lost",
-        {
-            EN: (
-                "Lost parcel: trace opened",
-                "Hello {customer_name},\n\nI have opened a trace for order {order_number} with the "
-                "carrier. If the parcel is not found within 24 hours we will offer you "
-                "{compensation}. I will contact you either way.",
-            ),
-            ZH: (
-                "丢件：已发起查件",
-                "{customer_name}您好：\n\n我已就订单 {order_number} 向承运商发起查件。如果24小时内"
-                "仍未找到，我们将为您提供{compensation}。无论结果如何我都会联系您。",
-            ),
-        },
-    ),
-    (
-        "damaged-parcel",
-        "damaged",
-        {
-            EN: (
-                "Damaged parcel: photos and remedy",
-                "Hello {customer_name},\n\nI am very sorry your order {order_number} arrived "
-                "damaged. Please reply with a photo of the item and the box; we will then arrange "
-                "{compensation}.",
-            ),
-            ZH: (
-                "破损：请提供照片",
-                "{customer_name}您好：\n\n非常抱歉您的订单 {order_number} 在运输中受损。请回复商品"
-                "和外包装的照片，我们会为您安排{compensation}。",
-            ),
-        },
-    ),
-    (
-        "address-confirm",
-        "address_change",
-        {
-            EN: (
-                "Confirm delivery address",
-                "Hello {customer_name},\n\nThe carrier could not confirm the address for order "
-                "{order_number}. Please reply with the full address, including house number and "
-                "postcode.",
-            ),
-            ZH: (
-                "确认收货地址",
-                "{customer_name}您好：\n\n承运商无法确认订单 {order_number} 的收货地址，请回复完整"
-                "地址（含门牌号和邮编）。",
-            ),
-        },
-    ),
-    (
-        "compensation-offer",
-        "",
-        {
-            EN: (
-                "Compensation offer",
-                "Hello {customer_name},\n\nWe are sorry for the trouble with order {order_number}. "
-                "To make it right we would like to offer you {compensation}. Choose it on your "
-                "progress page, or simply reply to this message.",
-            ),
-            ZH: (
-                "补偿方案",
-                "{customer_name}您好：\n\n对于订单 {order_number} 给您带来的不便，我们深表歉意。"
-                "我们为您提供{compensation}，您可以在进度页面选择，或直接回复本消息。",
+                "海关查验：包裹正在清关",
+                "{customer_name}，您好：\n\n"
+                "您的订单 {order_number}（运单号：{tracking_number}）目前正在接受海关例行查验，"
+                "包裹安全无虞。我们正与承运商保持联系，并会持续跟进直至放行。\n\n"
+                "包裹现预计于{new_eta}送达。为弥补您的等待，我们为您提供{compensation}。\n\n"
+                "客服团队敬上",
             ),
         },
     ),

@@ -2,9 +2,10 @@
 
 Each planned case (case_plans.py) is told as a short story: created, routed, answered,
 investigated, remedied, solved. The story writes the timeline rows, the
-messages and the ticket's own timestamps together, so they always agree. Priorities, SLA targets,
-remedies and authority limits come from the database's configuration when it has some (the
-defaults installed by migrations), else from shared/DOMAIN.md.
+messages and the ticket's own timestamps together, so they always agree. Priorities, remedies and
+authority limits come from the database's configuration when it has some (the defaults installed
+by migrations), else from shared/DOMAIN.md. SLA timers follow the database's policies as the
+ticket engine runs them (sla_timers.py); a ticket no policy matches runs none, as in the engine.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from core.demo import texts
 from core.demo.case_plans import Case
 from core.demo.common import DemoRandom
 from core.demo.reference import USERS
-from core.demo.sla_timers import PERIODIC_UPDATE_MINUTES, SlaClock, StoryTimers
+from core.demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
 from customers.models import Customer
 from notifications.models import Notification, SatisfactionSurvey
-from tickets.models import Message, SLATimer, Ticket, TicketEvent
+from tickets.models import Message, MilestoneTrigger, SLAPolicy, SLATimer, Ticket, TicketEvent
+from tickets.sla.policy import policy_matches
 
 H = dt.timedelta(hours=1)
 MINUTE = dt.timedelta(minutes=1)
@@ -48,18 +50,6 @@ DEFAULT_PRIORITY = {
     "regular": {"lost": "high", "damaged": "high", "delayed": "normal", "information": "low"},
     "new": {"lost": "high", "damaged": "high", "delayed": "normal", "information": "low"},
 }
-# Wall-clock minutes (first response, next response, resolution) when no SLA policy exists.
-DEFAULT_SLA_MINUTES = {
-    "urgent": (30, 60, 8 * 60),
-    "high": (60, 240, 24 * 60),
-    "normal": (120, 240, 48 * 60),
-    "low": (240, 480, 72 * 60),
-}
-LOST_MILESTONES = (
-    ("Contact the customer", 60),
-    ("Verify with the carrier", 24 * 60),
-    ("Compensation plan", 48 * 60),
-)
 AGENT_LANGUAGE = {spec.username: spec.language for spec in USERS}
 MONTHS_EN = [
     "January",
@@ -79,7 +69,8 @@ MONTHS_EN = [
 
 @dataclass
 class Target:
-    target: object | None  # the SLATarget row, when the policy comes from the database
+    """How long the story gives itself for a step: the policy's target, else a default."""
+
     minutes: int
     business: bool = False
 
@@ -90,10 +81,17 @@ class Casework:
     messages: list[Message] = field(default_factory=list)
     events: list[TicketEvent] = field(default_factory=list)
     timers: list[SLATimer] = field(default_factory=list)
+    # The sweeper's warning and breach rows name their timer by pk, known once it is saved.
+    timer_events: list[tuple[TicketEvent, SLATimer]] = field(default_factory=list)
     offers: list[CompensationOffer] = field(default_factory=list)
     approvals: list[ApprovalRequest] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     surveys: list[SatisfactionSurvey] = field(default_factory=list)
+
+    def link_timer_events(self) -> None:
+        """Call after saving the timers, before saving the events."""
+        for event, timer in self.timer_events:
+            event.data["timer"] = timer.pk
 
 
 class CaseworkBuilder:
@@ -113,7 +111,11 @@ class CaseworkBuilder:
         self.now = now
         self.users = users
         self.teams = teams
-        self.clocks = {slug: SlaClock(team.calendar) for slug, team in teams.items()}
+        clocks: dict[int | None, TeamClock] = {}  # one schedule per calendar, built once
+        for team in teams.values():
+            if team.calendar_id not in clocks:
+                clocks[team.calendar_id] = TeamClock(team.calendar, now)
+        self.clocks = {slug: clocks[team.calendar_id] for slug, team in teams.items()}
         self.priority_matrix = priority_matrix or DEFAULT_PRIORITY
         self.sla_policies = sla_policies
         self.compensation_policies = compensation_policies
@@ -185,37 +187,18 @@ class CaseworkBuilder:
         row = self.priority_matrix.get(tier) or DEFAULT_PRIORITY["regular"]
         return row.get(SEVERITY[category], "normal")
 
-    def sla_for(self, ticket: Ticket, tier: str):
-        """(policy, {kind: Target}, [(name, Target)], warning minutes): first policy that fits."""
+    def sla_policy(self, ticket: Ticket, tier: str) -> SLAPolicy | None:
+        """The first active policy that fits, as `tickets.sla.policy.match_policy` picks it."""
         for policy in self.sla_policies:
-            if (
-                (not policy.priorities or ticket.priority in policy.priorities)
-                and (not policy.categories or ticket.category in policy.categories)
-                and (not policy.customer_tiers or tier in policy.customer_tiers)
-                and (not policy.sources or ticket.source in policy.sources)
+            if policy_matches(
+                policy,
+                priority=ticket.priority,
+                category=ticket.category,
+                tier=tier,
+                source=ticket.source,
             ):
-                targets: dict[str, Target] = {}
-                milestones = []
-                for row in policy.targets.all():
-                    target = Target(row, row.minutes, row.business_hours)
-                    if row.kind == "milestone":
-                        milestones.append((row.name, target))
-                    else:
-                        targets.setdefault(row.kind, target)
-                return policy, targets, milestones, policy.warning_minutes
-        first, following, resolution = DEFAULT_SLA_MINUTES[ticket.priority]
-        targets = {
-            "first_response": Target(None, first),
-            "next_response": Target(None, following),
-            "resolution": Target(None, resolution),
-            "periodic_update": Target(None, PERIODIC_UPDATE_MINUTES),
-        }
-        milestones = (
-            [(name, Target(None, minutes)) for name, minutes in LOST_MILESTONES]
-            if ticket.category == "lost"
-            else []
-        )
-        return None, targets, milestones, 15
+                return policy
+        return None
 
     def team_and_assignee(self, case: Case):
         customer = case.customer
@@ -273,13 +256,15 @@ class Story:
         self.events: list[TicketEvent] = []
         self.messages: list[Message] = []
         self.timers: list[SLATimer] = []
+        self.timer_events: list[tuple[TicketEvent, SLATimer]] = []
         self.offers: list[CompensationOffer] = []
         self.approvals: list[ApprovalRequest] = []
         self.surveys: list[SatisfactionSurvey] = []
         self.t = case.created_at
         self.limit = self.now - MINUTE
         self.inbound: list[dt.datetime] = []
-        self.outbound: list[dt.datetime] = []
+        self.outbound: list[dt.datetime] = []  # public agent replies
+        self.notices: list[dt.datetime] = []  # notifications sent about the ticket
         self.status_times: dict[str, dt.datetime] = {}
         self.carrier_contacted_at: dt.datetime | None = None
         team_slug, self.assignee = builder.team_and_assignee(case)
@@ -309,10 +294,13 @@ class Story:
             created_at=case.created_at,
             updated_at=case.created_at,
         )
-        policy, self.targets, self.milestones, self.warning = builder.sla_for(
-            self.ticket, case.customer.tier
-        )
-        self.ticket.sla_policy = policy
+        self.policy = builder.sla_policy(self.ticket, case.customer.tier)
+        self.ticket.sla_policy = self.policy
+        self.targets = {
+            row.kind: Target(row.minutes, row.business_hours)
+            for row in (self.policy.targets.all() if self.policy else ())
+            if row.kind != "milestone"
+        }
 
     # --- small pieces -------------------------------------------------------------------------
 
@@ -325,10 +313,15 @@ class Story:
         return self.rng.choice(texts.SUBJECTS[self.language][case.category]).format(order=order)
 
     def target(self, kind: str, default_minutes: int = 60) -> Target:
-        return self.targets.get(kind) or Target(None, default_minutes)
+        return self.targets.get(kind) or Target(default_minutes)
 
-    def due(self, start: dt.datetime, target: Target) -> dt.datetime:
-        return self.clock.add(start, target.minutes, target.business)
+    def milestone_minutes(self, trigger: str) -> int | None:
+        """The shortest milestone of the ticket's policy that ``trigger`` completes."""
+        rows = self.policy.targets.all() if self.policy else ()
+        return min(
+            (row.minutes for row in rows if row.kind == "milestone" and row.met_by == trigger),
+            default=None,
+        )
 
     def step(self, low_hours: float, high_hours: float) -> dt.datetime:
         """Move the story clock on, never past its limit (later beats still need room)."""
@@ -339,17 +332,17 @@ class Story:
 
     def event(
         self, event_kind: str, at: dt.datetime, actor=None, public: bool = True, **data
-    ) -> None:
-        self.events.append(
-            TicketEvent(
-                ticket=self.ticket,
-                kind=event_kind,
-                actor=actor,
-                is_public=public and event_kind != "note",
-                data=data,
-                created_at=at,
-            )
+    ) -> TicketEvent:
+        event = TicketEvent(
+            ticket=self.ticket,
+            kind=event_kind,
+            actor=actor,
+            is_public=public and event_kind != "note",
+            data=data,
+            created_at=at,
         )
+        self.events.append(event)
+        return event
 
     def values(self, **extra) -> dict:
         """Placeholder values for the texts, in the customer's language and time zone."""
@@ -488,8 +481,11 @@ class Story:
                 )
             return self.finish()
 
-        # Routed and picked up.
-        assigned_at = self.step(0.05, 1)
+        # Routed and picked up. A carrier milestone ("contact the courier within 30 min") hurries
+        # the pick-up and the call to the carrier, which most agents then make in time.
+        courier = self.milestone_minutes(MilestoneTrigger.CARRIER_CONTACTED)
+        hurry = min(courier / 60, 1.0) if courier and rng.chance(0.85) else None
+        assigned_at = self.step(0.02 * hurry, 0.3 * hurry) if hurry else self.step(0.05, 1)
         if self.assignee is not None:
             self.event(
                 "assigned",
@@ -502,15 +498,19 @@ class Story:
 
         # Investigating with the carrier: the first thing to do for a parcel problem.
         if self.shipment is not None and case.category not in ("information", "other"):
-            at = self.step(0.05, 0.4) if rng.chance(0.75) else self.step(0.5, 4)
+            if hurry:
+                at = self.step(0.05 * hurry, 0.4 * hurry)
+            else:
+                at = self.step(0.05, 0.4) if rng.chance(0.75) else self.step(0.5, 4)
             self.event(
                 "carrier_contacted", at, actor=self.assignee, carrier=self.shipment.carrier.code
             )
             self.carrier_contacted_at = at
             self.note(self.step(0.05, 0.5))
 
-        # First answer to the customer: usually inside the target, sometimes late.
-        if self.inbound or rng.chance(0.5):
+        # First answer to the customer: usually inside the target, sometimes late. Proactive
+        # tickets exist to contact the customer (the notices do not count: no agent wrote them).
+        if self.inbound or case.source == "proactive" or rng.chance(0.5):
             first = self.target("first_response").minutes
             late = rng.chance(0.2)
             minutes = rng.uniform(1.1, 3) * first if late else rng.uniform(0.1, 0.8) * first
@@ -585,14 +585,41 @@ class Story:
 
     # --- timers and bookkeeping -------------------------------------------------------------------
 
+    def keep_posted(self) -> None:
+        """While the ticket is worked, the agent writes again before the periodic-update clock
+        (which every public reply restarts) runs out; now and then one forgets."""
+        target = self.targets.get("periodic_update")
+        ticket = self.ticket
+        if target is None or not self.outbound or ticket.status == "new":
+            return
+        # Pending tickets wait on the customer (their clocks are paused); a "due soon" message
+        # stays unanswered.
+        end = ticket.solved_at or self.status_times.get("pending")
+        end = end or (self.limit if self.case.due_soon else self.now - MINUTE)
+        replies = sorted(self.outbound)
+        last = replies[0]
+        for at in [*replies[1:], end]:
+            while True:
+                due = self.clock.add(target.business, last, target.minutes * 60)
+                if due >= at or self.rng.chance(0.1):
+                    break
+                update_at = last + (due - last) * self.rng.uniform(0.6, 0.95)
+                update_at = update_at.replace(second=0, microsecond=0)
+                body = texts.AGENT_UPDATE[self.language][0].format(**self.values())
+                self.agent_says(body, update_at)
+                last = update_at
+            last = max(last, at)
+
     def finish(self) -> None:
         ticket = self.ticket
+        self.keep_posted()
         ticket.first_response_at = min(self.outbound) if self.outbound else None
         ticket.last_customer_message_at = max(self.inbound) if self.inbound else None
         ticket.last_agent_update_at = max(self.outbound) if self.outbound else None
         StoryTimers(self).write()
-        ticket.updated_at = max([ticket.created_at] + [e.created_at for e in self.events])
-        ticket.version = len(self.events)
+        worked = [e for e in self.events if e.kind not in SWEEPER_EVENTS]
+        ticket.updated_at = max([ticket.created_at] + [e.created_at for e in worked])
+        ticket.version = len(worked)
 
     def commit(self) -> None:
         out = self.b.out
@@ -600,6 +627,7 @@ class Story:
         out.messages += self.messages
         out.events += self.events
         out.timers += self.timers
+        out.timer_events += self.timer_events
         out.offers += self.offers
         out.approvals += self.approvals
         out.surveys += self.surveys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from io import StringIO
 
@@ -20,7 +21,19 @@ from core.models import DelayCause
 from customers.models import Customer, CustomerTier
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import Carrier, DelayLevel, Incident, Lane, Shipment
-from tickets.models import Category, Message, SLATimer, Source, Ticket, TicketStatus
+from tickets.macros import unknown_placeholders
+from tickets.models import (
+    Category,
+    Macro,
+    Message,
+    SLATimer,
+    Source,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from tickets.sla.sweeper import sweep
+from tickets.sla.timers import Clocks
 
 FROZEN = dt.datetime(2026, 3, 11, 9, 37, 12, tzinfo=dt.UTC)
 ANCHOR = FROZEN.replace(minute=0, second=0)  # the command rounds its `now` down to the hour
@@ -130,6 +143,8 @@ def canonical_dump() -> dict[str, list[tuple]]:
             else:
                 lookups.append(field.name)
         rows = [tuple(map(repr, row)) for row in model.objects.values_list(*lookups)]
+        if label == "tickets.ticketevent":
+            rows = [tuple(map(repr, row)) for row in _events_naming_timers(lookups)]
         if label == "auth.user":
             groups = get_user_model().groups.through.objects.values_list(
                 "user__username", "group__name"
@@ -137,6 +152,24 @@ def canonical_dump() -> dict[str, list[tuple]]:
             rows += [("group", *map(repr, row)) for row in groups]
         dump[label] = sorted(rows)
     return dump
+
+
+def _events_naming_timers(lookups: list[str]) -> list[tuple]:
+    """Timeline rows with the timer an SLA row names (by pk) given by its natural key."""
+    timers = {
+        pk: key
+        for pk, *key in SLATimer.objects.values_list(
+            "pk", "ticket__public_id", "kind", "name", "started_at"
+        )
+    }
+    data = lookups.index("data")
+    rows = []
+    for row in TicketEvent.objects.values_list(*lookups):
+        if "timer" in row[data]:
+            row = list(row)
+            row[data] = {**row[data], "timer": timers[row[data]["timer"]]}
+        rows.append(tuple(row))
+    return rows
 
 
 class TestTheSeededDemo:
@@ -257,6 +290,93 @@ class TestTheSeededDemo:
             status="active", due_at__gt=ANCHOR, due_at__lte=ANCHOR + dt.timedelta(hours=1)
         ).exists()
 
+    def test_its_timers_fall_due_when_the_sla_engine_says(self, seeded):
+        clocks: dict[int, Clocks] = {}  # the engine's clocks, one per team: one schedule each
+        timers = SLATimer.objects.select_related("ticket__team__calendar", "ticket__sla_policy")
+        timers = list(timers.select_related("target").order_by("pk"))
+
+        assert any(t.business_hours and t.status == "active" for t in timers)
+        assert any(t.status == "paused" for t in timers)
+        for timer in timers:
+            ticket, target = timer.ticket, timer.target
+            clock = clocks.setdefault(ticket.team_id, Clocks(ticket, at=ANCHOR))
+            budget = target.minutes * 60 + timer.paused_seconds
+            due = clock.add(target.business_hours, timer.started_at, budget)
+            assert timer.due_at == due, timer
+            assert timer.business_hours == target.business_hours
+            assert timer.met_by == (target.met_by if timer.kind == "milestone" else "")
+            warning = dt.timedelta(minutes=ticket.sla_policy.warning_minutes)
+            assert timer.warn_at == timer.due_at - warning
+            if timer.status == "paused":
+                left = clock.seconds_between(timer.business_hours, timer.paused_at, timer.due_at)
+                assert timer.remaining_seconds == left > 0
+                assert ticket.status == "pending"
+            elif timer.status == "met":
+                early = clock.seconds_between(timer.business_hours, timer.met_at, timer.due_at)
+                assert timer.minutes_early == early // 60 >= 0
+            elif timer.status == "breached":
+                assert timer.breached_at == timer.due_at <= ANCHOR
+                if timer.met_at is not None:  # met late: whole minutes, rounded up, at least 1
+                    late = clock.seconds_between(timer.business_hours, timer.due_at, timer.met_at)
+                    assert timer.minutes_early == -max(1, -(-late // 60))
+            elif timer.status == "active":
+                assert timer.due_at > ANCHOR
+                assert ticket.status not in ("pending", "solved", "closed")
+
+    def test_first_contact_clocks_of_proactive_tickets_start_at_detection(self, seeded):
+        proactive = SLATimer.objects.filter(ticket__source="proactive")
+
+        first = proactive.filter(kind__in=["first_response", "milestone"])
+        assert first.exists()
+        assert not first.exclude(started_at=models.F("ticket__detected_at")).exists()
+        resolution = proactive.filter(kind="resolution")
+        assert not resolution.exclude(started_at=models.F("ticket__created_at")).exists()
+
+    def test_every_warning_and_breach_is_on_the_timeline_and_a_breach_escalates(self, seeded):
+        breached = SLATimer.objects.filter(status="breached")
+        events = TicketEvent.objects.filter(kind="sla_breached")
+
+        assert breached.exists()
+        assert sorted(events.values_list("data__timer", flat=True)) == sorted(
+            breached.values_list("pk", flat=True)
+        )
+        warnings = TicketEvent.objects.filter(kind="sla_warning")
+        assert sorted(warnings.values_list("data__timer", flat=True)) == sorted(
+            SLATimer.objects.exclude(warned_at=None).values_list("pk", flat=True)
+        )
+        escalated = Ticket.objects.filter(is_escalated=True)
+        assert set(escalated.values_list("pk", flat=True)) == set(
+            breached.values_list("ticket", flat=True)
+        )
+        for ticket in escalated.prefetch_related("timers", "events"):
+            first_breach = min(t.breached_at for t in ticket.timers.all() if t.breached_at)
+            assert first_breach <= ticket.escalated_at <= ANCHOR
+            assert [e.created_at for e in ticket.events.all() if e.kind == "escalated"] == [
+                ticket.escalated_at
+            ]
+
+    def test_the_sla_sweeper_finds_nothing_left_to_do_at_the_demos_now(self, seeded):
+        with time_machine.travel(FROZEN, tick=False):
+            result = sweep(now=ANCHOR)
+
+        assert (result.warned, result.breached, result.escalated) == (0, 0, 0)
+
+    def test_it_adds_its_macros_and_leaves_the_default_ones_as_installed(self, seeded):
+        defaults = importlib.import_module("tickets.migrations.0003_default_macros").MACROS
+
+        for slug, _category, variants in defaults:
+            for language, (title, body) in variants.items():
+                macro = Macro.objects.get(slug=slug, language=language)
+                assert (macro.title, macro.body) == (title, body)
+        assert set(
+            Macro.objects.filter(slug="customs-hold").values_list("language", flat=True)
+        ) == {
+            "en",
+            "zh-hans",
+        }
+        for macro in Macro.objects.all():
+            assert unknown_placeholders(macro.body) == [], macro.slug
+
     def test_it_leaves_compensation_waiting_for_the_supervisor(self, seeded):
         pending = ApprovalRequest.objects.filter(status="pending")
 
@@ -313,6 +433,15 @@ def test_if_empty_leaves_existing_demo_data_alone_and_a_plain_rerun_refuses(db):
     with pytest.raises(CommandError, match="--reset"):
         seed_demo(shipments=100)
     assert Shipment.objects.count() == counts[0]
+
+
+def test_a_reseed_keeps_an_admins_rewording_of_a_demo_macro(db):
+    seed_demo("--reset", shipments=100)
+    Macro.objects.filter(slug="customs-hold", language="en").update(body="Reworded {order_number}")
+
+    seed_demo("--reset", shipments=100)
+
+    assert Macro.objects.get(slug="customs-hold", language="en").body == "Reworded {order_number}"
 
 
 def test_it_refuses_fewer_shipments_than_the_demo_mix_needs(db):
