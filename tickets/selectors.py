@@ -1,14 +1,19 @@
-"""Reads for the agent console: the queue and the ticket detail.
+"""Reads for the agent console: the queues, the ticket page and its timeline.
 
 Each selector owns its joins and annotations so a page runs a fixed number of queries, however
-many rows it shows (tests/tickets/test_console.py counts them).
+many rows it shows (tests/tickets/test_console.py counts them). Every read starts from
+`Ticket.objects.visible_to(user)`: an agent never reads outside their scope.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
@@ -22,22 +27,44 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
-from compensation.models import CompensationOffer
-from shipments.models import TrackingEvent
+from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.models import Channel
+from shipments.models import Incident, TrackingEvent
+from tickets.macros import macros_for_ticket
 from tickets.models import (
     PRIORITY_RANK,
+    Category,
+    Macro,
     Message,
+    Priority,
     SLATimer,
+    Source,
     Ticket,
     TicketEvent,
+    TicketStatus,
+    TimerKind,
+    TimerStatus,
 )
 
 QUEUE_MINE = "mine"
 QUEUE_UNASSIGNED = "unassigned"
+QUEUE_BREACHING = "breaching"
 QUEUE_ALL = "all"
-QUEUES = (QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_ALL)
+QUEUE_INCIDENT = "incident"
+QUEUES = (QUEUE_MINE, QUEUE_UNASSIGNED, QUEUE_BREACHING, QUEUE_ALL, QUEUE_INCIDENT)
 DEFAULT_QUEUE = QUEUE_MINE
+QUEUE_LABELS = {
+    QUEUE_MINE: _("Mine"),
+    QUEUE_UNASSIGNED: _("Unassigned"),
+    QUEUE_BREACHING: _("Breaching soon"),
+    QUEUE_ALL: _("By priority"),
+    QUEUE_INCIDENT: _("By incident"),
+}
+
+# "Breaching soon": a running SLA timer falls due within this window (or is already overdue).
+BREACHING_WINDOW = dt.timedelta(hours=1)
 
 
 def priority_rank() -> Case:
@@ -59,53 +86,140 @@ def next_sla_due_at() -> Subquery:
     return Subquery(running)
 
 
-def console_queue(*, user: Any, queue: str, search: str = "") -> QuerySet[Ticket]:
-    """Open tickets of one console tab, most pressing first.
+def find_incident(reference: str) -> Incident | None:
+    """An incident by its public id (what links use) or its number; None when unknown."""
+    reference = (reference or "").strip()
+    if reference.isdigit():
+        return Incident.objects.filter(pk=int(reference)).first()
+    try:
+        public_id = uuid.UUID(reference)
+    except ValueError:
+        return None
+    return Incident.objects.filter(public_id=public_id).first()
 
-    One query per page of rows: customer, shipment and assignee are joined, the soonest SLA due
-    time is a correlated subquery (not a query per row).
+
+def console_queue(
+    *,
+    user: Any,
+    queue: str,
+    search: str = "",
+    incident: Incident | None = None,
+    now: dt.datetime,
+    scope: QuerySet[Ticket] | None = None,
+) -> QuerySet[Ticket]:
+    """Open tickets of one console tab, in the tab's order.
+
+    One query per page of rows: customer, shipment, assignee and incident are joined, the
+    soonest SLA due time is a correlated subquery (not a query per row).
+
+    - mine, unassigned, all: most urgent priority first, then the oldest;
+    - breaching: a running timer due before `now` + 1 h (overdue included), soonest due first;
+    - incident: tickets attached to an incident, grouped by incident (newest incident first),
+      then by priority and age; `incident` narrows it to one incident.
+
+    `scope` is `Ticket.objects.visible_to(user)` when the caller already has it (it costs a
+    query for an agent in a team: share it with `console_queue_counts`).
     """
-    tickets = Ticket.objects.open()
+    tickets = (scope if scope is not None else Ticket.objects.visible_to(user)).open()
+    order = ["priority_rank", "created_at", "pk"]
     if queue == QUEUE_MINE:
         tickets = tickets.assigned_to(user)
     elif queue == QUEUE_UNASSIGNED:
         tickets = tickets.unassigned()
+    elif queue == QUEUE_BREACHING:
+        tickets = tickets.breaching_before(now + BREACHING_WINDOW)
+        order = ["sla_due_at", "priority_rank", "pk"]
+    elif queue == QUEUE_INCIDENT:
+        tickets = tickets.filter(incident__isnull=False)
+        if incident is not None:
+            tickets = tickets.filter(incident=incident)
+        order = ["-incident__window_start", "incident_id", *order]
     return (
         tickets.search(search)
-        .select_related("customer", "shipment", "assignee")
+        .select_related("customer", "shipment", "assignee", "incident")
         .annotate(priority_rank=priority_rank(), sla_due_at=next_sla_due_at())
-        .order_by("priority_rank", "created_at", "pk")
+        .order_by(*order)
     )
 
 
-def console_queue_counts(*, user: Any) -> dict[str, int]:
+def console_queue_counts(
+    *, user: Any, now: dt.datetime, scope: QuerySet[Ticket] | None = None
+) -> dict[str, int]:
     """How many open tickets each tab holds, in one aggregate query."""
-    return Ticket.objects.open().aggregate(
-        **{
-            QUEUE_MINE: Count("pk", filter=Q(assignee=user)),
-            QUEUE_UNASSIGNED: Count("pk", filter=Q(assignee__isnull=True)),
-            QUEUE_ALL: Count("pk"),
-        }
+    breaching = SLATimer.objects.filter(
+        status=TimerStatus.ACTIVE, due_at__lt=now + BREACHING_WINDOW
+    ).values("ticket_id")
+    return (
+        (scope if scope is not None else Ticket.objects.visible_to(user))
+        .open()
+        .aggregate(
+            **{
+                QUEUE_MINE: Count("pk", filter=Q(assignee=user)),
+                QUEUE_UNASSIGNED: Count("pk", filter=Q(assignee__isnull=True)),
+                # IN over the due-time partial index: the overdue-or-soon timers are few.
+                QUEUE_BREACHING: Count("pk", filter=Q(pk__in=breaching)),
+                QUEUE_ALL: Count("pk"),
+                QUEUE_INCIDENT: Count("pk", filter=Q(incident__isnull=False)),
+            }
+        )
     )
+
+
+# --- ticket page ----------------------------------------------------------------------------
+
+PROFILE_LIST_LIMIT = 5
+
+# Timeline events that stand for a message: the message itself is shown instead.
+MESSAGE_EVENT_KINDS = frozenset(
+    {TicketEvent.Kind.CUSTOMER_MESSAGE, TicketEvent.Kind.AGENT_REPLY, TicketEvent.Kind.NOTE}
+)
 
 
 @dataclass(frozen=True)
+class OfferSummary:
+    """The latest remedy of one ticket, and how many it has."""
+
+    count: int
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    amount: Any
+    currency: str
+    percent: Any
+    points: int | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    message: Message | None = None
+    event: TicketEvent | None = None
+
+
+@dataclass
 class TicketDetail:
     ticket: Ticket
     other_tickets: list[Ticket]
-    past_offers: list[CompensationOffer]
+    timeline: list[TimelineEntry]
+    macros: list[Macro]
+    this_offer: OfferSummary | None = None
+    timers: list[SLATimer] = field(default_factory=list)
 
     @property
     def shipment_events(self) -> list[TrackingEvent]:
         shipment = self.ticket.shipment
         return list(shipment.events.all()) if shipment is not None else []
 
+    @property
+    def past_offers(self) -> list[tuple[Ticket, OfferSummary]]:
+        return [(t, t.offer_summary) for t in self.other_tickets if t.offer_summary]
 
-PROFILE_LIST_LIMIT = 5
 
-
-def ticket_detail_queryset() -> QuerySet[Ticket]:
-    """A ticket with everything its console page shows, in a fixed number of queries."""
+def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
+    """The tickets `user` may read, with everything a ticket page shows, in a fixed number of
+    queries: the ticket with its joins and counts, then timers, messages, timeline events and
+    tracking events (one prefetch query each)."""
     other_tickets = (
         Ticket.objects.filter(customer=OuterRef("customer"))
         .exclude(pk=OuterRef("pk"))
@@ -120,7 +234,8 @@ def ticket_detail_queryset() -> QuerySet[Ticket]:
         .values("n")
     )
     return (
-        Ticket.objects.select_related(
+        Ticket.objects.visible_to(user)
+        .select_related(
             "customer",
             "shipment",
             "shipment__carrier",
@@ -153,13 +268,154 @@ def ticket_detail_queryset() -> QuerySet[Ticket]:
     )
 
 
+def _with_offer_summary(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Each ticket's latest remedy (correlated subqueries: one query for the whole list)."""
+    latest = CompensationOffer.objects.filter(ticket=OuterRef("pk")).order_by("-created_at", "-pk")
+    count = (
+        CompensationOffer.objects.filter(ticket=OuterRef("pk"))
+        .order_by()
+        .values("ticket")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return tickets.annotate(
+        offer_count=Coalesce(Subquery(count), 0),
+        **{
+            f"offer_{name}": Subquery(latest.values(name)[:1])
+            for name in ("kind", "status", "amount", "currency", "percent", "points")
+        },
+    )
+
+
+def _offer_summary(ticket: Ticket) -> OfferSummary | None:
+    if not ticket.offer_count:
+        return None
+    return OfferSummary(
+        count=ticket.offer_count,
+        kind=ticket.offer_kind,
+        kind_label=_label(RemedyKind, ticket.offer_kind),
+        status=ticket.offer_status,
+        status_label=_label(OfferStatus, ticket.offer_status),
+        # Through a subquery SQLite hands the decimal back unquantized (49.9000000000000).
+        amount=None if ticket.offer_amount is None else _cents(ticket.offer_amount),
+        currency=ticket.offer_currency,
+        percent=ticket.offer_percent,
+        points=ticket.offer_points,
+    )
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def ticket_detail(*, ticket: Ticket) -> TicketDetail:
-    """The customer's recent other tickets and past offers, next to the ticket itself."""
-    other_tickets = list(
+    """What the ticket page shows next to the prefetched ticket.
+
+    Two queries: the customer's recent tickets (this one and up to five others) with the latest
+    remedy of each, and the macros for the reply box.
+    """
+    recent_others = (
         Ticket.objects.filter(customer_id=ticket.customer_id)
         .exclude(pk=ticket.pk)
-        .order_by("-created_at")[:PROFILE_LIST_LIMIT]
+        .order_by("-created_at", "-pk")
+        .values("pk")[:PROFILE_LIST_LIMIT]
     )
-    offers = CompensationOffer.objects.filter(customer_id=ticket.customer_id)
-    past_offers = list(offers.order_by("-created_at")[:PROFILE_LIST_LIMIT])
-    return TicketDetail(ticket=ticket, other_tickets=other_tickets, past_offers=past_offers)
+    history = list(
+        _with_offer_summary(
+            Ticket.objects.filter(customer_id=ticket.customer_id).filter(
+                Q(pk=ticket.pk) | Q(pk__in=recent_others)
+            )
+        ).order_by("-created_at", "-pk")
+    )
+    this_offer = None
+    other_tickets = []
+    for row in history:
+        row.offer_summary = _offer_summary(row)
+        if row.pk == ticket.pk:
+            this_offer = row.offer_summary
+        else:
+            other_tickets.append(row)
+    return TicketDetail(
+        ticket=ticket,
+        other_tickets=other_tickets,
+        timeline=ticket_timeline(ticket),
+        macros=list(macros_for_ticket(ticket)),
+        this_offer=this_offer,
+        timers=list(ticket.timers.all()),
+    )
+
+
+def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
+    """Messages and timeline events interleaved, newest first, from the prefetched rows.
+
+    An event that records a message ("customer wrote", "agent replied", "internal note") gives
+    way to the message itself, so each message appears once, with its text.
+    """
+    messages = list(ticket.messages.all())
+    message_ids = {message.pk for message in messages}
+    entries = [TimelineEntry(at=message.created_at, message=message) for message in messages]
+    for event in ticket.events.all():
+        if event.kind in MESSAGE_EVENT_KINDS and (event.data or {}).get("message") in message_ids:
+            continue
+        describe_event(event)
+        entries.append(TimelineEntry(at=event.created_at, event=event))
+
+    def key(entry: TimelineEntry):
+        # Same instant: the event that caused a message (e.g. "created") before the message.
+        row = entry.event or entry.message
+        return (entry.at, 1 if entry.message else 0, row.pk)
+
+    entries.sort(key=key, reverse=True)
+    return entries
+
+
+def _label(choices, value: Any) -> str:
+    """The translated label of a stored choice value; the value itself when it is unknown."""
+    if value in (None, ""):
+        return ""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+def _display_name(user) -> str:
+    return (user.first_name or user.get_username()) if user is not None else ""
+
+
+# Which choices an event's "old"/"new" values come from.
+_CHANGE_CHOICES = {
+    TicketEvent.Kind.STATUS_CHANGED: TicketStatus,
+    TicketEvent.Kind.PRIORITY_CHANGED: Priority,
+    TicketEvent.Kind.CATEGORY_CHANGED: Category,
+}
+
+
+def describe_event(event: TicketEvent) -> TicketEvent:
+    """Give a timeline event the readable values its sentence needs (translated labels).
+
+    The sentences themselves are in the template, so translators see them whole.
+    """
+    data = event.data or {}
+    event.actor_name = _display_name(event.actor)
+    choices = _CHANGE_CHOICES.get(event.kind)
+    if choices is not None:
+        event.old_label = _label(choices, data.get("old"))
+        event.new_label = _label(choices, data.get("new"))
+    event.timer_label = data.get("name") or _label(TimerKind, data.get("timer_kind"))
+    event.remedy_label = _label(RemedyKind, data.get("kind"))
+    event.source_label = _label(Source, data.get("source"))
+    event.channel_label = _label(Channel, data.get("channel"))
+    event.minutes_late = max(
+        int(data.get("minutes_late") or 0), -int(data.get("minutes_early") or 0), 0
+    )
+    return event
+
+
+def console_agents() -> QuerySet:
+    """Active users who may work the console: whom a ticket can be handed to."""
+    return (
+        get_user_model()
+        .objects.with_perm("tickets.work_console", is_active=True, include_superusers=False)
+        .order_by("first_name", "username")
+    )

@@ -11,13 +11,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.middleware import SESSION_TIME_ZONE_KEY
+from shipments.models import Incident
 from tests import factories
+from tickets import selectors
 from tickets.models import Message, SLATimer, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
 CONSOLE = reverse("tickets:console")
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# Issue 4: the queue page and the ticket page each run at most this many SQL queries.
+MAX_QUERIES = 12
+NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 
 
 def subjects(response) -> list[str]:
@@ -76,7 +81,16 @@ def test_the_console_opens_on_my_queue_and_ignores_an_unknown_queue(agent_client
 def test_the_tabs_show_how_many_open_tickets_each_queue_holds(agent_client, queues):
     response = agent_client.get(CONSOLE)
 
-    assert response.context["counts"] == {"mine": 1, "unassigned": 1, "all": 3}
+    assert response.context["counts"] == {
+        "mine": 1,
+        "unassigned": 1,
+        "breaching": 0,
+        "all": 3,
+        "incident": 0,
+    }
+    body = response.content.decode()
+    for label in ("Mine", "Unassigned", "Breaching soon", "By priority", "By incident"):
+        assert label in body
 
 
 def test_the_queue_puts_urgent_tickets_first_then_the_oldest(agent_client):
@@ -142,6 +156,188 @@ def test_an_overdue_sla_timer_is_flagged(agent_client, agent):
 
     assert "sla-overdue" in body
     assert "Overdue" in body
+
+
+# ---- Breaching soon ------------------------------------------------------------------------
+
+
+def ticket_due_in(minutes: int, subject: str, **timer_fields) -> Ticket:
+    ticket = factories.TicketFactory(subject=subject)
+    factories.SLATimerFactory(
+        ticket=ticket, due_at=NOW + dt.timedelta(minutes=minutes), **timer_fields
+    )
+    return ticket
+
+
+def test_breaching_soon_lists_overdue_and_due_within_the_hour_soonest_first(agent_client):
+    with time_machine.travel(NOW, tick=False):
+        ticket_due_in(59, "due in 59 min")
+        ticket_due_in(-10, "overdue by 10 min")
+        ticket_due_in(61, "due in 61 min")
+        ticket_due_in(5, "paused", status="paused", paused_at=NOW, remaining_seconds=300)
+        ticket_due_in(5, "met", status="met", met_at=NOW)
+        solved = ticket_due_in(5, "solved ticket")
+        Ticket.objects.filter(pk=solved.pk).update(status="solved", solved_at=NOW)
+        urgent_later = ticket_due_in(30, "urgent, due in 30 min")
+        Ticket.objects.filter(pk=urgent_later.pk).update(priority="urgent")
+
+        response = agent_client.get(CONSOLE, {"queue": "breaching"})
+
+    assert subjects(response) == ["overdue by 10 min", "urgent, due in 30 min", "due in 59 min"]
+    assert response.context["counts"]["breaching"] == 3
+
+
+def test_a_ticket_leaves_breaching_soon_when_its_timer_is_met(agent_client):
+    with time_machine.travel(NOW, tick=False):
+        ticket = ticket_due_in(20, "answered")
+        SLATimer.objects.filter(ticket=ticket).update(status="met", met_at=NOW)
+
+        response = agent_client.get(CONSOLE, {"queue": "breaching"})
+
+    assert subjects(response) == []
+
+
+def test_the_countdown_badges_carry_the_due_time_and_the_words_for_the_script(agent_client):
+    with time_machine.travel(NOW, tick=False):
+        ticket_due_in(12, "soon")
+        ticket_due_in(-4, "late")
+        ticket_due_in(185, "later")
+
+        body = agent_client.get(CONSOLE, {"queue": "all"}).content.decode()
+
+    assert body.count("data-countdown ") + body.count("data-countdown\n") >= 3
+    assert 'datetime="2026-03-10T09:12:00+00:00"' in body
+    assert "12\xa0minutes left" in body
+    assert "Overdue 4\xa0minutes" in body
+    assert "3\xa0hours, 5\xa0minutes left" in body
+    assert 'data-left="%(time)s left"' in body
+    assert 'data-overdue="Overdue %(time)s"' in body
+    assert 'data-hours="%(hours)s h %(minutes)s min"' in body
+
+
+def test_a_ticket_waiting_on_the_customer_shows_paused(agent_client, agent):
+    ticket = factories.TicketFactory(assignee=agent, status="pending")
+    factories.SLATimerFactory(
+        ticket=ticket, status="paused", paused_at=timezone.now(), remaining_seconds=600
+    )
+
+    body = agent_client.get(CONSOLE).content.decode()
+
+    assert 'class="sla sla-paused">Paused<' in body
+
+
+# ---- By incident ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def incidents():
+    now = timezone.now()
+    older = factories.IncidentFactory(
+        title="French customs hold", window_start=now - dt.timedelta(days=3)
+    )
+    newer = factories.IncidentFactory(
+        title="Port strike Hamburg", cause="congestion", window_start=now - dt.timedelta(days=1)
+    )
+    factories.TicketFactory(subject="customs, normal", incident=older)
+    factories.TicketFactory(subject="strike, low", incident=newer, priority="low")
+    factories.TicketFactory(subject="strike, urgent", incident=newer, priority="urgent")
+    factories.TicketFactory(subject="no incident")
+    factories.TicketFactory(
+        subject="customs, solved", incident=older, status="solved", solved_at=now
+    )
+    return older, newer
+
+
+def test_the_incident_queue_groups_open_tickets_by_incident_newest_first(agent_client, incidents):
+    response = agent_client.get(CONSOLE, {"queue": "incident"})
+
+    assert subjects(response) == ["strike, urgent", "strike, low", "customs, normal"]
+    assert response.context["counts"]["incident"] == 3
+    body = response.content.decode()
+    assert body.count('class="group-row"') == 2
+    assert body.index("Port strike Hamburg") < body.index("French customs hold")
+
+
+def test_an_incident_link_narrows_the_queue_to_that_incident(agent_client, incidents):
+    older, newer = incidents
+
+    by_public_id = agent_client.get(CONSOLE, {"incident": str(newer.public_id)})
+    by_number = agent_client.get(CONSOLE, {"incident": str(older.pk)})
+
+    assert subjects(by_public_id) == ["strike, urgent", "strike, low"]
+    assert by_public_id.context["queue"] == "incident"
+    assert "Port strike Hamburg" in by_public_id.content.decode()
+    assert subjects(by_number) == ["customs, normal"]
+    assert agent_client.get(CONSOLE, {"incident": str(uuid.uuid4())}).status_code == 404
+    assert agent_client.get(CONSOLE, {"incident": "not-an-id"}).status_code == 404
+
+
+def test_the_pages_of_one_incident_keep_the_incident(agent_client, incidents):
+    _older, newer = incidents
+    factories.TicketFactory.create_batch(26, incident=newer)
+
+    body = agent_client.get(CONSOLE, {"incident": str(newer.public_id)}).content.decode()
+
+    assert f'href="?incident={newer.public_id}&amp;page=2"' in body
+
+
+# ---- Scope ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_teams(agent, other_agent):
+    """Alice's team, Bob's team, and tickets routed to each, to none, and one lent to Alice."""
+    alices_team = agent.agent_profile.team
+    bobs_team = other_agent.agent_profile.team
+    return {
+        "ours": factories.TicketFactory(subject="Team A's ticket", team=alices_team),
+        "theirs": factories.TicketFactory(subject="Team B's ticket", team=bobs_team),
+        "no_team": factories.TicketFactory(subject="Not routed yet"),
+        "lent": factories.TicketFactory(
+            subject="Team B's, assigned to Alice", team=bobs_team, assignee=agent
+        ),
+    }
+
+
+def test_an_agent_sees_only_their_teams_tickets_unrouted_ones_and_their_own(
+    agent_client, two_teams
+):
+    response = agent_client.get(CONSOLE, {"queue": "all"})
+
+    assert sorted(subjects(response)) == [
+        "Not routed yet",
+        "Team A's ticket",
+        "Team B's, assigned to Alice",
+    ]
+    assert response.context["counts"]["all"] == 3
+    assert response.context["counts"]["unassigned"] == 2
+
+
+def test_an_agent_cannot_find_another_teams_ticket_by_search(agent_client, two_teams):
+    theirs = two_teams["theirs"]
+
+    response = agent_client.get(CONSOLE, {"queue": "all", "q": theirs.shipment.tracking_number})
+
+    assert subjects(response) == []
+
+
+def test_another_teams_ticket_page_is_404_for_an_agent(agent_client, two_teams):
+    assert agent_client.get(detail_url(two_teams["theirs"])).status_code == 404
+    assert agent_client.get(detail_url(two_teams["lent"])).status_code == 200
+
+
+def test_a_supervisor_sees_every_team(supervisor_client, two_teams):
+    response = supervisor_client.get(CONSOLE, {"queue": "all"})
+
+    assert len(subjects(response)) == 4
+    assert supervisor_client.get(detail_url(two_teams["theirs"])).status_code == 200
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, two_teams):
+    for path in (CONSOLE, detail_url(two_teams["ours"])):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
 
 
 # ---- Search ---------------------------------------------------------------------------------
@@ -254,7 +450,7 @@ def test_every_tab_and_page_link_keeps_a_real_href(agent_client):
 
     body = agent_client.get(CONSOLE, {"queue": "all"}, **HTMX).content.decode()
 
-    for queue in ("mine", "unassigned", "all"):
+    for queue in ("mine", "unassigned", "breaching", "all", "incident"):
         assert f'href="?queue={queue}" hx-get="?queue={queue}"' in body
     assert 'href="?queue=all&amp;page=2" hx-get="?queue=all&amp;page=2"' in body
 
@@ -267,7 +463,9 @@ def test_every_tab_and_page_link_keeps_a_real_href(agent_client):
     [
         ("mine", "No tickets assigned to you."),
         ("unassigned", "Every open ticket has an owner."),
+        ("breaching", "No SLA is about to breach."),
         ("all", "No open tickets."),
+        ("incident", "No open tickets belong to an incident."),
     ],
 )
 def test_each_empty_queue_says_what_to_do(agent_client, queue, text):
@@ -294,28 +492,43 @@ def test_a_user_without_the_console_permission_gets_403(client):
 
 
 def make_queue_tickets(agent, n: int) -> None:
+    """n open tickets of every kind the queues tell apart, each with a history."""
+    incident = factories.IncidentFactory()
+    now = timezone.now()
     for i in range(n):
-        ticket = factories.TicketFactory(assignee=agent if i % 2 else None, priority="high")
-        factories.SLATimerFactory(ticket=ticket)
+        ticket = factories.TicketFactory(
+            assignee=agent if i % 2 else None,
+            priority="high",
+            incident=incident if i % 3 == 0 else None,
+        )
+        factories.SLATimerFactory(ticket=ticket, due_at=now + dt.timedelta(minutes=10 + i))
+        factories.SLATimerFactory(ticket=ticket, kind="resolution")
+        factories.MessageFactory(ticket=ticket)
+        factories.TicketEventFactory(ticket=ticket)
+        factories.CompensationOfferFactory(ticket=ticket)
 
 
-# The console costs a fixed number of queries, whatever the number of rows:
+# The console costs a fixed number of queries, whatever the queue and the number of rows:
 #  1. session  2. user  3. user permissions  4. group permissions
-#  5. paginator count  6. the page of tickets (customer, shipment, assignee joined; SLA subquery)
-#  7. tab counts (one aggregate)
-CONSOLE_QUERIES = 7
+#  5. the agent's team (Ticket.objects.visible_to, once for the page)
+#  6. paginator count  7. the page of tickets (customer, shipment, assignee, incident joined;
+#     the soonest SLA due time as a subquery)  8. tab counts (one aggregate)
+CONSOLE_QUERIES = 8
 
 
+@pytest.mark.parametrize("queue", selectors.QUEUES)
 @pytest.mark.parametrize("n", [3, 30])
 def test_the_console_runs_a_constant_number_of_queries(
-    agent_client, agent, django_assert_num_queries, n
+    agent_client, agent, django_assert_num_queries, n, queue
 ):
     make_queue_tickets(agent, n)
 
     with django_assert_num_queries(CONSOLE_QUERIES):
-        response = agent_client.get(CONSOLE, {"queue": "all"})
+        response = agent_client.get(CONSOLE, {"queue": queue})
 
-    assert len(response.context["tickets"]) == min(n, 25)
+    assert response.status_code == 200
+    assert response.context["tickets"]
+    assert CONSOLE_QUERIES <= MAX_QUERIES
 
 
 def test_the_htmx_partial_runs_the_same_queries(agent_client, agent, django_assert_num_queries):
@@ -323,6 +536,18 @@ def test_the_htmx_partial_runs_the_same_queries(agent_client, agent, django_asse
 
     with django_assert_num_queries(CONSOLE_QUERIES):
         agent_client.get(CONSOLE, {"queue": "all", "q": "parcel"}, **HTMX)
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_one_incident_costs_one_query_more(agent_client, agent, django_assert_num_queries, n):
+    make_queue_tickets(agent, n)
+    incident = Incident.objects.get()
+
+    # + the incident itself (its title heads the list)
+    with django_assert_num_queries(CONSOLE_QUERIES + 1):
+        response = agent_client.get(CONSOLE, {"incident": str(incident.public_id)})
+
+    assert response.context["tickets"]
 
 
 # ---- Ticket detail --------------------------------------------------------------------------
@@ -377,7 +602,13 @@ def full_ticket(agent, other_agent):
         ticket=ticket, direction="outbound", author=agent, body="We are on it."
     )
     factories.TicketEventFactory(ticket=ticket, kind="created")
-    factories.TicketEventFactory(ticket=ticket, kind="assigned", actor=agent, is_public=True)
+    factories.TicketEventFactory(
+        ticket=ticket,
+        kind="assigned",
+        actor=agent,
+        is_public=True,
+        data={"assignee": agent.pk, "assignee_name": "Alice", "reason": "claimed"},
+    )
     factories.SLATimerFactory(ticket=ticket, kind="first_response")
     factories.TrackingEventFactory(
         shipment=shipment,
@@ -435,8 +666,8 @@ def test_the_ticket_page_shows_the_ticket_and_every_panel(agent_client, full_tic
         "Where is my parcel?",
         "Customs wants an invoice.",
         "We are on it.",
-        "Created",
-        "Assigned",
+        "Ticket opened",
+        "Alice claimed the ticket",
     ]:
         assert text in body, text
 
@@ -497,15 +728,31 @@ def add_history(ticket: Ticket, agent, n: int) -> None:
         )
         other = factories.TicketFactory(customer=ticket.customer, shipment=ticket.shipment)
         factories.CompensationOfferFactory(ticket=other)
+        factories.CompensationOfferFactory(ticket=ticket)
+        factories.TicketEventFactory(
+            ticket=ticket,
+            kind=TicketEvent.Kind.PRIORITY_CHANGED,
+            actor=agent,
+            data={"old": "normal", "new": "high", "reason": f"reason {i}"},
+        )
+        factories.TicketEventFactory(
+            ticket=ticket,
+            kind=TicketEvent.Kind.SLA_BREACHED,
+            data={"timer_kind": "first_response", "name": ""},
+        )
 
 
 # The ticket page costs a fixed number of queries, however long its history:
 #  1. session  2. user  3. user permissions  4. group permissions
-#  5. the ticket with customer, shipment, carrier, lane, incidents, team, assignee, policy joined
+#  5. the agent's team (Ticket.objects.visible_to)
+#  6. the ticket with customer, shipment, carrier, lane, incidents, team, assignee, policy joined
 #     and the customer's ticket and offer counts as subqueries
-#  6. SLA timers  7. messages (with authors)  8. timeline events (with actors)
-#  9. shipment tracking events  10. the customer's recent other tickets  11. their recent offers
-DETAIL_QUERIES = 11
+#  7. SLA timers  8. messages (with authors)  9. timeline events (with actors)
+#  10. shipment tracking events
+#  11. the customer's recent tickets (this one and five others), each with its latest remedy
+#  12. the macros for the reply box
+# The list of agents to reassign to is loaded when the agent opens "Reassign…".
+DETAIL_QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [2, 20])
@@ -520,3 +767,119 @@ def test_the_ticket_page_runs_a_constant_number_of_queries(
 
     assert response.status_code == 200
     assert response.context["ticket"].customer_other_tickets == n
+    assert len(response.context["detail"].other_tickets) == min(n, 5)
+    assert DETAIL_QUERIES <= MAX_QUERIES
+
+
+@pytest.mark.parametrize("n", [2, 20])
+def test_a_supervisor_s_ticket_page_needs_no_team_lookup(
+    supervisor_client, agent, django_assert_num_queries, n
+):
+    ticket = factories.TicketFactory(assignee=agent, team=factories.TeamFactory())
+    add_history(ticket, agent, n)
+
+    with django_assert_num_queries(DETAIL_QUERIES - 1):
+        supervisor_client.get(detail_url(ticket))
+
+
+def test_every_form_of_the_ticket_page_posts_with_htmx_and_carries_the_version(
+    agent_client, ticket_with_milestone
+):
+    ticket = ticket_with_milestone
+    Ticket.objects.filter(pk=ticket.pk).update(version=7)
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    actions = [
+        "claim",
+        "status",
+        "category",
+        "priority",
+        "carrier-contacted",
+        "reply",
+        "note",
+        "milestone",
+    ]
+    for action in actions:
+        target = f"{detail_url(ticket)}{action}/"
+        assert f'action="{target}" hx-post="{target}"' in body, action
+    assert body.count('name="version" value="7"') == len(actions)
+    assert 'id="ticket" class="ticket-region" data-ticket data-version="7"' in body
+    assert 'hx-target="this" hx-swap="outerHTML"' in body
+    assert 'hx-headers=\'{"X-CSRFToken": "' in body
+
+
+@pytest.fixture
+def ticket_with_milestone(agent):
+    ticket = factories.TicketFactory()
+    factories.SLATimerFactory(ticket=ticket, kind="milestone", name="Call the carrier")
+    return ticket
+
+
+def test_a_running_milestone_can_be_marked_done_and_a_met_one_cannot(agent_client, agent):
+    ticket = factories.TicketFactory(assignee=agent)
+    factories.SLATimerFactory(ticket=ticket, kind="milestone", name="Call the carrier")
+    factories.SLATimerFactory(
+        ticket=ticket, kind="milestone", name="Plan", status="met", met_at=timezone.now()
+    )
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    assert body.count("Mark done") == 1
+    assert "Milestone · Call the carrier" in body
+
+
+def test_an_htmx_request_for_the_ticket_page_gets_the_ticket_region(agent_client, agent):
+    ticket = factories.TicketFactory(assignee=agent)
+
+    response = agent_client.get(detail_url(ticket), **HTMX)
+
+    assert response.content.decode().lstrip().startswith('<div id="ticket"')
+    assert "HX-Request" in response["Vary"]
+
+
+def test_messages_and_events_are_interleaved_newest_first(agent_client, agent):
+    ticket = factories.TicketFactory(assignee=agent)
+    start = timezone.now() - dt.timedelta(hours=3)
+    with time_machine.travel(start, tick=False):
+        factories.TicketEventFactory(ticket=ticket, kind="created", data={"source": "email"})
+        factories.MessageFactory(ticket=ticket, body="First customer words")
+    with time_machine.travel(start + dt.timedelta(hours=1), tick=False):
+        factories.TicketEventFactory(
+            ticket=ticket,
+            kind="status_changed",
+            actor=agent,
+            data={"old": "new", "new": "on_hold"},
+        )
+    with time_machine.travel(start + dt.timedelta(hours=2), tick=False):
+        factories.MessageFactory(
+            ticket=ticket, direction="outbound", author=agent, body="Agent answer"
+        )
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    order = [
+        body.index("Agent answer"),
+        body.index("Alice changed the status from New to On hold (waiting on carrier)"),
+        body.index("First customer words"),
+        body.index("Ticket opened (Email)"),
+    ]
+    assert order == sorted(order)
+
+
+def test_the_customer_panel_lists_past_remedies_with_their_tickets(agent_client, agent):
+    customer = factories.CustomerFactory()
+    ticket = factories.TicketFactory(customer=customer, assignee=agent)
+    older = factories.TicketFactory(customer=customer, subject="Broken cup")
+    factories.CompensationOfferFactory(ticket=older, kind="coupon", amount="10.00")
+    factories.CompensationOfferFactory(ticket=older, kind="full_refund", amount="49.90")
+    factories.CompensationOfferFactory(
+        ticket=ticket, kind="discount_code", amount=None, percent="15"
+    )
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    assert "3 compensation offers" in body
+    assert "Percentage discount code · 15%" in body
+    assert f"#{older.pk}</a>: Full refund · 49.90 EUR" in body
+    assert "and 1 more remedy" in body
