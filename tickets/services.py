@@ -104,12 +104,25 @@ class CustomerMessageResult:
 
 
 def _lock(ticket: Ticket | int) -> Ticket:
+    """Lock the ticket row, then read it with its related rows.
+
+    Two statements on purpose. On PostgreSQL (READ COMMITTED) a `SELECT ... FOR UPDATE` that
+    waited for another transaction returns the locked row's new version, but the rows joined to
+    it (`select_related`) as of the statement's snapshot: after a concurrent claim the ticket
+    would carry the new `assignee_id` with the old (empty) `assignee`, after a re-match the new
+    `sla_policy_id` with the old policy. The second statement, run once the lock is held, sees
+    every committed change.
+
+    `FOR NO KEY UPDATE`, not `FOR UPDATE`: it serialises writers of the ticket all the same, but
+    lets rows that merely reference it be inserted meanwhile. The SLA sweeper inserts timeline
+    rows for timers it holds locked; under a plain `FOR UPDATE` it would wait for this ticket
+    while a service holding it waits for those timers: a deadlock.
+    """
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("customer", "team__calendar", "assignee", "sla_policy")
-        .get(pk=pk)
-    )
+    Ticket.objects.select_for_update(no_key=True).only("pk").get(pk=pk)
+    return Ticket.objects.select_related(
+        "customer", "team__calendar", "assignee", "sla_policy"
+    ).get(pk=pk)
 
 
 def _check_version(ticket: Ticket, expected_version: int | None) -> None:
@@ -174,9 +187,13 @@ def is_agent(user) -> bool:
 
 
 def _record_breaches(ticket: Ticket, timers: list[SLATimer], at: dt.datetime) -> None:
-    """A timer met late before the sweeper saw it still leaves a breach in the timeline."""
+    """A timer met late before the sweeper saw it still leaves a breach in the timeline.
+
+    Only timers that `sla.meet` breached just now: one the sweeper breached earlier already has
+    its "SLA breached" row, and meeting it late must not add a second one.
+    """
     for timer in timers:
-        if timer.status == TimerStatus.BREACHED and timer.breached_at == timer.due_at:
+        if getattr(timer, "breached_now", False):
             record_event(
                 ticket,
                 TicketEvent.Kind.SLA_BREACHED,
@@ -361,7 +378,8 @@ def ticket_add_customer_message(
 
     Reopens a ticket solved within `REOPEN_WINDOW`; on a closed ticket (or one solved longer
     ago) it opens a follow-up ticket instead. Resumes clocks paused on the customer, and starts
-    the next-response timer unless one already runs (the oldest unanswered message counts).
+    the next-response timer unless one already runs (the oldest unanswered message counts) or
+    the first response still does.
     """
     body = _clean_body(body)
     now = now or timezone.now()
@@ -428,7 +446,12 @@ def ticket_add_customer_message(
                 reason="customer_replied",
             )
             sla.resume(ticket, at=now, clocks=clocks)
-        if ticket.first_response_at is not None:
+        # The first response covers messages until the first reply. Without one running (a
+        # ticket solved without a reply and reopened now), the next response owes the answer.
+        if (
+            ticket.first_response_at is not None
+            or not sla.running(ticket, TimerKind.FIRST_RESPONSE).exists()
+        ):
             sla.start_timer(ticket, TimerKind.NEXT_RESPONSE, at=now, clocks=clocks)
         _save(ticket, *fields, now=now)
     return CustomerMessageResult(message=message, reopened=reopened)
@@ -550,6 +573,15 @@ def _change_status(ticket: Ticket, status: str, *, actor, at: dt.datetime, clock
     ticket.status = status
     if old == TicketStatus.PENDING:
         sla.resume(ticket, at=at, clocks=clocks)
+    if old == TicketStatus.SOLVED and status != TicketStatus.CLOSED:
+        # Reopened by an agent (to open, on hold or pending): the resolution clock starts again,
+        # and the periodic update if the customer had an answer (as on a customer's reopen).
+        # A clock started on a pending ticket starts paused (`sla.start_timer`).
+        ticket.solved_at = None
+        record_event(ticket, TicketEvent.Kind.REOPENED, at=at, actor=actor, public=True)
+        sla.start_timer(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
+        if ticket.first_response_at:
+            sla.start_timer(ticket, TimerKind.PERIODIC_UPDATE, at=at, clocks=clocks)
     if status == TicketStatus.PENDING:
         sla.pause(ticket, at=at, clocks=clocks)
     elif status == TicketStatus.SOLVED:
@@ -564,11 +596,6 @@ def _change_status(ticket: Ticket, status: str, *, actor, at: dt.datetime, clock
             met = sla.meet_kinds(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
             _record_breaches(ticket, met, at)
         sla.cancel(ticket)
-    elif old == TicketStatus.SOLVED:
-        # Reopened by an agent: the resolution clock starts again.
-        ticket.solved_at = None
-        record_event(ticket, TicketEvent.Kind.REOPENED, at=at, actor=actor, public=True)
-        sla.start_timer(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
     if status == TicketStatus.ON_HOLD:
         milestones = sla.meet_milestones(
             ticket, MilestoneTrigger.CARRIER_CONTACTED, at=at, clocks=clocks

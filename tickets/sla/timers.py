@@ -148,6 +148,12 @@ def start_timer(ticket: Ticket, kind: str, *, at: dt.datetime, clocks: Clocks) -
     if not targets or running(ticket, kind).exists():
         return None
     timer = new_timer(ticket, targets[0], start=at, clocks=clocks, policy=ticket.sla_policy)
+    if ticket.status == Ticket.Status.PENDING:
+        # The ticket waits on the customer (an agent's reply while pending starts the periodic
+        # update): the new clock starts paused, with its whole budget left.
+        timer.status = TimerStatus.PAUSED
+        timer.paused_at = at
+        timer.remaining_seconds = targets[0].minutes * 60
     timer.save()
     return timer
 
@@ -157,32 +163,48 @@ def running(ticket: Ticket, *kinds: str):
     return timers.filter(kind__in=kinds) if kinds else timers
 
 
-def _minutes_early(timer: SLATimer, at: dt.datetime, clocks: Clocks) -> int:
-    """Minutes on the timer's clock between `at` and the due time (negative: late)."""
-    if timer.status == TimerStatus.PAUSED:
-        return (timer.remaining_seconds or 0) // 60
-    seconds = clocks.seconds_between(timer.business_hours, at, timer.due_at)
-    # Round towards "late": one second past due is a minute late, not zero.
-    return seconds // 60
+def _minutes_late(timer: SLATimer, at: dt.datetime, clocks: Clocks) -> int:
+    """Whole minutes on the timer's clock from the due time to `at`, for `at` past due.
+
+    Rounded towards "late" and at least one: one second past due is a minute late, and so is a
+    business-hours goal reached after closing time on its due day (no business time has passed,
+    but the due time has, and the sweeper breaches by real time).
+    """
+    seconds = clocks.seconds_between(timer.business_hours, timer.due_at, at)
+    return max(1, -(-seconds // 60))
 
 
 def meet(timers: Iterable[SLATimer], *, at: dt.datetime, clocks: Clocks) -> list[SLATimer]:
     """Record that the timers' goals were reached at `at`.
 
-    A running timer becomes met with its minutes early (or late, if the sweeper has not yet
-    caught a breach). A breached one keeps its status and records when, late, it was met.
+    Callers read the timers `FOR UPDATE` (`meet_kinds`, `meet_milestones`): the sweeper claims
+    timers with `SKIP LOCKED`, so it either leaves these alone or has committed its breach
+    before they are read, and a breach is never written (nor recorded) twice.
+
+    A running timer becomes met with its minutes early, or breached with its minutes late
+    (negative) when `at` is past its due time and the sweeper has not caught it yet; such a
+    timer gets `breached_now = True` (not stored) so the caller records the breach once. A
+    timer the sweeper already breached keeps its status and records when, late, it was met.
+    A paused timer is never past due (`pause` skips overdue ones): it is met with its time left.
     """
     done = []
     for timer in timers:
-        if timer.status in RUNNING:
-            timer.minutes_early = _minutes_early(timer, at, clocks)
-            timer.status = TimerStatus.MET if timer.minutes_early >= 0 else TimerStatus.BREACHED
-            if timer.status == TimerStatus.BREACHED:
-                timer.breached_at = timer.due_at
-        elif timer.status == TimerStatus.BREACHED and timer.met_at is None:
-            timer.minutes_early = -(
-                clocks.seconds_between(timer.business_hours, timer.due_at, at) // 60
+        timer.breached_now = False
+        if timer.status == TimerStatus.PAUSED:
+            timer.minutes_early = (timer.remaining_seconds or 0) // 60
+            timer.status = TimerStatus.MET
+        elif timer.status == TimerStatus.ACTIVE and at <= timer.due_at:
+            timer.minutes_early = (
+                clocks.seconds_between(timer.business_hours, at, timer.due_at) // 60
             )
+            timer.status = TimerStatus.MET
+        elif timer.status == TimerStatus.ACTIVE:
+            timer.minutes_early = -_minutes_late(timer, at, clocks)
+            timer.status = TimerStatus.BREACHED
+            timer.breached_at = timer.due_at
+            timer.breached_now = True
+        elif timer.status == TimerStatus.BREACHED and timer.met_at is None:
+            timer.minutes_early = -_minutes_late(timer, at, clocks)
         else:
             continue
         timer.met_at = at
@@ -207,7 +229,7 @@ def meet_kinds(ticket: Ticket, *kinds: str, at: dt.datetime, clocks: Clocks) -> 
     timers = SLATimer.objects.filter(
         ticket=ticket, kind__in=kinds, status__in=(*RUNNING, TimerStatus.BREACHED), met_at=None
     ).exclude(kind=TimerKind.MILESTONE)
-    return meet(timers, at=at, clocks=clocks)
+    return meet(timers.select_for_update(), at=at, clocks=clocks)
 
 
 def meet_milestones(
@@ -221,7 +243,7 @@ def meet_milestones(
         status__in=(*RUNNING, TimerStatus.BREACHED),
         met_at=None,
     )
-    return meet(timers, at=at, clocks=clocks)
+    return meet(timers.select_for_update(), at=at, clocks=clocks)
 
 
 def meet_milestone(timer: SLATimer, *, at: dt.datetime, clocks: Clocks) -> bool:
@@ -235,7 +257,8 @@ def pause(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
     Timers already past due stay active: they breached before the pause, and the sweeper says so.
     """
     paused = 0
-    for timer in running(ticket).filter(status=TimerStatus.ACTIVE, due_at__gt=at):
+    timers = running(ticket).filter(status=TimerStatus.ACTIVE, due_at__gt=at)
+    for timer in timers.select_for_update():
         timer.remaining_seconds = clocks.seconds_between(timer.business_hours, at, timer.due_at)
         timer.status = TimerStatus.PAUSED
         timer.paused_at = at
@@ -253,6 +276,9 @@ def resume(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
         )
         timer.due_at = clocks.add(timer.business_hours, at, timer.remaining_seconds or 0)
         timer.warn_at = _warn_at(timer.due_at, ticket.sla_policy)
+        if timer.warn_at is not None and timer.warn_at > at:
+            # A warning given before the pause was for the old due time (as in `recompute`).
+            timer.warned_at = None
         timer.status = TimerStatus.ACTIVE
         timer.paused_at = None
         timer.remaining_seconds = None
@@ -261,6 +287,7 @@ def resume(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
                 "status",
                 "due_at",
                 "warn_at",
+                "warned_at",
                 "paused_at",
                 "remaining_seconds",
                 "paused_seconds",
@@ -277,6 +304,31 @@ def cancel(ticket: Ticket, *kinds: str) -> int:
     )
 
 
+def _recomputed_fields(timer: SLATimer) -> tuple:
+    return (
+        timer.target_id,
+        timer.business_hours,
+        timer.met_by,
+        timer.remaining_seconds,
+        timer.due_at,
+        timer.warn_at,
+        timer.warned_at,
+    )
+
+
+def _reached_before(ticket: Ticket, target: SLATarget) -> bool:
+    """A first-contact goal the ticket reached before a policy asking for it applied.
+
+    The customer already had a public reply: neither a first response nor a milestone met by a
+    public reply ("Contact the customer") starts, overdue, after a late category change.
+    """
+    if ticket.first_response_at is None:
+        return False
+    return target.kind == TimerKind.FIRST_RESPONSE or (
+        target.kind == TimerKind.MILESTONE and target.met_by == MilestoneTrigger.PUBLIC_REPLY
+    )
+
+
 def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
     """Rebuild the running timers after the ticket's policy or its team's calendar changed.
 
@@ -285,9 +337,11 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
        paused timer gets its time left recomputed instead.
     2. A running timer whose kind and name the new policy lacks is cancelled.
     3. Initial timers the new policy has and the ticket never ran (a milestone of the lost-parcel
-       policy after a category change, say) start, as if the ticket had been opened under it.
+       policy after a category change, say) start, as if the ticket had been opened under it;
+       first-contact goals a public reply already reached do not (`_reached_before`).
 
-    Returns the number of timers changed or started.
+    Returns the number of timers changed (due time, time left, target or clock), cancelled or
+    started.
     """
     policy = ticket.sla_policy
     targets = {(t.kind, t.name): t for t in policy_targets(policy)}
@@ -302,6 +356,7 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
             changed += 1
             continue
         budget = target.minutes * 60
+        before = _recomputed_fields(timer)
         timer.target = target
         timer.business_hours = target.business_hours
         timer.met_by = target.met_by if target.kind == TimerKind.MILESTONE else ""
@@ -318,6 +373,10 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
             timer.warn_at = _warn_at(timer.due_at, policy)
             if timer.warn_at is not None and timer.warn_at > at:
                 timer.warned_at = None
+        if _recomputed_fields(timer) == before:
+            # Nothing moved (a calendar edit on a day this timer never reaches): no write, and
+            # the caller records no "recomputed" row for it.
+            continue
         timer.save(
             update_fields=[
                 "target",
@@ -335,8 +394,7 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
     missing = [
         target
         for target in policy_targets(policy, *INITIAL_KINDS)
-        if (target.kind, target.name) not in ever
-        and not (target.kind == TimerKind.FIRST_RESPONSE and ticket.first_response_at)
+        if (target.kind, target.name) not in ever and not _reached_before(ticket, target)
     ]
     if missing and ticket.status not in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
         contact_start = ticket.detected_at or ticket.created_at
