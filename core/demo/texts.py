@@ -516,6 +516,24 @@ AGENT_CLOSING = {
     "patience, and sorry again for the delay. Best regards, {agent}",
     ZH: "{name}您好，好消息：您的包裹已于{date}签收。感谢您的耐心等待，再次为延误致歉。{agent}",
 }
+AGENT_SOLVED_IN_TRANSIT = {
+    EN: "Hello {name}, {carrier} has confirmed the new estimated delivery date of order {order}: "
+    "{eta}. We will keep you posted until it arrives, so I am marking this request as solved. "
+    "If anything is still unclear, just reply to this message. Best regards, {agent}",
+    ZH: "{name}您好，{carrier}已确认订单 {order} 新的预计送达日期：{eta}。包裹送达前我们会持续"
+    "通知您最新进展，这个问题我先标记为已解决。如还有疑问，直接回复本消息即可。{agent}",
+}
+AGENT_ASK_CHOICE = {
+    EN: "Hello {name}, please let us know which option you prefer for order {order}, and we "
+    "will arrange it right away. Best regards, {agent}",
+    ZH: "{name}您好，请告诉我们订单 {order} 您选择哪种方案，我们会马上为您安排。{agent}",
+}
+AGENT_ASK_PHOTO = {
+    EN: "Hello {name}, to settle the damage claim for order {order} with {carrier} we still need "
+    "a photo of the item and the box. Best regards, {agent}",
+    ZH: "{name}您好，为了向{carrier}办理订单 {order} 的破损理赔，还需要您提供商品和外包装的照片。"
+    "{agent}",
+}
 AGENT_ASK_CUSTOMER = {
     EN: "Hello {name}, to continue we need one detail from you: please confirm the delivery "
     "address (street, house number and postcode) for order {order}. Best regards, {agent}",
