@@ -324,9 +324,7 @@ class TicketQuerySet(models.QuerySet):
             return self
         if not user.has_perm("tickets.work_console"):
             return self.none()
-        team_id = (
-            AgentProfile.objects.filter(user=user).values_list("team_id", flat=True).first()
-        )
+        team_id = AgentProfile.objects.filter(user=user).values_list("team_id", flat=True).first()
         if team_id is None:
             return self
         return self.filter(Q(team_id=team_id) | Q(team__isnull=True) | Q(assignee=user))

@@ -45,12 +45,19 @@ def is_proactive_level(level: str) -> bool:
 
 
 def _needing_ticket():
-    """Active shipments at a proactive level with no proactive ticket yet."""
-    has_ticket = Ticket.objects.filter(shipment=OuterRef("pk"), source=Source.PROACTIVE)
+    """Active shipments at a proactive level with no proactive ticket yet.
+
+    A shipment whose customer already has an open ticket about it is left alone: the agent on
+    that ticket is on the case, and a second ticket would split the conversation. Should the
+    parcel still be late once that ticket is solved, the catch-up opens the proactive one.
+    """
+    proactive = Ticket.objects.filter(shipment=OuterRef("pk"), source=Source.PROACTIVE)
+    open_ticket = Ticket.objects.open().filter(shipment=OuterRef("pk"))
     return (
         Shipment.objects.filter(delay_level__in=proactive_levels())
         .exclude(status__in=FINAL_STATUSES)
-        .exclude(Exists(has_ticket))
+        .exclude(Exists(proactive))
+        .exclude(Exists(open_ticket))
     )
 
 

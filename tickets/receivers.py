@@ -33,13 +33,24 @@ def calendar_changed(sender, instance, **kwargs) -> None:
     transaction.on_commit(lambda: recompute_calendar_timers_task.delay(calendar_id))
 
 
+def team_changed(sender, instance, created=False, update_fields=None, **kwargs) -> None:
+    """A team's calendar may have been switched: its tickets' business-hours timers follow."""
+    from tickets.tasks import recompute_team_timers_task
+
+    if created or (update_fields is not None and "calendar" not in update_fields):
+        return
+    team_id = instance.pk
+    transaction.on_commit(lambda: recompute_team_timers_task.delay(team_id))
+
+
 def connect() -> None:
     from django.db.models.signals import post_delete, post_save
 
     from shipments.signals import shipment_delay_changed
-    from tickets.models import BusinessCalendar, CalendarException, WorkingHours
+    from tickets.models import BusinessCalendar, CalendarException, Team, WorkingHours
 
     shipment_delay_changed.connect(open_tickets_for_delays, dispatch_uid="tickets.proactive")
+    post_save.connect(team_changed, sender=Team, dispatch_uid="tickets.team_calendar")
     for model in (BusinessCalendar, WorkingHours, CalendarException):
         for signal in (post_save, post_delete):
             signal.connect(

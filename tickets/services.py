@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.models import Channel, Language
 from customers.models import Customer
 from tickets import routing
 from tickets.models import (
@@ -73,6 +74,8 @@ EMPTY_MESSAGE = _("Write a message first.")
 INVALID_STATUS = _("Choose a valid status.")
 INVALID_PRIORITY = _("Choose a valid priority.")
 INVALID_CATEGORY = _("Choose a valid category.")
+INVALID_LANGUAGE = _("Choose a valid language.")
+INVALID_CHANNEL = _("Choose a valid channel.")
 CANNOT_OVERRIDE = _("You may not override priorities.")
 NO_SUCH_MILESTONE = _("This milestone is not running on this ticket.")
 MESSAGE_TOO_LONG = _("Keep the message under %(limit)s characters.")
@@ -299,6 +302,10 @@ def ticket_open(
     """
     if category not in Category.values:
         raise TicketActionError(INVALID_CATEGORY, code="invalid_category")
+    if language is not None and language not in Language.values:
+        raise TicketActionError(INVALID_LANGUAGE, code="invalid_language")
+    if channel and channel not in Channel.values:
+        raise TicketActionError(INVALID_CHANNEL, code="invalid_channel")
     if priority is not None and priority not in Priority.values:
         raise TicketActionError(INVALID_PRIORITY, code="invalid_priority")
     now = now or timezone.now()
@@ -933,32 +940,41 @@ def close_solved_tickets(*, now: dt.datetime | None = None, batch_size: int = 5_
             return total
 
 
-def recompute_calendar_timers(*, calendar_id: int, now: dt.datetime | None = None) -> int:
-    """A team calendar changed: recompute the running business-hours timers of its tickets."""
-    now = now or timezone.now()
-    ticket_ids = (
-        SLATimer.objects.filter(
-            status__in=sla.RUNNING,
-            business_hours=True,
-            ticket__team__calendar_id=calendar_id,
-        )
-        .values_list("ticket_id", flat=True)
-        .distinct()
-    )
+def _recompute_business_timers(running_timers, *, now: dt.datetime, **data) -> int:
+    """Recompute the tickets of these running business-hours timers, one transaction each."""
+    ticket_ids = list(running_timers.values_list("ticket_id", flat=True).distinct())
     changed = 0
-    for ticket_id in list(ticket_ids):
+    for ticket_id in ticket_ids:
         with transaction.atomic():
             ticket = _lock(ticket_id)
             if sla.recompute(ticket, at=now, clocks=sla.Clocks(ticket, at=now)):
-                record_event(
-                    ticket,
-                    TicketEvent.Kind.SLA_RECOMPUTED,
-                    at=now,
-                    reason="calendar_changed",
-                    calendar=calendar_id,
-                )
+                record_event(ticket, TicketEvent.Kind.SLA_RECOMPUTED, at=now, **data)
                 changed += 1
     return changed
+
+
+def recompute_calendar_timers(*, calendar_id: int, now: dt.datetime | None = None) -> int:
+    """A business calendar changed: recompute the running business-hours timers of its teams."""
+    return _recompute_business_timers(
+        SLATimer.objects.filter(
+            status__in=sla.RUNNING, business_hours=True, ticket__team__calendar_id=calendar_id
+        ),
+        now=now or timezone.now(),
+        reason="calendar_changed",
+        calendar=calendar_id,
+    )
+
+
+def recompute_team_timers(*, team_id: int, now: dt.datetime | None = None) -> int:
+    """A team got another calendar (or none): its tickets' business-hours timers follow."""
+    return _recompute_business_timers(
+        SLATimer.objects.filter(
+            status__in=sla.RUNNING, business_hours=True, ticket__team_id=team_id
+        ),
+        now=now or timezone.now(),
+        reason="team_calendar_changed",
+        team=team_id,
+    )
 
 
 __all__ = [
@@ -968,6 +984,7 @@ __all__ = [
     "close_solved_tickets",
     "record_event",
     "recompute_calendar_timers",
+    "recompute_team_timers",
     "ticket_add_customer_message",
     "ticket_add_note",
     "ticket_assign",

@@ -51,3 +51,11 @@ def recompute_calendar_timers_task(calendar_id: int) -> int:
     from tickets.services import recompute_calendar_timers
 
     return recompute_calendar_timers(calendar_id=calendar_id, now=timezone.now())
+
+
+@shared_task(name="tickets.recompute_team_timers", ignore_result=True, **_RETRY)
+def recompute_team_timers_task(team_id: int) -> int:
+    """A team's calendar was switched: move the due times of its running timers."""
+    from tickets.services import recompute_team_timers
+
+    return recompute_team_timers(team_id=team_id, now=timezone.now())

@@ -15,7 +15,7 @@ from tests import factories
 from tickets import proactive, tasks
 from tickets.models import SLATimer, Ticket, TicketEvent, TimerKind, TimerStatus
 from tickets.proactive import missing_shipment_ids, open_proactive_tickets
-from tickets.services import ticket_open
+from tickets.services import ticket_change_status, ticket_open
 from tickets.sla.sweeper import sweep
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +112,25 @@ def test_a_second_run_opens_nothing_more():
     assert open_proactive_tickets(shipment_ids=ids, now=T0 + HOUR) == 0
 
     assert len(proactive_tickets()) == 3
+
+
+def test_a_shipment_with_an_open_customer_ticket_gets_no_second_ticket_until_it_is_solved(agent):
+    shipment = delayed()
+    own = ticket_open(
+        customer=shipment.customer,
+        subject="Where is my parcel?",
+        body="Still nothing.",
+        shipment=shipment,
+        now=T0 - HOUR,
+    )
+
+    assert open_proactive_tickets(shipment_ids=[shipment.pk], now=T0) == 0
+    assert missing_shipment_ids() == []
+
+    ticket_change_status(ticket=own, actor=agent, status="solved", now=T0 + HOUR)
+
+    assert missing_shipment_ids() == [shipment.pk]
+    assert open_proactive_tickets(shipment_ids=[shipment.pk], now=T0 + 2 * HOUR) == 1
 
 
 def test_a_worker_that_loses_the_race_opens_nothing_and_does_not_fail(monkeypatch):
@@ -246,12 +265,13 @@ def test_a_large_pass_is_queued_in_chunks(queued):
     assert [n for chunk in queued for n in chunk] == list(range(1, 1202))
 
 
-def test_the_catch_up_finds_delayed_shipments_still_without_a_ticket():
+def test_the_catch_up_finds_delayed_shipments_still_without_a_ticket(agent):
     first, second = delayed(), delayed(level="red")
     factories.ShipmentFactory(delay_level="none")
     delayed(status="delivered", delivered_at=T0 - HOUR)
-    # A customer's own ticket about the shipment is not the proactive one.
-    ticket_open(customer=second.customer, subject="Late!", shipment=second, now=T0)
+    # A customer's own ticket about the shipment, solved, is not the proactive one.
+    own = ticket_open(customer=second.customer, subject="Late!", shipment=second, now=T0)
+    ticket_change_status(ticket=own, actor=agent, status="solved", now=T0)
     open_proactive_tickets(shipment_ids=[first.pk], now=T0)
 
     assert missing_shipment_ids() == [second.pk]

@@ -272,9 +272,11 @@ def test_a_sweep_runs_a_constant_number_of_queries(tickets, django_assert_max_nu
         open_ticket()  # breaches 3 timers and escalates at 03:00 after
         open_ticket(at=T0 + 2 * HOUR + 40 * MINUTE)  # warns its courier milestone at 03:00
 
-    # Per step (warn, breach, escalate): savepoint, claim (SELECT ... FOR UPDATE SKIP LOCKED on
-    # PostgreSQL), UPDATE, INSERT of the timeline rows, release: 5 queries, 15 in all.
-    with django_assert_max_num_queries(15):
+    # Warn: savepoint, claim (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL), UPDATE, INSERT
+    # of the timeline rows, release (5). Breach: the same plus the escalation of the batch's
+    # tickets (lock, UPDATE, INSERT): 8. Catch-up escalation: savepoint, candidates, release
+    # (3). 16 in all, whatever the number of timers.
+    with django_assert_max_num_queries(16):
         result = sweep(now=T0 + 3 * HOUR)
 
     assert result == SweepResult(warned=tickets, breached=3 * tickets, escalated=tickets)
@@ -365,3 +367,29 @@ def test_a_sweep_and_an_agent_replying_to_the_same_ticket_do_not_deadlock(monkey
     assert timer.met_at == T0 + 2 * HOUR
     assert timer.minutes_early == -60
     assert kinds(ticket, BREACHED).count("first_response") == 1
+
+
+def test_a_breach_older_than_the_lookback_still_escalates_its_ticket():
+    # A proactive ticket opened ten days after detection: its first response was due (detection
+    # + 24 h) long before the escalation catch-up's lookback, yet the breach escalates it.
+    shipment = factories.ShipmentFactory()
+    detected = T0 - 10 * DAY
+    ticket = ticket_open(
+        customer=shipment.customer,
+        subject="Delayed parcel",
+        category="delay",
+        source="proactive",
+        shipment=shipment,
+        detected_at=detected,
+        now=T0,
+    )
+    assert first_response(ticket).due_at == detected + 24 * HOUR
+
+    result = sweep(now=T0 + MINUTE)
+
+    ticket.refresh_from_db()
+    assert ticket.is_escalated
+    assert ticket.escalated_at == T0 + MINUTE
+    assert result.escalated == 1
+    assert TicketEvent.objects.filter(ticket=ticket, kind=ESCALATED).count() == 1
+    assert sweep(now=T0 + 2 * MINUTE).escalated == 0

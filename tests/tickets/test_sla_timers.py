@@ -43,6 +43,7 @@ from tickets.services import (
     NO_SUCH_MILESTONE,
     TicketActionError,
     recompute_calendar_timers,
+    recompute_team_timers,
     ticket_add_customer_message,
     ticket_add_note,
     ticket_change_category,
@@ -965,6 +966,44 @@ def test_every_calendar_edit_queues_a_recompute(
             berlin.save()
 
     assert queued_recomputes == [berlin.pk]
+
+
+def test_switching_a_teams_calendar_moves_its_business_hours_timers(berlin):
+    ticket = open_default_policy_ticket(utc(2026, 11, 24, 14))
+    assert timer(ticket, FIRST).due_at == utc(2026, 11, 25, 10)
+    early = make_calendar(
+        "Midday shift",
+        time_zone="Europe/Berlin",
+        country="DE",
+        opens=time(12),
+        closes=time(14),
+        team=False,
+    )
+    team = ticket.team
+    team.calendar = early
+    team.save()
+
+    changed = recompute_team_timers(team_id=team.pk, now=utc(2026, 11, 24, 15))
+
+    # Tue 15:00 CET: closed since 14:00; 2 h on Wednesday, 2 h on Thursday -> Thu 14:00 CET.
+    assert changed == 1
+    assert timer(ticket, FIRST).due_at == utc(2026, 11, 26, 13)
+    [recomputed] = events(ticket, TicketEvent.Kind.SLA_RECOMPUTED)
+    assert recomputed.data == {"reason": "team_calendar_changed", "team": team.pk}
+
+
+def test_saving_a_team_queues_a_recompute_of_its_timers(
+    berlin, monkeypatch, django_capture_on_commit_callbacks
+):
+    calls: list[int] = []
+    monkeypatch.setattr(tasks.recompute_team_timers_task, "delay", calls.append)
+    team = open_default_policy_ticket(utc(2026, 11, 24, 14)).team
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team.calendar = None
+        team.save()
+
+    assert calls == [team.pk]
 
 
 # ---- Pause and resume -----------------------------------------------------------------------

@@ -545,3 +545,25 @@ def test_the_customer_follows_the_progress_but_never_sees_internal_steps(agent):
         Kind.MILESTONE_MET,
     }
     assert not Message.objects.filter(ticket=ticket, kind="note", direction="outbound").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("category", "parcel_eaten_by_dog", "invalid_category"),
+        ("language", "klingon", "invalid_language"),
+        ("channel", "pigeon", "invalid_channel"),
+        ("priority", "whenever", "invalid_priority"),
+    ],
+)
+def test_opening_a_ticket_refuses_unknown_values_and_writes_nothing(field, value, code):
+    from tickets.services import TicketActionError
+
+    fields = {"category": "delay", "channel": "email", field: value}
+    with pytest.raises(TicketActionError) as error:
+        ticket_open(
+            customer=factories.CustomerFactory(), subject="Hello", body="Late.", now=T0, **fields
+        )
+
+    assert error.value.code == code
+    assert not Ticket.objects.exists()

@@ -5,12 +5,12 @@ Runs every minute from beat (`tickets.sweep_sla`) and may run on several workers
 1. Warn: running timers whose warning time has come and that were never warned get
    `warned_at` and an "SLA warning" timeline row.
 2. Breach: running timers past their due time become breached (`breached_at` = the due time)
-   with an "SLA breached" timeline row.
-3. Escalate: open tickets with a timer breached in the last `ESCALATION_LOOKBACK` that are not
-   escalated yet are flagged for supervisors (`is_escalated`, the supervisor page lists them)
-   with an "Escalated" timeline row. Driven by timers, not by step 2 alone, so a breach that
-   an agent's late reply recorded, or a ticket that was locked during step 2, is escalated on
-   the next pass.
+   with an "SLA breached" timeline row, and their open tickets are escalated in the same
+   transaction: flagged for supervisors (`is_escalated`, `escalated_at`; the supervisor page
+   lists them) with an "Escalated" timeline row.
+3. Catch up: open tickets with a timer breached in the last `ESCALATION_LOOKBACK` that are not
+   escalated yet (a breach that an agent's late reply recorded, or a ticket that was being saved
+   during step 2) are escalated the same way.
 
 Each step claims its rows in batches with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL) and a
 conditional UPDATE, so two sweepers never warn, breach or escalate the same row twice, and a
@@ -86,7 +86,11 @@ def warn(*, now: dt.datetime, batch_size: int = BATCH_SIZE) -> int:
             return total
 
 
-def breach(*, now: dt.datetime, batch_size: int = BATCH_SIZE) -> int:
+def breach(
+    *, now: dt.datetime, batch_size: int = BATCH_SIZE, escalations: list[int] | None = None
+) -> int:
+    """Mark running timers past due as breached; escalate their tickets (counts appended to
+    `escalations`). Returns the number of timers breached."""
     total = 0
     while True:
         with transaction.atomic():
@@ -104,50 +108,70 @@ def breach(*, now: dt.datetime, batch_size: int = BATCH_SIZE) -> int:
             TicketEvent.objects.bulk_create(
                 _timer_event(TicketEvent.Kind.SLA_BREACHED, row, now) for row in rows
             )
+            # Escalate in the same transaction: a timer whose due time lies before the lookback
+            # (a proactive ticket opened days after detection) is escalated all the same.
+            escalated = _escalate_tickets({r[1] for r in rows}, now=now)
+            if escalations is not None:
+                escalations.append(escalated)
         total += len(rows)
         if len(rows) < batch_size:
             return total
 
 
+def _escalate_tickets(ticket_ids, *, now: dt.datetime) -> int:
+    """Flag the open, not yet escalated tickets among `ticket_ids`; skip rows being saved."""
+    tickets = list(
+        Ticket.objects.open()
+        .filter(is_escalated=False, pk__in=ticket_ids)
+        .select_for_update(skip_locked=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    if not tickets:
+        return 0
+    Ticket.objects.filter(pk__in=tickets, is_escalated=False).update(
+        is_escalated=True, escalated_at=now
+    )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=pk,
+            kind=TicketEvent.Kind.ESCALATED,
+            is_public=False,
+            created_at=now,
+            data={"reason": "sla_breach"},
+        )
+        for pk in tickets
+    )
+    return len(tickets)
+
+
 def escalate(*, now: dt.datetime, batch_size: int = BATCH_SIZE) -> int:
+    """Catch-up: open tickets with a timer breached within the lookback and no escalation yet."""
     total = 0
     recent = SLATimer.objects.filter(
         status=TimerStatus.BREACHED, breached_at__gte=now - ESCALATION_LOOKBACK
     ).values("ticket_id")
     while True:
         with transaction.atomic():
-            tickets = list(
+            candidates = list(
                 Ticket.objects.open()
                 .filter(is_escalated=False, pk__in=recent)
-                .select_for_update(skip_locked=True)
                 .order_by()
                 .values_list("pk", flat=True)[:batch_size]
             )
-            if not tickets:
+            if not candidates:
                 return total
-            Ticket.objects.filter(pk__in=tickets, is_escalated=False).update(
-                is_escalated=True, escalated_at=now
-            )
-            TicketEvent.objects.bulk_create(
-                TicketEvent(
-                    ticket_id=pk,
-                    kind=TicketEvent.Kind.ESCALATED,
-                    is_public=False,
-                    created_at=now,
-                    data={"reason": "sla_breach"},
-                )
-                for pk in tickets
-            )
-        total += len(tickets)
-        if len(tickets) < batch_size:
+            escalated = _escalate_tickets(candidates, now=now)
+        total += escalated
+        if len(candidates) < batch_size or not escalated:
             return total
 
 
 def sweep(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> SweepResult:
     """One pass: warnings, then breaches, then escalations (see the module docstring)."""
     now = now or timezone.now()
-    return SweepResult(
-        warned=warn(now=now, batch_size=batch_size),
-        breached=breach(now=now, batch_size=batch_size),
-        escalated=escalate(now=now, batch_size=batch_size),
-    )
+    escalations: list[int] = []
+    warned = warn(now=now, batch_size=batch_size)
+    breached = breach(now=now, batch_size=batch_size, escalations=escalations)
+    caught_up = escalate(now=now, batch_size=batch_size)
+    return SweepResult(warned=warned, breached=breached, escalated=sum(escalations) + caught_up)
