@@ -181,6 +181,36 @@ def _clean_body(body: str) -> str:
     return body
 
 
+def _add_message(
+    ticket: Ticket, kind: str, body: str, *, at: dt.datetime, channel: str = "", author=None
+) -> Message:
+    """A message and its timeline row: customer message, agent reply or internal note."""
+    direction = {
+        TicketEvent.Kind.CUSTOMER_MESSAGE: Message.Direction.INBOUND,
+        TicketEvent.Kind.AGENT_REPLY: Message.Direction.OUTBOUND,
+        TicketEvent.Kind.NOTE: Message.Direction.INTERNAL,
+    }[kind]
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.NOTE if kind == TicketEvent.Kind.NOTE else Message.Kind.PUBLIC,
+        direction=direction,
+        channel=channel,
+        author=author,
+        body=body,
+    )
+    _stamp(message, at)
+    data: dict[str, Any] = {"message": message.pk}
+    if kind == TicketEvent.Kind.NOTE:
+        data["excerpt"] = _excerpt(body)
+    else:
+        data["channel"] = channel
+    if kind == TicketEvent.Kind.AGENT_REPLY:
+        data["agent_name"] = _display_name(author)
+    # Notes are never public; customer messages and replies are the conversation itself.
+    record_event(ticket, kind, at=at, actor=author, public=kind != TicketEvent.Kind.NOTE, **data)
+    return message
+
+
 def _display_name(user) -> str:
     return user.first_name or user.get_username()
 
@@ -349,22 +379,7 @@ def ticket_open(
             team=ticket.team.name if ticket.team_id else "",
         )
         if body:
-            message = Message.objects.create(
-                ticket=ticket,
-                kind=Message.Kind.PUBLIC,
-                direction=Message.Direction.INBOUND,
-                channel=channel,
-                body=body,
-            )
-            _stamp(message, now)
-            record_event(
-                ticket,
-                TicketEvent.Kind.CUSTOMER_MESSAGE,
-                at=now,
-                public=True,
-                message=message.pk,
-                channel=channel,
-            )
+            _add_message(ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, body, at=now, channel=channel)
         if decision is not None and decision.assignee is not None:
             _assign(ticket, decision.assignee, at=now, reason=decision.reason)
             ticket.save(update_fields=["assignee"])
@@ -413,21 +428,8 @@ def ticket_add_customer_message(
                 message=follow_up.messages.order_by("-pk").first(), follow_up=True
             )
         clocks = sla.Clocks(ticket, at=now)
-        message = Message.objects.create(
-            ticket=ticket,
-            kind=Message.Kind.PUBLIC,
-            direction=Message.Direction.INBOUND,
-            channel=channel,
-            body=body,
-        )
-        _stamp(message, now)
-        record_event(
-            ticket,
-            TicketEvent.Kind.CUSTOMER_MESSAGE,
-            at=now,
-            public=True,
-            message=message.pk,
-            channel=channel,
+        message = _add_message(
+            ticket, TicketEvent.Kind.CUSTOMER_MESSAGE, body, at=now, channel=channel
         )
         reopened = False
         fields = ["last_customer_message_at"]
@@ -492,23 +494,8 @@ def ticket_reply(
         if ticket.status == TicketStatus.CLOSED:
             raise TicketActionError(TICKET_CLOSED, code="closed")
         clocks = sla.Clocks(ticket, at=now)
-        message = Message.objects.create(
-            ticket=ticket,
-            kind=Message.Kind.PUBLIC,
-            direction=Message.Direction.OUTBOUND,
-            channel=channel,
-            author=actor,
-            body=body,
-        )
-        _stamp(message, now)
-        record_event(
-            ticket,
-            TicketEvent.Kind.AGENT_REPLY,
-            at=now,
-            actor=actor,
-            public=True,
-            message=message.pk,
-            agent_name=_display_name(actor),
+        message = _add_message(
+            ticket, TicketEvent.Kind.AGENT_REPLY, body, at=now, channel=channel, author=actor
         )
         met = sla.meet_kinds(
             ticket,
@@ -552,22 +539,7 @@ def ticket_add_note(*, ticket: Ticket, actor, body: str, now: dt.datetime | None
     now = now or timezone.now()
     with transaction.atomic():
         ticket = _lock(ticket)
-        message = Message.objects.create(
-            ticket=ticket,
-            kind=Message.Kind.NOTE,
-            direction=Message.Direction.INTERNAL,
-            author=actor,
-            body=body,
-        )
-        _stamp(message, now)
-        record_event(
-            ticket,
-            TicketEvent.Kind.NOTE,
-            at=now,
-            actor=actor,
-            message=message.pk,
-            excerpt=_excerpt(body),
-        )
+        message = _add_message(ticket, TicketEvent.Kind.NOTE, body, at=now, author=actor)
         _save(ticket, now=now, bump=False)
     return message
 
