@@ -118,5 +118,9 @@ def env_database(
         config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # JIT compilation pays off for long analytical queries, not for the console's short
+        # ones: on a 200k-ticket queue it cost 130-390 ms per page (docs/PERFORMANCE.md).
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("options", "-c jit=off")
     config["ATOMIC_REQUESTS"] = False
     return config

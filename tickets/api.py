@@ -68,7 +68,6 @@ from rest_framework.settings import api_settings
 
 from tickets.filters import TicketFilter
 from tickets.models import Message, SLATimer, Source, Ticket, TicketEvent
-from tickets.selectors import priority_rank
 from tickets.serializers import (
     CUSTOMER_MESSAGES_ONLY,
     MessageCreatedSerializer,
@@ -384,11 +383,7 @@ class TicketViewSet(
         user = self.request.user
         tickets = tickets_for(user)
         if self.action == "list":
-            return (
-                with_representation(tickets)
-                .annotate(priority_rank=priority_rank())
-                .order_by("priority_rank", "created_at", "pk")
-            )
+            return with_representation(tickets).order_by("priority_rank", "created_at", "pk")
         if self.action == "retrieve":
             return with_representation(tickets).prefetch_related(timeline_for(user))
         return tickets

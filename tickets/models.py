@@ -336,22 +336,33 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(assignee__isnull=True)
 
     def breaching_before(self, moment) -> "TicketQuerySet":
-        """Tickets with a running SLA timer due before `moment` (served by the due-time index)."""
-        running = SLATimer.objects.filter(
-            ticket=models.OuterRef("pk"), status=TimerStatus.ACTIVE, due_at__lt=moment
-        )
-        return self.filter(models.Exists(running))
+        """Tickets with a running SLA timer due before `moment`.
+
+        An IN over the due-time partial index (the overdue-or-soon timers are few), not an
+        EXISTS per ticket, so the database starts from the timers.
+        """
+        running = SLATimer.objects.filter(status=TimerStatus.ACTIVE, due_at__lt=moment)
+        return self.filter(pk__in=running.values("ticket_id"))
 
     def search(self, term: str) -> "TicketQuerySet":
+        """Order or tracking number (exact), customer email (exact) or name (part), #reference.
+
+        The shipment and customer conditions are subqueries over their own indexes, not
+        conditions on joined rows: a join would pair every open ticket with its shipment and
+        customer before filtering (docs/PERFORMANCE.md).
+        """
+        from customers.models import Customer
+        from shipments.models import Shipment
+
         term = term.strip()
         if not term:
             return self
+        shipments = Shipment.objects.filter(Q(order_number=term) | Q(tracking_number=term))
+        customers = Customer.objects.filter(Q(name__icontains=term) | Q(email__iexact=term))
         match = (
             Q(subject__icontains=term)
-            | Q(shipment__order_number=term)
-            | Q(shipment__tracking_number=term)
-            | Q(customer__name__icontains=term)
-            | Q(customer__email__iexact=term)
+            | Q(shipment_id__in=shipments.values("pk"))
+            | Q(customer_id__in=customers.values("pk"))
         )
         if term.lstrip("#").isdigit():
             match |= Q(pk=int(term.lstrip("#")))
@@ -408,6 +419,20 @@ class Ticket(TimeStampedModel):
     )
     priority = models.CharField(
         _("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL
+    )
+    # urgent=0 ... low=3, computed by the database: the queues order by it, and an index on a
+    # plain column serves "most pressing first, then oldest" without sorting the backlog.
+    priority_rank = models.GeneratedField(
+        expression=models.Case(
+            *(
+                models.When(priority=priority, then=models.Value(rank))
+                for priority, rank in PRIORITY_RANK.items()
+            ),
+            default=models.Value(len(PRIORITY_RANK)),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+        verbose_name=_("priority rank"),
     )
     priority_overridden = models.BooleanField(_("priority set by hand"), default=False)
     language = models.CharField(
@@ -491,13 +516,13 @@ class Ticket(TimeStampedModel):
         indexes = [
             # Console queue "all open by priority, oldest first".
             models.Index(
-                fields=["priority", "created_at"],
+                fields=["priority_rank", "created_at", "id"],
                 name="tickets_ticket_open_queue_idx",
                 condition=~Q(status__in=["solved", "closed"]),
             ),
-            # Console queue "mine": open tickets of one agent.
+            # Console queues "mine" and "unassigned" (assignee IS NULL), by priority and age.
             models.Index(
-                fields=["assignee", "priority", "created_at"],
+                fields=["assignee", "priority_rank", "created_at", "id"],
                 name="tickets_ticket_mine_idx",
                 condition=~Q(status__in=["solved", "closed"]),
             ),

@@ -15,16 +15,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
-    Case,
     Count,
-    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
-    Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
@@ -34,7 +30,6 @@ from core.models import Channel
 from shipments.models import Incident, TrackingEvent
 from tickets.macros import macros_for_ticket
 from tickets.models import (
-    PRIORITY_RANK,
     Category,
     Macro,
     Message,
@@ -65,15 +60,6 @@ QUEUE_LABELS = {
 
 # "Breaching soon": a running SLA timer falls due within this window (or is already overdue).
 BREACHING_WINDOW = dt.timedelta(hours=1)
-
-
-def priority_rank() -> Case:
-    """urgent=0 ... low=3, so that ordering by it puts the most pressing tickets first."""
-    return Case(
-        *(When(priority=priority, then=Value(rank)) for priority, rank in PRIORITY_RANK.items()),
-        default=Value(len(PRIORITY_RANK)),
-        output_field=IntegerField(),
-    )
 
 
 def next_sla_due_at() -> Subquery:
@@ -137,7 +123,7 @@ def console_queue(
     return (
         tickets.search(search)
         .select_related("customer", "shipment", "assignee", "incident")
-        .annotate(priority_rank=priority_rank(), sla_due_at=next_sla_due_at())
+        .annotate(sla_due_at=next_sla_due_at())
         .order_by(*order)
     )
 
