@@ -93,15 +93,17 @@ def console_queue(
     now: dt.datetime,
     scope: QuerySet[Ticket] | None = None,
 ) -> QuerySet[Ticket]:
-    """Open tickets of one console tab, in the tab's order.
+    """Ids of the open tickets of one console tab, in the tab's order: page it, then load the
+    page's rows with `console_rows`.
 
-    One query per page of rows: customer, shipment, assignee and incident are joined, the
-    soonest SLA due time is a correlated subquery (not a query per row).
-
-    - mine, unassigned, all: most urgent priority first, then the oldest;
+    - mine, unassigned, all: most urgent priority first, then the oldest (served by the
+      `priority_rank` indexes, so the database reads a page, not the backlog);
     - breaching: a running timer due before `now` + 1 h (overdue included), soonest due first;
     - incident: tickets attached to an incident, grouped by incident (newest incident first),
       then by priority and age; `incident` narrows it to one incident.
+
+    Ids first, rows second: the joins to customer, shipment and assignee then touch 25 rows
+    instead of every ticket the tab holds (docs/PERFORMANCE.md).
 
     `scope` is `Ticket.objects.visible_to(user)` when the caller already has it (it costs a
     query for an agent in a team: share it with `console_queue_counts`).
@@ -113,19 +115,27 @@ def console_queue(
     elif queue == QUEUE_UNASSIGNED:
         tickets = tickets.unassigned()
     elif queue == QUEUE_BREACHING:
-        tickets = tickets.breaching_before(now + BREACHING_WINDOW)
+        tickets = tickets.breaching_before(now + BREACHING_WINDOW).annotate(
+            sla_due_at=next_sla_due_at()
+        )
         order = ["sla_due_at", "priority_rank", "pk"]
     elif queue == QUEUE_INCIDENT:
         tickets = tickets.filter(incident__isnull=False)
         if incident is not None:
             tickets = tickets.filter(incident=incident)
         order = ["-incident__window_start", "incident_id", *order]
-    return (
-        tickets.search(search)
+    return tickets.search(search).order_by(*order).values_list("pk", flat=True)
+
+
+def console_rows(ids: list[int]) -> list[Ticket]:
+    """The queue rows of a page of ticket ids, in the ids' order, in one query."""
+    rows = (
+        Ticket.objects.filter(pk__in=ids)
         .select_related("customer", "shipment", "assignee", "incident")
         .annotate(sla_due_at=next_sla_due_at())
-        .order_by(*order)
     )
+    by_pk = {ticket.pk: ticket for ticket in rows}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def console_queue_counts(

@@ -117,6 +117,7 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
         user=request.user, queue=queue, search=search, incident=incident, now=now, scope=scope
     )
     page = Paginator(tickets, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.console_rows(list(page.object_list))
     params = {"queue": queue}
     if incident is not None:
         params = {"incident": str(incident.public_id)}
@@ -129,7 +130,7 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
         "incident": incident,
         "q": search,
         "page": page,
-        "tickets": page.object_list,
+        "tickets": rows,
         "counts": counts,
         "queue_query": urlencode(params),
         "search_query": urlencode({"q": search}) if search else "",
