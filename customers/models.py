@@ -3,6 +3,7 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Channel, Language, TimeStampedModel, choice_values
@@ -112,6 +113,8 @@ class Customer(TimeStampedModel):
         indexes = [
             # Console search: "customer by email".
             models.Index(fields=["email"], name="customers_customer_email_idx"),
+            # Console and API search: "customer by email, any case" (email__iexact is UPPER()).
+            models.Index(Upper("email"), name="customers_email_upper_idx"),
             # Console search and SMS replies: "customer by phone".
             models.Index(fields=["phone"], name="customers_customer_phone_idx"),
         ]

@@ -345,11 +345,16 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(pk__in=running.values("ticket_id"))
 
     def search(self, term: str) -> "TicketQuerySet":
-        """Order or tracking number (exact), customer email (exact) or name (part), #reference.
+        """Find tickets by what an agent has at hand, choosing the conditions by the term's shape:
+
+        - an email address: the customer's email (exact, any case);
+        - anything else: the exact order or tracking number, or #reference;
+        - and, for a term without digits (names and words, not identifiers): part of the
+          customer's name or of the ticket's subject.
 
         The shipment and customer conditions are subqueries over their own indexes, not
-        conditions on joined rows: a join would pair every open ticket with its shipment and
-        customer before filtering (docs/PERFORMANCE.md).
+        conditions on joined rows, and an identifier never triggers a "contains" scan of every
+        customer name (docs/PERFORMANCE.md).
         """
         from customers.models import Customer
         from shipments.models import Shipment
@@ -357,15 +362,16 @@ class TicketQuerySet(models.QuerySet):
         term = term.strip()
         if not term:
             return self
+        if "@" in term:
+            customers = Customer.objects.filter(email__iexact=term)
+            return self.filter(customer_id__in=customers.values("pk"))
         shipments = Shipment.objects.filter(Q(order_number=term) | Q(tracking_number=term))
-        customers = Customer.objects.filter(Q(name__icontains=term) | Q(email__iexact=term))
-        match = (
-            Q(subject__icontains=term)
-            | Q(shipment_id__in=shipments.values("pk"))
-            | Q(customer_id__in=customers.values("pk"))
-        )
+        match = Q(shipment_id__in=shipments.values("pk"))
         if term.lstrip("#").isdigit():
             match |= Q(pk=int(term.lstrip("#")))
+        if not any(char.isdigit() for char in term):
+            customers = Customer.objects.filter(name__icontains=term)
+            match |= Q(subject__icontains=term) | Q(customer_id__in=customers.values("pk"))
         return self.filter(match)
 
 

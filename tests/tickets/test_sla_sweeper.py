@@ -393,3 +393,18 @@ def test_a_breach_older_than_the_lookback_still_escalates_its_ticket():
     assert result.escalated == 1
     assert TicketEvent.objects.filter(ticket=ticket, kind=ESCALATED).count() == 1
     assert sweep(now=T0 + 2 * MINUTE).escalated == 0
+
+
+def test_the_escalation_catch_up_ends_and_escalates_each_ticket_once_in_small_batches():
+    from tickets.sla.sweeper import escalate
+
+    tickets = [open_ticket() for _ in range(5)]
+    # Breached timers that escalated nothing yet (as after an agent's late reply).
+    SLATimer.objects.filter(ticket__in=tickets, kind=TimerKind.FIRST_RESPONSE).update(
+        status=TimerStatus.BREACHED, breached_at=T0 + HOUR
+    )
+
+    assert escalate(now=T0 + 2 * HOUR, batch_size=2) == 5
+    assert escalate(now=T0 + 2 * HOUR, batch_size=2) == 0
+    assert Ticket.objects.filter(is_escalated=True).count() == 5
+    assert TicketEvent.objects.filter(kind=ESCALATED).count() == 5
