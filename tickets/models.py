@@ -341,8 +341,7 @@ class TicketQuerySet(models.QuerySet):
         An IN over the due-time partial index (the overdue-or-soon timers are few), not an
         EXISTS per ticket, so the database starts from the timers.
         """
-        running = SLATimer.objects.filter(status=TimerStatus.ACTIVE, due_at__lt=moment)
-        return self.filter(pk__in=running.values("ticket_id"))
+        return self.filter(pk__in=SLATimer.objects.running_due_before(moment).values("ticket_id"))
 
     def search(self, term: str) -> "TicketQuerySet":
         """Find tickets by what an agent has at hand, choosing the conditions by the term's shape:
@@ -685,6 +684,12 @@ class TimerStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class SLATimerQuerySet(models.QuerySet):
+    def running_due_before(self, moment) -> "SLATimerQuerySet":
+        """Running timers due before `moment`, overdue included (the due-time partial index)."""
+        return self.filter(status=TimerStatus.ACTIVE, due_at__lt=moment)
+
+
 class SLATimer(models.Model):
     Status = TimerStatus
 
@@ -717,6 +722,8 @@ class SLATimer(models.Model):
     met_at = models.DateTimeField(_("met at"), null=True, blank=True)
     breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
     minutes_early = models.IntegerField(_("minutes early (negative: late)"), null=True, blank=True)
+
+    objects = SLATimerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("SLA timer")

@@ -136,9 +136,8 @@ def _breaching_ids(tickets: QuerySet[Ticket], *, cutoff: dt.datetime):
         ticket_id=OuterRef("ticket_id"), status=TimerStatus.ACTIVE
     ).filter(Q(due_at__lt=OuterRef("due_at")) | Q(due_at=OuterRef("due_at"), pk__lt=OuterRef("pk")))
     return (
-        SLATimer.objects.filter(
-            status=TimerStatus.ACTIVE, due_at__lt=cutoff, ticket_id__in=tickets.values("pk")
-        )
+        SLATimer.objects.running_due_before(cutoff)
+        .filter(ticket_id__in=tickets.values("pk"))
         .exclude(Exists(earlier))
         .order_by("due_at", "pk")
         .values_list("ticket_id", flat=True)
@@ -160,9 +159,7 @@ def console_queue_counts(
     *, user: Any, now: dt.datetime, scope: QuerySet[Ticket] | None = None
 ) -> dict[str, int]:
     """How many open tickets each tab holds, in one aggregate query."""
-    breaching = SLATimer.objects.filter(
-        status=TimerStatus.ACTIVE, due_at__lt=now + BREACHING_WINDOW
-    ).values("ticket_id")
+    breaching = SLATimer.objects.running_due_before(now + BREACHING_WINDOW).values("ticket_id")
     return (
         (scope if scope is not None else Ticket.objects.visible_to(user))
         .open()

@@ -252,13 +252,13 @@ def _record_milestones(ticket: Ticket, timers: list[SLATimer], at: dt.datetime, 
             )
 
 
-def _apply_policy(ticket: Ticket, *, at: dt.datetime, clocks: sla.Clocks, actor=None) -> bool:
-    """Re-match the SLA policy after a change of priority, category or team; recompute timers."""
+def _apply_policy(ticket: Ticket, *, at: dt.datetime, actor=None) -> bool:
+    """Re-match the SLA policy after a change of priority or category; recompute timers.
+
+    (A team's calendar change goes through `recompute_team_timers`.)
+    """
     policy = match_policy(ticket)
-    team_calendar_changed = clocks.calendar != (
-        ticket.team.calendar if ticket.team_id and ticket.team.calendar_id else None
-    )
-    if policy == ticket.sla_policy and not team_calendar_changed:
+    if policy == ticket.sla_policy:
         return False
     old = ticket.sla_policy.name if ticket.sla_policy else ""
     ticket.sla_policy = policy
@@ -695,26 +695,6 @@ def ticket_assign(
     return ticket
 
 
-def ticket_auto_assign(*, ticket: Ticket, actor=None, now: dt.datetime | None = None) -> Ticket:
-    """Route an unassigned ticket again (an agent became available, a senior joined)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        ticket = _lock(ticket)
-        if ticket.assignee_id is not None or ticket.status in CLOSED_STATUSES:
-            return ticket
-        decision = routing.route_ticket(ticket)
-        fields = []
-        if ticket.team_id is None and decision.team is not None:
-            ticket.team = decision.team
-            fields.append("team")
-        if decision.assignee is not None:
-            _assign(ticket, decision.assignee, at=now, actor=actor, reason=decision.reason)
-            fields.append("assignee")
-        if fields:
-            _save(ticket, *fields, now=now)
-    return ticket
-
-
 def ticket_override_priority(
     *,
     ticket: Ticket,
@@ -738,7 +718,6 @@ def ticket_override_priority(
         if ticket.priority == priority and ticket.priority_overridden:
             return ticket
         _check_version(ticket, expected_version)
-        clocks = sla.Clocks(ticket, at=now)
         record_event(
             ticket,
             TicketEvent.Kind.PRIORITY_CHANGED,
@@ -752,7 +731,7 @@ def ticket_override_priority(
         ticket.priority_overridden = True
         _save(ticket, "priority", "priority_overridden", now=now)
         if ticket.status not in CLOSED_STATUSES:
-            _apply_policy(ticket, at=now, clocks=clocks, actor=actor)
+            _apply_policy(ticket, at=now, actor=actor)
     return ticket
 
 
@@ -773,7 +752,6 @@ def ticket_change_category(
         if ticket.category == category:
             return ticket
         _check_version(ticket, expected_version)
-        clocks = sla.Clocks(ticket, at=now)
         record_event(
             ticket,
             TicketEvent.Kind.CATEGORY_CHANGED,
@@ -800,7 +778,7 @@ def ticket_change_category(
                 fields.append("priority")
         _save(ticket, *fields, now=now)
         if ticket.status not in CLOSED_STATUSES:
-            _apply_policy(ticket, at=now, clocks=clocks, actor=actor)
+            _apply_policy(ticket, at=now, actor=actor)
     return ticket
 
 
@@ -960,7 +938,6 @@ __all__ = [
     "ticket_add_customer_message",
     "ticket_add_note",
     "ticket_assign",
-    "ticket_auto_assign",
     "ticket_change_category",
     "ticket_change_status",
     "ticket_claim",

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.celery_processes import start_celery, start_worker, stop
+
 ROOT = Path(__file__).resolve().parents[2]
-CELERY = Path(sys.executable).with_name("celery")
 
 
 @pytest.fixture
@@ -47,36 +48,9 @@ def test_beat_schedules_the_heartbeat_and_a_worker_runs_it(stack_env, tmp_path):
     env, db_path = stack_env
     assert last_heartbeat(db_path) is None
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            str(CELERY),
-            "-A",
-            "config",
-            "worker",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=info",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs["worker"],
-        stderr=subprocess.STDOUT,
-    )
-    beat = subprocess.Popen(
-        [
-            str(CELERY),
-            "-A",
-            "config",
-            "beat",
-            "--loglevel=info",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs["beat"],
-        stderr=subprocess.STDOUT,
+    worker = start_worker(env, logs["worker"])
+    beat = start_celery(
+        env, logs["beat"], "beat", "--loglevel=info", "--schedule", str(tmp_path / "beat-schedule")
     )
     try:
         deadline = time.monotonic() + 60
@@ -84,13 +58,7 @@ def test_beat_schedules_the_heartbeat_and_a_worker_runs_it(stack_env, tmp_path):
             time.sleep(0.5)
         seen = last_heartbeat(db_path)
     finally:
-        for process in (beat, worker):
-            process.terminate()
-        for process in (beat, worker):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(beat, worker)
         for log in logs.values():
             log.close()
     assert seen is not None, (tmp_path / "worker.log").read_text()[-2000:] + (

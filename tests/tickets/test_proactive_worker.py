@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.celery_processes import start_worker, stop
+
 ROOT = Path(__file__).resolve().parents[2]
-CELERY = Path(sys.executable).with_name("celery")
 
 SETUP = """
 import datetime as dt
@@ -69,22 +70,7 @@ def wait_for(predicate, seconds: float = 60):
 def test_a_worker_opens_the_proactive_ticket_detection_asked_for(stack_env, tmp_path):
     env, db_path = stack_env
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            str(CELERY),
-            "-A",
-            "config",
-            "worker",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=info",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, log)
     try:
         detect = subprocess.run(
             [sys.executable, "manage.py", "detect_delays"],
@@ -121,9 +107,5 @@ def test_a_worker_opens_the_proactive_ticket_detection_asked_for(stack_env, tmp_
         count = query(db_path, "SELECT COUNT(*) FROM tickets_ticket WHERE source = 'proactive'")
         assert count == [(1,)]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
         log.close()

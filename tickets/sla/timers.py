@@ -122,18 +122,25 @@ def policy_targets(policy: SLAPolicy | None, *kinds: str) -> list[SLATarget]:
     return [target for target in policy.targets.all() if not kinds or target.kind in kinds]
 
 
+def initial_start(ticket: Ticket, target: SLATarget) -> dt.datetime:
+    """When an initial timer starts: resolution when the ticket was opened, first-contact clocks
+    (first response, milestones) at detection for proactive tickets."""
+    if target.kind == TimerKind.RESOLUTION:
+        return ticket.created_at
+    return ticket.detected_at or ticket.created_at
+
+
 def start_initial_timers(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> list[SLATimer]:
     """First response, resolution and milestones of the ticket's policy.
 
     The first-contact clocks (first response, milestones) start at detection for proactive
     tickets; resolution starts when the ticket was opened.
     """
-    contact_start = ticket.detected_at or ticket.created_at
     timers = [
         new_timer(
             ticket,
             target,
-            start=ticket.created_at if target.kind == TimerKind.RESOLUTION else contact_start,
+            start=initial_start(ticket, target),
             clocks=clocks,
             policy=ticket.sla_policy,
         )
@@ -244,11 +251,6 @@ def meet_milestones(
         met_at=None,
     )
     return meet(timers.select_for_update(), at=at, clocks=clocks)
-
-
-def meet_milestone(timer: SLATimer, *, at: dt.datetime, clocks: Clocks) -> bool:
-    """An agent marks one milestone done by hand (any trigger)."""
-    return bool(meet([timer], at=at, clocks=clocks))
 
 
 def pause(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
@@ -397,12 +399,11 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
         if (target.kind, target.name) not in ever and not _reached_before(ticket, target)
     ]
     if missing and ticket.status not in (Ticket.Status.SOLVED, Ticket.Status.CLOSED):
-        contact_start = ticket.detected_at or ticket.created_at
         SLATimer.objects.bulk_create(
             new_timer(
                 ticket,
                 target,
-                start=ticket.created_at if target.kind == TimerKind.RESOLUTION else contact_start,
+                start=initial_start(ticket, target),
                 clocks=clocks,
                 policy=policy,
             )
@@ -420,7 +421,6 @@ __all__ = [
     "cancel",
     "meet",
     "meet_kinds",
-    "meet_milestone",
     "meet_milestones",
     "pause",
     "recompute",
