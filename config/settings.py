@@ -167,11 +167,20 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Delaydesk <support@delaydesk.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# SMS and push go through Delaydesk's own small backend interface (notifications app).
+# SMS and push go through Delaydesk's own small backend interface (notifications app):
+# notifications.backends.Console*/File*/Null* for development and benchmarks,
+# notifications.backends.TwilioSMSBackend for a provider speaking Twilio's Messages API.
 SMS_BACKEND = env_str("SMS_BACKEND", "notifications.backends.ConsoleSMSBackend")
-SMS_API_URL = env_str("SMS_API_URL", "")
-SMS_API_KEY = env_str("SMS_API_KEY", "")
+SMS_API_URL = env_str("SMS_API_URL", "").rstrip("/")  # e.g. https://api.twilio.com
+SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
+SMS_API_KEY = env_str("SMS_API_KEY", "")  # Twilio's auth token; also signs delivery receipts
+SMS_FROM = env_str("SMS_FROM", "")  # a sender number (+E.164) or a messaging service (MG...)
+# Where the provider posts delivery receipts; empty: SITE_URL + /api/v1/notifications/receipts/sms/
+SMS_STATUS_CALLBACK_URL = env_str("SMS_STATUS_CALLBACK_URL", "")
+SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10, minimum=1)
 PUSH_BACKEND = env_str("PUSH_BACKEND", "notifications.backends.ConsolePushBackend")
+# The File* backends append one JSON line per message to <channel>.jsonl in this folder.
+NOTIFICATIONS_FILE_DIR = Path(env_str("NOTIFICATIONS_FILE_DIR", str(VAR_DIR / "outbox")))
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport), so
 # `make run` works on a bare machine; Redis or RabbitMQ through CELERY_BROKER_URL in production.
@@ -263,3 +272,21 @@ PROACTIVE_TICKET_MIN_LEVEL = env_choice(
     "yellow",
     ("yellow", "hub_hold", "orange", "red", "long_delay"),
 )
+
+# Notifications (shared/DOMAIN.md, "Proactive communication"): when and how often customers hear
+# from us. Tolerances are per customer tier, overridden by the customer's own tolerance.
+NOTICE_DELAY_MINUTES = env_int("NOTICE_DELAY_MINUTES", 0, minimum=0)
+NOTICE_TOLERANCE_HOURS = env_int("NOTICE_TOLERANCE_HOURS", 24, minimum=0)
+NOTICE_TOLERANCE_HOURS_BY_TIER = {
+    tier: env_int(f"NOTICE_TOLERANCE_HOURS_{tier.upper()}", NOTICE_TOLERANCE_HOURS, minimum=0)
+    for tier in ("vip", "frequent_complainer", "regular", "new")
+}
+NOTICE_FREQUENCY_CAP_HOURS = env_int("NOTICE_FREQUENCY_CAP_HOURS", 24, minimum=0)
+NOTICE_FOLLOW_UP_DAYS = env_int("NOTICE_FOLLOW_UP_DAYS", 3, minimum=1)
+NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 5, minimum=1)
+NOTICE_RETRY_BASE_SECONDS = env_int("NOTICE_RETRY_BASE_SECONDS", 60, minimum=1)
+NOTICE_RETRY_MAX_SECONDS = env_int("NOTICE_RETRY_MAX_SECONDS", 3600, minimum=1)
+# A row claimed by a worker that died goes back to the queue after this long.
+NOTICE_CLAIM_TIMEOUT_SECONDS = env_int("NOTICE_CLAIM_TIMEOUT_SECONDS", 300, minimum=10)
+NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=1)
+NOTICE_SMS_MAX_SEGMENTS = env_int("NOTICE_SMS_MAX_SEGMENTS", 3, minimum=1)

@@ -17,11 +17,13 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/shipments/", include("shipments.urls")),
     path("console/", include("tickets.urls")),
+    path("", include("notifications.urls")),
     path("supervisor/incidents/", include("shipments.supervisor_urls")),
     path("supervisor/", include("compensation.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shipments.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
+    path("api/v1/", include("notifications.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

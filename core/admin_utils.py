@@ -1,7 +1,5 @@
 """Small pieces the apps' admin modules share: masking, ordering, read-only history, form checks."""
 
-import string
-
 from django import forms
 from django.contrib import admin
 from django.db.models import Case, Value, When
@@ -12,8 +10,6 @@ from core.models import choice_values
 
 INVALID_TIME_ZONE = _("Unknown time zone. Use an IANA name such as Europe/Berlin or Asia/Shanghai.")
 ANY = _("Nothing ticked: any.")
-UNNAMED_PLACEHOLDER = _("Name each placeholder, e.g. {order_number}; {} is not allowed.")
-BROKEN_PLACEHOLDER = _("Broken placeholder: %(error)s. Write placeholders as {order_number}.")
 
 
 def mask_secret(value: str) -> str:
@@ -54,19 +50,6 @@ def clean_time_zone(value: str) -> str:
     if not valid_time_zone(value):
         raise forms.ValidationError(INVALID_TIME_ZONE)
     return value
-
-
-def clean_placeholders(text: str) -> str:
-    """Reject text that str.format would choke on when the message is rendered."""
-    try:
-        names = [
-            name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None
-        ]
-    except ValueError as error:
-        raise forms.ValidationError(BROKEN_PLACEHOLDER, params={"error": error}) from error
-    if any(name == "" or name.isdigit() for name in names):
-        raise forms.ValidationError(UNNAMED_PLACEHOLDER)
-    return text
 
 
 def choice_list_field(label: str, choices, help_text=ANY) -> forms.MultipleChoiceField:

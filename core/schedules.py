@@ -22,6 +22,11 @@ REFRESH_LANE_STATISTICS_INTERVAL_SECONDS = 60 * 60
 SWEEP_SLA_INTERVAL_SECONDS = 60
 OPEN_MISSING_PROACTIVE_TICKETS_INTERVAL_SECONDS = 10 * 60
 CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS = 60 * 60
+# The outbox: every enqueue nudges a dispatcher task on commit; beat's pass every 30 s sends
+# what a lost nudge, a retry's backoff or quiet hours left due. Follow-ups are due on a 3-day
+# cadence, so an hourly check is exact enough.
+DISPATCH_NOTIFICATIONS_INTERVAL_SECONDS = 30
+FOLLOW_UPS_INTERVAL_SECONDS = 60 * 60
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,18 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "tickets.close_solved_tickets",
             CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS,
             "Closes tickets solved more than 7 days ago.",
+        ),
+        PeriodicJob(
+            "notifications.dispatch",
+            "notifications.dispatch",
+            DISPATCH_NOTIFICATIONS_INTERVAL_SECONDS,
+            "Sends due notices from the outbox: noise control, retries, fallback channels.",
+        ),
+        PeriodicJob(
+            "notifications.follow_ups",
+            "notifications.follow_ups",
+            FOLLOW_UPS_INTERVAL_SECONDS,
+            "Queues follow-up notices for parcels still delayed 3 days after the last notice.",
         ),
     )
 

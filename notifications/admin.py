@@ -1,26 +1,96 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin_utils import clean_placeholders, mask_secret
+from core.admin_utils import mask_secret
 from core.models import Channel
+from core.placeholders import has_stray_braces, unknown_placeholders
 from notifications.models import Notification, NotificationTemplate, SatisfactionSurvey
+from notifications.rendering import PLACEHOLDERS, render_sample
 
 # What notifications_template_channel_valid allows: a phone call is a task for an agent, not
 # a text Delaydesk sends.
 TEMPLATE_CHANNELS = [choice for choice in Channel.choices if choice[0] != Channel.PHONE]
 
+UNKNOWN_TEMPLATE_PLACEHOLDERS = _("Unknown placeholders: %(names)s. Available: %(available)s.")
+STRAY_BRACE = _(
+    "A brace without its pair. Write placeholders as {order_number}; braces cannot stand alone."
+)
+SMS_TOO_LONG = _(
+    "With the sample values this SMS takes %(segments)d segments; the limit is %(limit)d. "
+    "Shorten the text."
+)
+EMAIL_NEEDS_SUBJECT = _("An email needs a subject.")
+TEMPLATE_BODY_HELP = _(
+    "Placeholders: %(available)s. A line whose value is empty (no remedy, reply, survey link, "
+    "progress link, incident or location) is left out, so put those on lines of their own."
+)
+
+
+def _available() -> str:
+    return ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+
+
+def _check_placeholders(text: str) -> str:
+    unknown = unknown_placeholders(text, PLACEHOLDERS)
+    if unknown:
+        raise forms.ValidationError(
+            UNKNOWN_TEMPLATE_PLACEHOLDERS,
+            params={
+                "names": ", ".join("{" + name + "}" for name in unknown),
+                "available": _available(),
+            },
+        )
+    if has_stray_braces(text):
+        raise forms.ValidationError(STRAY_BRACE)
+    return text
+
 
 class NotificationTemplateForm(forms.ModelForm):
-    """Checks placeholders (no Meta: the ModelAdmin supplies model and fields)."""
+    """Checks placeholders and SMS length (no Meta: the ModelAdmin supplies model and fields).
+
+    Notices render with `notifications.rendering`, which replaces only the known names; any
+    other text in braces would reach the customer as written, so the form refuses it. An SMS
+    must fit in NOTICE_SMS_MAX_SEGMENTS with the realistic sample values of its language.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body" in self.fields:
+            self.fields["body"].help_text = TEMPLATE_BODY_HELP % {"available": _available()}
 
     def clean_subject(self) -> str:
-        return clean_placeholders(self.cleaned_data["subject"])
+        return _check_placeholders(self.cleaned_data["subject"])
 
     def clean_body(self) -> str:
-        return clean_placeholders(self.cleaned_data["body"])
+        return _check_placeholders(self.cleaned_data["body"])
+
+    def clean(self):
+        cleaned = super().clean()
+        channel = cleaned.get("channel")
+        if channel == Channel.EMAIL and "subject" in cleaned and not cleaned["subject"].strip():
+            self.add_error("subject", EMAIL_NEEDS_SUBJECT)
+        if channel == Channel.SMS and cleaned.get("body"):
+            sample = render_sample(
+                NotificationTemplate(
+                    channel=channel,
+                    language=cleaned.get("language") or "en",
+                    body=cleaned["body"],
+                )
+            )
+            limit = settings.NOTICE_SMS_MAX_SEGMENTS
+            if sample.sms_segments > limit:
+                self.add_error(
+                    "body",
+                    forms.ValidationError(
+                        SMS_TOO_LONG, params={"segments": sample.sms_segments, "limit": limit}
+                    ),
+                )
+        return cleaned
 
 
 @admin.register(NotificationTemplate)
@@ -44,6 +114,30 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         if db_field.name == "channel":
             kwargs["choices"] = TEMPLATE_CHANNELS
         return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # The preview shows the saved text, so only once there is one.
+        return ("preview",) if obj is not None else ()
+
+    @admin.display(description=_("preview with sample values"))
+    def preview(self, obj: NotificationTemplate) -> str:
+        if not obj.body:
+            return "-"
+        sample = render_sample(obj)
+        segments = ""
+        if obj.channel == Channel.SMS:
+            segments = ngettext(
+                "%(count)d SMS segment (%(chars)d characters).",
+                "%(count)d SMS segments (%(chars)d characters).",
+                sample.sms_segments,
+            ) % {"count": sample.sms_segments, "chars": len(sample.body)}
+        return format_html(
+            '<div><strong>{}</strong><pre style="white-space: pre-wrap; margin: .5em 0">{}</pre>'
+            "<span>{}</span></div>",
+            sample.subject,
+            sample.body,
+            segments,
+        )
 
 
 @admin.register(Notification)

@@ -22,6 +22,10 @@ class NoticeKind(models.TextChoices):
     INCIDENT_NOTICE = "incident_notice", _("Incident notice")
 
 
+# Kinds that tell a customer "your parcel is late": the frequency cap counts these together.
+DELAY_KINDS = (NoticeKind.DELAY_NOTICE, NoticeKind.FOLLOW_UP, NoticeKind.INCIDENT_NOTICE)
+
+
 class RegionStyle(models.TextChoices):
     ANY = "any", _("Any region")
     NORTH_AMERICA = "north_america", _("North America: direct facts, concrete compensation")
@@ -114,9 +118,26 @@ class Notification(TimeStampedModel):
         blank=True,
         related_name="notifications",
     )
+    fallback_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fallbacks",
+        verbose_name=_("fallback of"),
+        help_text=_("The notice on another channel that failed, which this one replaces."),
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     language = models.CharField(_("language"), max_length=10, choices=Language.choices)
+    level = models.CharField(
+        _("delay level"),
+        max_length=16,
+        blank=True,
+        help_text=_(
+            "For delay notices: the level it announces (the frequency cap lets a rise through)."
+        ),
+    )
     dedupe_key = models.CharField(_("dedupe key"), max_length=200, unique=True)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
@@ -177,6 +198,8 @@ class Notification(TimeStampedModel):
             # Notification history on the customer and ticket pages; frequency cap.
             models.Index(fields=["customer", "-created_at"], name="notifications_customer_idx"),
             models.Index(fields=["ticket", "-created_at"], name="notifications_ticket_idx"),
+            # Follow-ups, recovery and delivered notices: "what did this shipment's customer hear".
+            models.Index(fields=["shipment", "-created_at"], name="notifications_shipment_idx"),
             # Inbound delivery receipts find the row by provider id.
             models.Index(
                 fields=["provider_message_id"],

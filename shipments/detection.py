@@ -118,8 +118,9 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
        FROM ... RETURNING inside a WITH, feeding an INSERT ... SELECT); on SQLite, and for
        as-of passes, in steps around a temporary table of the judgement.
     4. Count shipments per level, group newly delayed shipments into incidents
-       (shipments.incidents), and on commit send `shipment_delay_changed` once with all the
-       pass's level changes.
+       (shipments.incidents), queue the customers' delay and recovery notices in the outbox
+       (notifications.proactive, set-based, live passes only), and on commit send
+       `shipment_delay_changed` once with all the pass's level changes.
 
     The number of queries does not depend on the number of shipments.
     """
@@ -139,6 +140,12 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
         rows, levels = sql.write(written_at=written_at)
         changes = [(pk, old, new, cause) for pk, old, new, cause in rows if old != new]
         grouping = incidents_group_automatic(now=now)
+        if changes and not from_events:
+            # The customers' notices commit with the level changes (a rebuilt past tells
+            # nobody: it is an audit).
+            from notifications.proactive import delay_changes_enqueue
+
+            delay_changes_enqueue(changes=changes, now=now)
         if changes:
             transaction.on_commit(
                 partial(_announce, changes=changes, now=now, from_events=from_events)

@@ -23,10 +23,11 @@ import datetime as dt
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
+from notifications.proactive import NEW_ETA_MIN_SHIFT, new_eta_enqueue
 from shipments.lanes import DEFAULT_WINDOW_DAYS, TransitDistribution, transit_distributions
-from shipments.models import FINAL_STATUSES, Shipment
+from shipments.models import FINAL_STATUSES, DelayLevel, Shipment
 
 # A lane with fewer deliveries in the window than this borrows a wider group's distribution:
 # percentiles of a handful of parcels are noise.
@@ -191,9 +192,11 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 "promised_at",
                 "carrier_eta",
                 "predicted_eta",
+                "delay_level",
             )[:CHUNK_SIZE]
         )
         updates = []
+        moved = []
         for (
             shipment_id,
             lane_id,
@@ -204,6 +207,7 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
             promised_at,
             carrier_eta,
             current_eta,
+            delay_level,
         ) in page:
             eta = predict_eta(
                 now=now,
@@ -217,12 +221,24 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
             )
             if eta != current_eta:
                 updates.append((shipment_id, eta))
+                if _new_date(delay_level, current_eta, eta):
+                    moved.append(shipment_id)
         if updates:
-            _write_predicted_etas(updates)
+            with transaction.atomic():
+                _write_predicted_etas(updates)
+                # Customers told about a delay hear the new date (notifications.proactive).
+                new_eta_enqueue(shipment_ids=moved, now=now)
             changed += len(updates)
         if len(page) < CHUNK_SIZE:
             return changed
         last_id = page[-1][0]
+
+
+def _new_date(delay_level: str, current: dt.datetime | None, new: dt.datetime | None) -> bool:
+    """Is this a new delivery date worth telling a customer of a delayed parcel about?"""
+    if delay_level == DelayLevel.NONE or current is None or new is None:
+        return False
+    return abs(new - current) >= NEW_ETA_MIN_SHIFT
 
 
 def _write_predicted_etas(updates: list[tuple[int, dt.datetime]]) -> None:

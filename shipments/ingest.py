@@ -136,7 +136,10 @@ def tracking_events_ingest(
        deadlocks): status and cause from the latest event by occurred_at, not by arrival, so a
        late old scan never rolls a parcel back; where it is and since when; delivered_at.
 
-    At most five queries, whatever the batch size, in one transaction: a failure stores
+    6. Queue delivered notices for the parcels among them that arrived after their customer
+       heard about a delay (one INSERT ... SELECT).
+
+    At most six queries, whatever the batch size, in one transaction: a failure stores
     nothing.
     """
     unique_events: dict[str, EventIn] = {}
@@ -171,6 +174,11 @@ def tracking_events_ingest(
             affected = sorted({shipment_ids[event.tracking_number] for event in new_events})
             _shipments_lock(shipment_ids=affected)
             _shipments_state_refresh(shipment_ids=affected, updated_at=received_at)
+            # A parcel whose delay the customer heard about: the delivered notice closes the
+            # story, written with the scan that delivered it.
+            from notifications.proactive import delivered_enqueue
+
+            delivered_enqueue(shipment_ids=affected, now=received_at)
     duplicates += len(known_events) - inserted
     return IngestResult(accepted=inserted, duplicates=duplicates, unknown_tracking_numbers=unknown)
 

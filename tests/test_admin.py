@@ -516,10 +516,10 @@ def test_a_notification_template_offers_no_phone_channel_and_checks_placeholders
     response = admin_client.post(
         url,
         {
-            "kind": "delay_notice",
+            "kind": "recovery",  # a variant the default templates do not install
             "channel": "email",
             "language": "en",
-            "region_style": "any",
+            "region_style": "europe",
             "subject": "Order {order_number is late",
             "body": "Hello {customer_name}",
             "is_active": "on",

@@ -1,27 +1,13 @@
 """Macros (reply templates): the placeholder values for a ticket, and safe rendering.
 
-Rendering is a single regex pass over the body, on purpose not ``str.format``/``format_map``
-and not the Django template engine. Macro bodies are written in the admin, so they are input:
-
-- ``str.format`` evaluates each field: ``{customer_name.__class__}`` reads attributes (a
-  classic way to walk from a value to globals and settings), ``{0}`` reads positional
-  arguments, ``{customer_name:>1000000}`` pads a value to a megabyte, and a stray ``{`` raises.
-- The Django template engine runs tags and filters (``{% load %}``, ``{{ settings.X }}`` with
-  whatever the context reaches).
-
-Here only ``{name}`` with ``name`` in ``PLACEHOLDERS`` is replaced; everything else (unknown
-names, attribute or index access, conversions, format specs, template syntax) stays exactly as
-written. Braces have no escape: ``{{`` stays ``{{``, so ``{{order_number}}`` becomes
-``{ORD-1}`` (the inner placeholder is replaced, the outer braces are text). Replacement values
-are never scanned again, so a customer called ``{tracking_number}`` stays that way.
-
-The result is plain text, not marked safe: the template that shows it escapes any HTML that a
-value or the body contains.
+Rendering is core.placeholders' single regex pass (not ``str.format``, not the Django template
+engine; see that module for why): only ``{name}`` with ``name`` in ``PLACEHOLDERS`` is replaced,
+everything else stays as written, and replacement values are never scanned again. The result
+is plain text, not marked safe: the template that shows it escapes any HTML.
 """
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
@@ -33,6 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core import placeholders
 from core.middleware import valid_time_zone
 from core.models import DelayCause
 from tickets.models import Macro
@@ -51,12 +38,6 @@ PLACEHOLDERS = (
     "delay_reason",
     "compensation",
 )
-
-# What rendering replaces: lowercase names only, no dots, brackets, "!" or ":".
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-# What validation reports: anything between a pair of braces, so that "{Order}", "{0}",
-# "{customer_name.__class__}" and "{ settings.SECRET_KEY }" are flagged, not silently kept.
-_BRACED = re.compile(r"\{([^{}]*)\}")
 
 # Shown where a ticket has no shipment (or the shipment lacks the value).
 NO_VALUE = pgettext_lazy("macro placeholder without a value", "—")
@@ -93,14 +74,7 @@ def render_macro(body: str, context: Mapping[str, str]) -> str:
 
     Names outside ``PLACEHOLDERS``, or missing from ``context``, stay as written. Plain text.
     """
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in PLACEHOLDERS and name in context:
-            return str(context[name])
-        return match.group(0)
-
-    return _PLACEHOLDER.sub(replace, body)
+    return placeholders.render_placeholders(body, context, PLACEHOLDERS)
 
 
 def unknown_placeholders(body: str) -> list[str]:
@@ -108,12 +82,7 @@ def unknown_placeholders(body: str) -> list[str]:
 
     For form validation: these are left in the message as written. ``{}`` is reported as "".
     """
-    found: list[str] = []
-    for match in _BRACED.finditer(body):
-        name = match.group(1)
-        if name not in PLACEHOLDERS and name not in found:
-            found.append(name)
-    return found
+    return placeholders.unknown_placeholders(body, PLACEHOLDERS)
 
 
 def macro_context(ticket: Ticket, *, language: str | None = None) -> dict[str, str]:

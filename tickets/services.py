@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import Channel, Language
 from customers.models import Customer
+from notifications import services as notices
 from tickets import routing
 from tickets.models import (
     CLOSED_STATUSES,
@@ -497,6 +498,9 @@ def ticket_reply(
         message = _add_message(
             ticket, TicketEvent.Kind.AGENT_REPLY, body, at=now, channel=channel, author=actor
         )
+        notices.reply_enqueue(
+            ticket=ticket, message_id=message.pk, body=body, channel=channel, now=now
+        )
         met = sla.meet_kinds(
             ticket,
             TimerKind.FIRST_RESPONSE,
@@ -568,6 +572,7 @@ def _change_status(ticket: Ticket, status: str, *, actor, at: dt.datetime, clock
         met = sla.meet_kinds(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
         _record_breaches(ticket, met, at)
         sla.cancel(ticket)
+        notices.survey_enqueue(ticket=ticket, now=at)
     elif status == TicketStatus.CLOSED:
         ticket.solved_at = ticket.solved_at or at
         ticket.closed_at = at

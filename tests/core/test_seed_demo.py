@@ -60,6 +60,7 @@ NATURAL_KEYS = {
     "tickets.slatarget": ("policy__name", "kind", "name"),
     "compensation.compensationoffer": ("public_id",),
     "compensation.compensationpolicy": ("name",),
+    "notifications.notification": ("dedupe_key",),
 }
 DUMPED_MODELS = (
     "auth.user",

@@ -1,0 +1,129 @@
+"""Notifications API (DRF): delivery receipts from channel providers.
+
+Thin views: check the provider's signature, validate with a serializer, call
+notifications.receipts, answer at once (providers time out and retry slow webhooks).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.backends import sms_status_callback_url
+from notifications.receipts import receipt_record, twilio_signature_valid
+
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
+BAD_SIGNATURE = _("The request is not signed with our provider key.")
+
+_DETAIL = inline_serializer("ReceiptDetail", fields={"detail": serializers.CharField()})
+
+
+class SMSReceiptSerializer(serializers.Serializer):
+    """The fields of a Twilio status callback we use; the others it sends are ignored."""
+
+    MessageSid = serializers.CharField(max_length=128, help_text="The provider's message id.")
+    MessageStatus = serializers.CharField(
+        max_length=32,
+        help_text="queued, sent, delivered, undelivered or failed (other values are ignored).",
+    )
+    ErrorCode = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default="", help_text="On failure."
+    )
+
+
+class ReceiptResultSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["delivered", "failed", "noted", "unchanged", "unknown", "ignored"],
+        help_text="What the receipt changed; repeated receipts answer `unchanged`.",
+    )
+
+
+SMS_RECEIPT_DESCRIPTION = """
+The SMS provider's status callback (Twilio's format): a form post with `MessageSid`,
+`MessageStatus` and, on failure, `ErrorCode`. Set as `StatusCallback` on every message sent.
+
+**Authentication** is by signature only: `X-Twilio-Signature` is the base64 HMAC-SHA1, keyed
+with the provider auth token (`SMS_API_KEY`), of the full callback URL followed by every POST
+parameter's name and value sorted by name. A wrong or missing signature answers 403.
+
+`delivered` marks the notification delivered; `undelivered` and `failed` mark it failed and
+queue the customer's next channel; other statuses change nothing. Receipts for unknown message
+ids are ignored. Repeated receipts change nothing, so the provider may retry freely.
+""".strip()
+
+
+class SMSReceiptView(APIView):
+    authentication_classes: list = []  # the provider proves itself with the signature
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser]
+
+    @extend_schema(
+        operation_id="sms_receipts_record",
+        summary="SMS provider webhook: delivery receipts",
+        description=SMS_RECEIPT_DESCRIPTION,
+        tags=["delivery receipts"],
+        auth=[],
+        request={"application/x-www-form-urlencoded": SMSReceiptSerializer},
+        parameters=[
+            OpenApiParameter(
+                TWILIO_SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="base64 HMAC-SHA1 of URL + sorted params, keyed with the auth token",
+            )
+        ],
+        responses={
+            200: ReceiptResultSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="A required field is missing."),
+            403: OpenApiResponse(_DETAIL, description="Bad or missing signature."),
+        },
+        examples=[
+            OpenApiExample(
+                "Delivered",
+                value={
+                    "MessageSid": "SM0123456789abcdef0123456789abcdef",
+                    "MessageStatus": "delivered",
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        received_at = timezone.now()
+        params = [(name, value) for name, values in request.data.lists() for value in values]
+        if not twilio_signature_valid(
+            auth_token=settings.SMS_API_KEY,
+            # The URL the provider was given, and the one we were reached at (they differ
+            # behind a proxy that terminates TLS or rewrites the host).
+            urls=[sms_status_callback_url(), request.build_absolute_uri()],
+            params=params,
+            signature=request.headers.get(TWILIO_SIGNATURE_HEADER),
+        ):
+            raise PermissionDenied(BAD_SIGNATURE)
+        serializer = SMSReceiptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = receipt_record(
+            provider_message_id=data["MessageSid"],
+            status=data["MessageStatus"],
+            error_code=data["ErrorCode"],
+            at=received_at,
+        )
+        return Response(ReceiptResultSerializer({"outcome": outcome}).data)

@@ -1,0 +1,656 @@
+"""The outbox dispatcher: claims due notices, applies noise control, renders, sends, records.
+
+One pass (`dispatch_pass`, the `dispatch_notifications` command, the beat task):
+
+1. Rows a dead worker left claimed for longer than NOTICE_CLAIM_TIMEOUT_SECONDS go back to the
+   queue (`recover_stale_claims`).
+2. Claim a batch of due pending rows in one statement: ``UPDATE ... SET status = 'sending'
+   WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`` on PostgreSQL, so parallel
+   workers never claim the same row; SQLite serialises writers, so the same UPDATE is enough.
+3. Load the batch with customer, shipment, ticket and incident in one query (plus one for the
+   progress links and one for the frequency cap), decide each row, send it, and record the
+   outcome with one UPDATE per row that commits at once.
+
+Each decision is recorded: *sent* (provider id, rendered text, recipient), *suppressed* with the
+reason (tolerance, frequency cap, opt-out, no longer delayed), *deferred* (quiet hours: the row
+stays pending until the quiet hours end), *retried* with exponential backoff after a temporary
+failure, *failed* permanently (and a fallback row on the customer's next channel).
+
+Delivery is at least once at the provider boundary and exactly once everywhere else: a row is
+marked sent right after the provider accepted it; a worker killed between those two steps
+leaves the row claimed, and after the claim timeout it is sent again *with the same reference*
+(`OutgoingMessage.reference`, the row's public id), which providers that support idempotency
+keys (the Twilio adapter sends it as one) use to drop the repeat. No row is ever lost: a claimed
+row is either marked or recovered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import Channel
+from notifications import backends
+from notifications.models import DELAY_KINDS, NoticeKind, Notification, NotificationStatus
+from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel, ShipmentStatus
+
+logger = logging.getLogger(__name__)
+
+Status = NotificationStatus
+
+# Kinds that only make sense while the parcel is late.
+WHILE_DELAYED_KINDS = (NoticeKind.DELAY_NOTICE, NoticeKind.FOLLOW_UP)
+# Kinds the customer's tolerance applies to ("is this slip worth a message?").
+TOLERANCE_KINDS = (NoticeKind.DELAY_NOTICE, NoticeKind.FOLLOW_UP)
+# Answers the customer is waiting for go out even in their quiet hours.
+QUIET_HOURS_EXEMPT = (NoticeKind.TICKET_REPLY,)
+# The order of fallback channels after the preferred one; push only when preferred (we cannot
+# know whether a customer has the app otherwise).
+FALLBACK_ORDER = (Channel.EMAIL, Channel.SMS)
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+    fallbacks: int = 0
+    recovered: int = 0
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: DispatchResult) -> None:
+        for name in (
+            "claimed",
+            "sent",
+            "suppressed",
+            "deferred",
+            "retried",
+            "failed",
+            "fallbacks",
+            "recovered",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+# --- Channels ------------------------------------------------------------------------------------
+
+
+def address(customer, channel: str) -> str:
+    """Where a notice on `channel` goes: email address, phone number, or the app user id."""
+    if channel == Channel.EMAIL:
+        return customer.email
+    if channel == Channel.SMS:
+        return customer.phone
+    if channel == Channel.PUSH:
+        return str(customer.public_id)
+    return ""
+
+
+def channel_chain(customer) -> list[str]:
+    """The customer's channels in the order we try them: preferred first, then the fallbacks."""
+    preferred = Channel.EMAIL if customer.preferred_channel == Channel.PHONE else None
+    chain = [preferred or customer.preferred_channel]
+    chain += [channel for channel in FALLBACK_ORDER if channel not in chain]
+    return chain
+
+
+def usable_channel(customer, *, starting_at: str, tried: set[str]) -> tuple[str | None, str]:
+    """The first channel from `starting_at` on that is not opted out, has an address and was not
+    tried yet; else (None, why none is left)."""
+    chain = channel_chain(customer)
+    chain = chain[chain.index(starting_at) :] if starting_at in chain else [starting_at, *chain]
+    why: list[str] = []
+    for channel in chain:
+        if channel in tried:
+            continue
+        if customer.is_opted_out(channel):
+            why.append(_("opted out of %(channel)s") % {"channel": Channel(channel).label})
+            continue
+        if not address(customer, channel):
+            why.append(_("no address for %(channel)s") % {"channel": Channel(channel).label})
+            continue
+        return channel, ""
+    if tried:
+        why.append(_("already failed on %(channels)s") % {"channels": ", ".join(sorted(tried))})
+    return None, "; ".join(why) or _("no channel left")
+
+
+# --- Noise control -----------------------------------------------------------------------------
+
+
+def tolerance_hours(customer) -> int:
+    if customer.delay_tolerance_hours is not None:
+        return customer.delay_tolerance_hours
+    return settings.NOTICE_TOLERANCE_HOURS_BY_TIER.get(
+        customer.tier, settings.NOTICE_TOLERANCE_HOURS
+    )
+
+
+def eta_slip(shipment, *, now: dt.datetime) -> dt.timedelta | None:
+    """How late the parcel will be against its promise: expected arrival minus promise.
+
+    The expected arrival is the predicted ETA, else the carrier's, and never earlier than now
+    (a past estimate of an undelivered parcel is already wrong). None when the promise is
+    unknown, or when there is no estimate and the promise has not passed yet.
+    """
+    if shipment.promised_at is None:
+        return None
+    expected = shipment.predicted_eta or shipment.carrier_eta
+    if expected is None:
+        if now <= shipment.promised_at:
+            return None
+        expected = now
+    return max(expected, now) - shipment.promised_at
+
+
+def quiet_until(customer, *, now: dt.datetime) -> dt.datetime | None:
+    """The end of the customer's quiet hours if `now` falls inside them, else None."""
+    start, end = customer.quiet_hours_start, customer.quiet_hours_end
+    if start is None or end is None or start == end:
+        return None
+    try:
+        zone = zoneinfo.ZoneInfo(customer.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    local = now.astimezone(zone)
+    moment = local.time().replace(tzinfo=None)
+    if start < end:
+        quiet = start <= moment < end
+        end_day = local.date()
+    else:  # over midnight, e.g. 21:00-08:00
+        quiet = moment >= start or moment < end
+        end_day = local.date() + dt.timedelta(days=1) if moment >= start else local.date()
+    if not quiet:
+        return None
+    # A wall-clock end that a DST change skips resolves forward (zoneinfo's fold=0 rules).
+    until = dt.datetime.combine(end_day, end, tzinfo=zone)
+    return until.astimezone(dt.UTC)
+
+
+@dataclass
+class Heard:
+    """Delay-type notices a customer got recently (or that are being sent right now)."""
+
+    at: dt.datetime
+    level_rank: int
+    notification_id: int
+
+
+def recent_delay_notices(
+    customer_ids: set[int], *, now: dt.datetime, batch: list[int] = ()
+) -> dict[int, list[Heard]]:
+    """Per customer: delay-type notices sent within the cap window, or in flight in another
+    worker (rows of this `batch` count only once they are sent). One query."""
+    if not customer_ids or settings.NOTICE_FREQUENCY_CAP_HOURS == 0:
+        return {}
+    since = now - dt.timedelta(hours=settings.NOTICE_FREQUENCY_CAP_HOURS)
+    rows = (
+        Notification.objects.filter(
+            Q(status__in=[Status.SENT, Status.DELIVERED], sent_at__gte=since)
+            | Q(status=Status.SENDING),
+            customer_id__in=customer_ids,
+            kind__in=DELAY_KINDS,
+        )
+        .exclude(pk__in=batch)
+        .values_list("customer_id", "id", "status", "sent_at", "claimed_at", "level")
+    )
+    heard: dict[int, list[Heard]] = defaultdict(list)
+    for customer_id, pk, status, sent_at, claimed_at, level in rows:
+        heard[customer_id].append(
+            Heard(
+                at=sent_at or claimed_at or now,
+                level_rank=_rank(level),
+                notification_id=pk if status == Status.SENDING else 0,
+            )
+        )
+    return heard
+
+
+def _rank(level: str) -> int:
+    return DELAY_LEVEL_RANK.get(level, 0)
+
+
+class Reason:
+    """The categories of "why not sent", for counting (the stored reason is a sentence)."""
+
+    STALE = "no longer true"
+    TOLERANCE = "within tolerance"
+    FREQUENCY_CAP = "frequency cap"
+    NO_CHANNEL = "no usable channel"
+
+
+def suppression_reason(
+    notification: Notification, *, now: dt.datetime, heard: list[Heard]
+) -> tuple[str, str]:
+    """(category, sentence) saying why `notification` must not go out now, or ("", "")."""
+    kind = notification.kind
+    shipment = notification.shipment
+    customer = notification.customer
+    if shipment is not None and kind in WHILE_DELAYED_KINDS:
+        if shipment.status in FINAL_STATUSES:
+            return Reason.STALE, _("the parcel was %(status)s before the notice went out") % {
+                "status": ShipmentStatus(shipment.status).label.lower()
+            }
+        if shipment.delay_level == DelayLevel.NONE:
+            return Reason.STALE, _("the parcel was back on time before the notice went out")
+    if shipment is not None and kind == NoticeKind.RECOVERY and shipment.status in FINAL_STATUSES:
+        return Reason.STALE, _("the parcel arrived before the recovery notice went out")
+    if (
+        kind == NoticeKind.SURVEY
+        and notification.ticket is not None
+        and notification.ticket.status not in ("solved", "closed")
+    ):
+        return Reason.STALE, _("the ticket was reopened before the survey went out")
+    if shipment is not None and kind in TOLERANCE_KINDS:
+        slip = eta_slip(shipment, now=now)
+        limit = tolerance_hours(customer)
+        if slip is not None and slip <= dt.timedelta(hours=limit):
+            return Reason.TOLERANCE, _(
+                "the delivery estimate slipped %(slip)s h, within the customer's tolerance of "
+                "%(limit)s h"
+            ) % {"slip": int(slip.total_seconds() // 3600), "limit": limit}
+    if kind in DELAY_KINDS:
+        rank = _rank(notification.level)
+        for earlier in heard:
+            if earlier.notification_id == notification.pk:
+                continue
+            if earlier.notification_id and earlier.notification_id > notification.pk:
+                continue  # claimed later than this one: it yields to this one, not vice versa
+            if rank > earlier.level_rank and notification.level:
+                continue  # the level rose since: worth telling
+            return Reason.FREQUENCY_CAP, _(
+                "frequency cap: the customer already heard about a delay at %(time)s UTC"
+            ) % {"time": earlier.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")}
+    return "", ""
+
+
+# --- One pass ----------------------------------------------------------------------------------
+
+
+def dispatch_pass(
+    *,
+    now: dt.datetime | None = None,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    worker: str | None = None,
+    progress=None,
+) -> DispatchResult:
+    """Send every due notice once (up to `limit`); returns what happened."""
+    clock_fixed = now is not None
+    worker = worker or worker_name()
+    batch_size = batch_size or settings.NOTICE_BATCH_SIZE
+    result = DispatchResult()
+    result.recovered = recover_stale_claims(now=now or timezone.now())
+    book = None
+    while limit is None or result.claimed < limit:
+        moment = now if clock_fixed else timezone.now()
+        size = batch_size if limit is None else min(batch_size, limit - result.claimed)
+        ids = claim_batch(now=moment, size=size, worker=worker)
+        if not ids:
+            break
+        if book is None:
+            from notifications.rendering import TemplateBook
+
+            book = TemplateBook.load()
+        batch = process_batch(ids, now=moment, book=book, worker=worker)
+        result.add(batch)
+        for reason, count in batch.reasons.items():
+            result.reasons[reason] += count
+        if progress is not None:
+            progress(len(ids))
+    return result
+
+
+def recover_stale_claims(*, now: dt.datetime) -> int:
+    """Put rows claimed by a worker that stopped back in the queue (same reference on resend)."""
+    stale_before = now - dt.timedelta(seconds=settings.NOTICE_CLAIM_TIMEOUT_SECONDS)
+    recovered = Notification.objects.filter(
+        status=Status.SENDING, claimed_at__lt=stale_before
+    ).update(
+        status=Status.PENDING,
+        next_attempt_at=now,
+        claimed_at=None,
+        claimed_by="",
+        last_error=_("the worker stopped while sending; queued again"),
+        updated_at=now,
+    )
+    if recovered:
+        logger.warning("Outbox: %s notices recovered from stopped workers", recovered)
+    return recovered
+
+
+def claim_batch(*, now: dt.datetime, size: int, worker: str) -> list[int]:
+    """Mark up to `size` due pending rows as being sent by `worker`; returns their ids."""
+    ops = connection.ops
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = f"""
+        UPDATE notifications_notification
+        SET status = %(sending)s, claimed_at = %(now)s, claimed_by = %(worker)s,
+            updated_at = %(now)s
+        WHERE id IN (
+            SELECT id FROM notifications_notification
+            WHERE status = %(pending)s AND next_attempt_at <= %(now)s
+            ORDER BY next_attempt_at, id
+            LIMIT %(size)s{lock}
+        )
+        RETURNING id
+    """
+    params = {
+        "sending": Status.SENDING,
+        "pending": Status.PENDING,
+        "now": ops.adapt_datetimefield_value(now),
+        "worker": worker,
+        "size": size,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> DispatchResult:
+    result = DispatchResult(claimed=len(ids))
+    rows = list(
+        Notification.objects.filter(pk__in=ids, status=Status.SENDING, claimed_by=worker)
+        .select_related("customer", "shipment__carrier", "ticket", "incident")
+        .order_by("pk")
+    )
+    tickets = progress_tickets(rows)
+    heard = recent_delay_notices(
+        {row.customer_id for row in rows if row.kind in DELAY_KINDS}, now=now, batch=ids
+    )
+    tried = fallback_channels_tried(rows)
+    for notification in rows:
+        handle(
+            notification,
+            now=now,
+            book=book,
+            ticket=tickets.get(notification.shipment_id),
+            heard=heard.setdefault(notification.customer_id, []),
+            tried=tried.get(notification.pk, set()),
+            result=result,
+        )
+    return result
+
+
+def progress_tickets(rows: list[Notification]) -> dict[int, object]:
+    """For notices without a ticket: the newest ticket of their shipment (its progress link)."""
+    from tickets.models import Ticket
+
+    wanted = {row.shipment_id for row in rows if row.ticket_id is None and row.shipment_id}
+    if not wanted:
+        return {}
+    found: dict[int, object] = {}
+    for ticket in (
+        Ticket.objects.filter(shipment_id__in=wanted)
+        .only("id", "shipment_id", "access_token", "public_id", "customer_id")
+        .order_by("shipment_id", "-created_at", "-id")
+    ):
+        found.setdefault(ticket.shipment_id, ticket)
+    return found
+
+
+def fallback_channels_tried(rows: list[Notification]) -> dict[int, set[str]]:
+    """Channels already tried before each fallback row (its chain of `fallback_of`)."""
+    chained = {row.pk: row.fallback_of_id for row in rows if row.fallback_of_id}
+    if not chained:
+        return {}
+    tried: dict[int, set[str]] = {}
+    for pk, parent in chained.items():
+        channels: set[str] = set()
+        while parent is not None:
+            previous = Notification.objects.filter(pk=parent).values("channel", "fallback_of_id")
+            found = previous.first()
+            if found is None:
+                break
+            channels.add(found["channel"])
+            parent = found["fallback_of_id"]
+        tried[pk] = channels
+    return tried
+
+
+def handle(
+    notification: Notification,
+    *,
+    now: dt.datetime,
+    book,
+    ticket,
+    heard: list[Heard],
+    tried: set[str],
+    result: DispatchResult,
+) -> None:
+    customer = notification.customer
+    if notification.kind not in QUIET_HOURS_EXEMPT:
+        until = quiet_until(customer, now=now)
+        if until is not None:
+            _release(notification, until=until, now=now)
+            result.deferred += 1
+            return
+    category, reason = suppression_reason(notification, now=now, heard=heard)
+    if not reason:
+        channel, why = usable_channel(customer, starting_at=notification.channel, tried=tried)
+        if channel is None:
+            category, reason = Reason.NO_CHANNEL, why
+        else:
+            notification.channel = channel
+    if reason:
+        _suppress(notification, reason=reason, now=now)
+        result.suppressed += 1
+        result.reasons[category] += 1
+        return
+    _send(notification, now=now, book=book, ticket=ticket, heard=heard, result=result)
+
+
+def _send(notification, *, now, book, ticket, heard, result: DispatchResult) -> None:
+    from notifications.rendering import NoTemplate, render_notice
+
+    try:
+        rendered = render_notice(notification, book=book, now=now, ticket=ticket)
+    except NoTemplate as error:
+        _fail(
+            notification,
+            error=_("no template: %(error)s") % {"error": error},
+            now=now,
+            result=result,
+        )
+        return
+    if (
+        notification.channel == Channel.SMS
+        and rendered.sms_segments > settings.NOTICE_SMS_MAX_SEGMENTS
+    ):
+        error = _("the text needs %(n)s SMS segments, more than the limit of %(limit)s") % {
+            "n": rendered.sms_segments,
+            "limit": settings.NOTICE_SMS_MAX_SEGMENTS,
+        }
+        _fail(notification, error=error, now=now, result=result)
+        return
+    recipient = address(notification.customer, notification.channel)
+    message = backends.OutgoingMessage(
+        to=recipient,
+        body=rendered.body,
+        title=rendered.subject,
+        reference=str(notification.public_id),
+    )
+    try:
+        provider_id = backends.get_backend(notification.channel).send(message)
+    except backends.PermanentFailure as error:
+        _fail(notification, error=f"{notification.channel}: {error}", now=now, result=result)
+        return
+    except backends.TemporaryFailure as error:
+        _retry_or_fail(
+            notification, error=f"{notification.channel}: {error}", now=now, result=result
+        )
+        return
+    except Exception as error:  # a backend bug must not stop the pass; retry it later
+        logger.exception("Outbox: backend for %s raised", notification.channel)
+        _retry_or_fail(
+            notification, error=f"{notification.channel}: {error!r}", now=now, result=result
+        )
+        return
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Status.SENT,
+        channel=notification.channel,
+        language=rendered.language,
+        recipient=recipient,
+        subject=rendered.subject[:200],
+        body=rendered.body,
+        sent_at=now,
+        attempts=notification.attempts + 1,
+        provider_message_id=str(provider_id or "")[:128],
+        claimed_by="",
+        last_error="",
+        updated_at=now,
+    )
+    result.sent += 1
+    if notification.kind in DELAY_KINDS:
+        heard.append(Heard(at=now, level_rank=_rank(notification.level), notification_id=0))
+    if notification.kind == NoticeKind.SURVEY and notification.ticket_id:
+        from notifications.models import SatisfactionSurvey
+
+        SatisfactionSurvey.objects.filter(ticket_id=notification.ticket_id, sent_at=None).update(
+            sent_at=now
+        )
+
+
+def _release(notification, *, until: dt.datetime, now: dt.datetime) -> None:
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Status.PENDING,
+        next_attempt_at=until,
+        claimed_at=None,
+        claimed_by="",
+        updated_at=now,
+    )
+
+
+def _suppress(notification, *, reason: str, now: dt.datetime) -> None:
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Status.SUPPRESSED,
+        suppressed_reason=reason[:200],
+        claimed_by="",
+        updated_at=now,
+    )
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff: base, 2 x base, 4 x base ... capped (attempts counts from 1)."""
+    seconds = settings.NOTICE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return dt.timedelta(seconds=min(seconds, settings.NOTICE_RETRY_MAX_SECONDS))
+
+
+def _retry_or_fail(notification, *, error: str, now: dt.datetime, result: DispatchResult) -> None:
+    attempts = notification.attempts + 1
+    if attempts >= settings.NOTICE_MAX_ATTEMPTS:
+        message = _("gave up after %(n)s attempts: %(error)s") % {"n": attempts, "error": error}
+        notification.attempts = attempts - 1
+        _fail(notification, error=message, now=now, result=result)
+        return
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Status.PENDING,
+        attempts=attempts,
+        next_attempt_at=now + retry_delay(attempts),
+        claimed_at=None,
+        claimed_by="",
+        last_error=error[:2000],
+        updated_at=now,
+    )
+    result.retried += 1
+
+
+def _fail(notification, *, error: str, now: dt.datetime, result: DispatchResult) -> None:
+    with transaction.atomic():
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Status.FAILED,
+            attempts=notification.attempts + 1,
+            claimed_by="",
+            last_error=error[:2000],
+            updated_at=now,
+        )
+        fallback = queue_fallback(notification, now=now)
+    result.failed += 1
+    if fallback is not None:
+        result.fallbacks += 1
+
+
+def queue_fallback(notification: Notification, *, now: dt.datetime) -> Notification | None:
+    """After a permanent failure: the same notice on the customer's next usable channel."""
+    tried = {notification.channel}
+    parent = notification.fallback_of_id
+    while parent is not None:  # chains are at most a channel or two long
+        found = Notification.objects.filter(pk=parent).values("channel", "fallback_of_id").first()
+        if found is None:
+            break
+        tried.add(found["channel"])
+        parent = found["fallback_of_id"]
+    channel, _why = usable_channel(
+        notification.customer, starting_at=notification.channel, tried=tried
+    )
+    if channel is None:
+        return None
+    key = f"{notification.dedupe_key}>{channel}"[:200]
+    fallback, _created = Notification.objects.get_or_create(
+        dedupe_key=key,
+        defaults={
+            "customer_id": notification.customer_id,
+            "ticket_id": notification.ticket_id,
+            "shipment_id": notification.shipment_id,
+            "incident_id": notification.incident_id,
+            "fallback_of": notification,
+            "kind": notification.kind,
+            "channel": channel,
+            "language": notification.language,
+            "level": notification.level,
+            "context": notification.context,
+            "not_before": now,
+            "next_attempt_at": now,
+        },
+    )
+    return fallback
+
+
+# --- After sending: delivery receipts ----------------------------------------------------------
+
+
+def notice_delivered(notification: Notification, *, at: dt.datetime) -> bool:
+    """The provider reports the notice delivered (SENT -> DELIVERED; idempotent)."""
+    return bool(
+        Notification.objects.filter(pk=notification.pk, status=Status.SENT).update(
+            status=Status.DELIVERED, delivered_at=at, updated_at=timezone.now()
+        )
+    )
+
+
+def notice_failed_after_send(
+    notification: Notification, *, error: str, now: dt.datetime
+) -> Notification | None:
+    """The provider accepted the notice but could not deliver it: mark it failed and queue the
+    customer's next channel. Idempotent: a repeated receipt finds the row failed already."""
+    with transaction.atomic():
+        changed = Notification.objects.filter(
+            pk=notification.pk, status__in=[Status.SENT, Status.DELIVERED]
+        ).update(status=Status.FAILED, last_error=error[:2000], updated_at=now)
+        if not changed:
+            return None
+        notification.refresh_from_db()
+        fallback = queue_fallback(notification, now=now)
+    if fallback is not None:
+        from notifications.services import dispatch_soon
+
+        dispatch_soon()
+    return fallback
