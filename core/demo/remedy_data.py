@@ -348,6 +348,7 @@ class NoticeWriter:
             kind=kind,
             channel=channel or customer.preferred_channel,
             language=customer.language,
+            level=context.get("level", ""),
             dedupe_key=key,
             body=body,
             context=context,
