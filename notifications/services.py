@@ -252,7 +252,10 @@ def dispatch_soon() -> None:
     every minute anyway: the outbox rows are the truth, the task is only a nudge)."""
     from notifications import tasks
 
-    transaction.on_commit(tasks.dispatch_notifications_soon)
+    nudge = tasks.dispatch_notifications_soon
+    if any(entry[1] is nudge for entry in connection.run_on_commit):
+        return  # one nudge per transaction, however many notices it writes
+    transaction.on_commit(nudge)
 
 
 # --- Notices about tickets and remedies ----------------------------------------------------------

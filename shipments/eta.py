@@ -223,12 +223,14 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 updates.append((shipment_id, eta))
                 if _new_date(delay_level, current_eta, eta):
                     moved.append(shipment_id)
-        if updates:
+        if moved:
             with transaction.atomic():
                 _write_predicted_etas(updates)
                 # Customers told about a delay hear the new date (notifications.proactive).
                 new_eta_enqueue(shipment_ids=moved, now=now)
-            changed += len(updates)
+        elif updates:
+            _write_predicted_etas(updates)
+        changed += len(updates)
         if len(page) < CHUNK_SIZE:
             return changed
         last_id = page[-1][0]
