@@ -569,6 +569,8 @@ def insert_select(db, table: str, columns: str, select: str, params: dict | None
     for model_field in model._meta.concrete_fields:
         if model_field.column in named or model_field.primary_key or model_field.null:
             continue
+        if getattr(model_field, "generated", False):  # the database computes it
+            continue
         # What the ORM would insert: the default, or "" for a blank text field.
         default = model_field.get_default()
         if default is not None:
