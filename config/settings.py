@@ -289,4 +289,7 @@ NOTICE_RETRY_MAX_SECONDS = env_int("NOTICE_RETRY_MAX_SECONDS", 3600, minimum=1)
 # A row claimed by a worker that died goes back to the queue after this long.
 NOTICE_CLAIM_TIMEOUT_SECONDS = env_int("NOTICE_CLAIM_TIMEOUT_SECONDS", 300, minimum=10)
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=1)
+# The dispatcher records outcomes in groups of up to this many rows (one UPDATE and one commit
+# each); a worker killed mid-group repeats at most that many sends, with the same reference.
+NOTICE_OUTCOME_GROUP_SIZE = env_int("NOTICE_OUTCOME_GROUP_SIZE", 50, minimum=1)
 NOTICE_SMS_MAX_SEGMENTS = env_int("NOTICE_SMS_MAX_SEGMENTS", 3, minimum=1)

@@ -9,7 +9,10 @@ One pass (`dispatch_pass`, the `dispatch_notifications` command, the beat task):
    workers never claim the same row; SQLite serialises writers, so the same UPDATE is enough.
 3. Load the batch with customer, shipment, ticket and incident in one query (plus one for the
    progress links and one for the frequency cap), decide each row, send it, and record the
-   outcome with one UPDATE per row that commits at once.
+   outcomes in groups (`OutcomeWriter`): one UPDATE and one commit per group of up to
+   NOTICE_OUTCOME_GROUP_SIZE rows, at once after a slow send (a real provider call), and
+   always before the next claim. One commit per row made the commits (a WAL flush each) and
+   the ORM around them the limit of the whole dispatcher (docs/PERFORMANCE.md, issue 5).
 
 Each decision is recorded: *sent* (provider id, rendered text, recipient), *suppressed* with the
 reason (tolerance, frequency cap, opt-out, no longer delayed), *deferred* (quiet hours: the row
@@ -17,11 +20,13 @@ stays pending until the quiet hours end), *retried* with exponential backoff aft
 failure, *failed* permanently (and a fallback row on the customer's next channel).
 
 Delivery is at least once at the provider boundary and exactly once everywhere else: a row is
-marked sent right after the provider accepted it; a worker killed between those two steps
-leaves the row claimed, and after the claim timeout it is sent again *with the same reference*
+marked sent after the provider accepted it (right after, for a provider that takes
+milliseconds; with its group, for one that answers faster); a worker killed in between leaves
+the row claimed, and after the claim timeout it is sent again *with the same reference*
 (`OutgoingMessage.reference`, the row's public id), which providers that support idempotency
-keys (the Twilio adapter sends it as one) use to drop the repeat. No row is ever lost: a claimed
-row is either marked or recovered.
+keys (the Twilio adapter sends it as one) use to drop the repeat. A kill repeats at most one
+slow send or one group of fast ones. No row is ever lost: a claimed row is either marked or
+recovered.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import zoneinfo
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -377,16 +384,22 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
         {row.customer_id for row in rows if row.kind in DELAY_KINDS}, now=now, batch=ids
     )
     tried = fallback_channels_tried(rows)
-    for notification in rows:
-        handle(
-            notification,
-            now=now,
-            book=book,
-            ticket=tickets.get(notification.shipment_id),
-            heard=heard.setdefault(notification.customer_id, []),
-            tried=tried.get(notification.pk, set()),
-            result=result,
-        )
+    outcomes = OutcomeWriter(now=now)
+    try:
+        for notification in rows:
+            handle(
+                notification,
+                now=now,
+                book=book,
+                ticket=tickets.get(notification.shipment_id),
+                heard=heard.setdefault(notification.customer_id, []),
+                tried=tried.get(notification.pk, set()),
+                result=result,
+                outcomes=outcomes,
+            )
+    finally:
+        # Also on an error: what was sent is recorded rather than sent again after the timeout.
+        outcomes.flush()
     return result
 
 
@@ -435,12 +448,33 @@ def handle(
     heard: list[Heard],
     tried: set[str],
     result: DispatchResult,
+    outcomes: OutcomeWriter | None = None,
 ) -> None:
+    own_outcomes = outcomes is None
+    if own_outcomes:
+        outcomes = OutcomeWriter(now=now)
+    try:
+        _decide(
+            notification,
+            now=now,
+            book=book,
+            ticket=ticket,
+            heard=heard,
+            tried=tried,
+            result=result,
+            outcomes=outcomes,
+        )
+    finally:
+        if own_outcomes:
+            outcomes.flush()
+
+
+def _decide(notification, *, now, book, ticket, heard, tried, result, outcomes) -> None:
     customer = notification.customer
     if notification.kind not in QUIET_HOURS_EXEMPT:
         until = quiet_until(customer, now=now)
         if until is not None:
-            _release(notification, until=until, now=now)
+            outcomes.release(notification, until=until)
             result.deferred += 1
             return
     category, reason = suppression_reason(notification, now=now, heard=heard)
@@ -451,14 +485,22 @@ def handle(
         else:
             notification.channel = channel
     if reason:
-        _suppress(notification, reason=reason, now=now)
+        outcomes.suppressed(notification, reason=reason)
         result.suppressed += 1
         result.reasons[category] += 1
         return
-    _send(notification, now=now, book=book, ticket=ticket, heard=heard, result=result)
+    _send(
+        notification,
+        now=now,
+        book=book,
+        ticket=ticket,
+        heard=heard,
+        result=result,
+        outcomes=outcomes,
+    )
 
 
-def _send(notification, *, now, book, ticket, heard, result: DispatchResult) -> None:
+def _send(notification, *, now, book, ticket, heard, result: DispatchResult, outcomes) -> None:
     from notifications.rendering import NoTemplate, render_notice
 
     try:
@@ -488,89 +530,226 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult) -> 
         title=rendered.subject,
         reference=str(notification.public_id),
     )
+    started = time.monotonic()
     try:
         provider_id = backends.get_backend(notification.channel).send(message)
     except backends.PermanentFailure as error:
         _fail(notification, error=f"{notification.channel}: {error}", now=now, result=result)
         return
     except backends.TemporaryFailure as error:
-        _retry_or_fail(
-            notification, error=f"{notification.channel}: {error}", now=now, result=result
+        outcomes.retry_or_fail(
+            notification, error=f"{notification.channel}: {error}", result=result
         )
         return
     except Exception as error:  # a backend bug must not stop the pass; retry it later
         logger.exception("Outbox: backend for %s raised", notification.channel)
-        _retry_or_fail(
-            notification, error=f"{notification.channel}: {error!r}", now=now, result=result
+        outcomes.retry_or_fail(
+            notification, error=f"{notification.channel}: {error!r}", result=result
         )
         return
-    Notification.objects.filter(pk=notification.pk).update(
-        status=Status.SENT,
-        channel=notification.channel,
-        language=rendered.language,
+    outcomes.sent(
+        notification,
+        rendered=rendered,
         recipient=recipient,
-        subject=rendered.subject[:200],
-        body=rendered.body,
-        sent_at=now,
-        attempts=notification.attempts + 1,
-        provider_message_id=str(provider_id or "")[:128],
-        claimed_by="",
-        last_error="",
-        updated_at=now,
+        provider_id=provider_id,
+        send_seconds=time.monotonic() - started,
     )
     result.sent += 1
     if notification.kind in DELAY_KINDS:
         heard.append(Heard(at=now, level_rank=_rank(notification.level), notification_id=0))
-    if notification.kind == NoticeKind.SURVEY and notification.ticket_id:
-        from notifications.models import SatisfactionSurvey
 
-        SatisfactionSurvey.objects.filter(ticket_id=notification.ticket_id, sent_at=None).update(
-            sent_at=now
+
+# --- Recording outcomes ------------------------------------------------------------------------
+
+# A send that took at least this long is recorded at once: next to such a provider call one
+# UPDATE is cheap, and a worker killed after it leaves at most that one message sent but not
+# marked. Faster sends (a local relay, a no-op backend) are recorded in groups.
+SLOW_SEND_SECONDS = 0.005
+# A group is written when it holds NOTICE_OUTCOME_GROUP_SIZE rows, at the end of the batch, or
+# when its oldest outcome is this old (whatever comes first).
+MAX_GROUP_AGE_SECONDS = 0.25
+
+OUTCOME_COLUMNS = (
+    # column, array type on PostgreSQL; NULL in a group row keeps the row's current value.
+    ("status", "text"),
+    ("channel", "text"),
+    ("language", "text"),
+    ("recipient", "text"),
+    ("subject", "text"),
+    ("body", "text"),
+    ("sent_at", "timestamptz"),
+    ("attempts", "integer"),
+    ("provider_message_id", "text"),
+    ("suppressed_reason", "text"),
+    ("last_error", "text"),
+    ("next_attempt_at", "timestamptz"),
+)
+
+
+class OutcomeWriter:
+    """Records what happened to claimed rows: one UPDATE per group of rows, not per row.
+
+    Sent, suppressed, deferred and retried rows go into the group; a permanent failure is
+    written at once with its fallback row (one transaction). A group is written (one statement
+    and one commit, with the surveys' sent_at) when it reaches NOTICE_OUTCOME_GROUP_SIZE rows,
+    when its oldest outcome is MAX_GROUP_AGE_SECONDS old, right after a send slower than
+    SLOW_SEND_SECONDS, and when the batch ends (also on an error).
+
+    A worker killed before it wrote a group leaves those rows claimed: after the claim timeout
+    they are queued again and the sent ones go out again *with the same reference* (at least
+    once at the provider boundary). So the group size bounds the messages a kill can repeat;
+    NOTICE_OUTCOME_GROUP_SIZE = 1 writes every outcome at once.
+    """
+
+    def __init__(self, *, now: dt.datetime, group_size: int | None = None):
+        self.now = now
+        self.group_size = group_size or settings.NOTICE_OUTCOME_GROUP_SIZE
+        self.rows: list[tuple] = []
+        self.survey_tickets: list[int] = []
+        self.oldest = 0.0
+        self.groups_written = 0
+
+    # Outcomes -------------------------------------------------------------------------------
+
+    def sent(self, notification, *, rendered, recipient: str, provider_id, send_seconds: float):
+        self._add(
+            notification.pk,
+            status=Status.SENT,
+            channel=notification.channel,
+            language=rendered.language,
+            recipient=recipient,
+            subject=rendered.subject[:200],
+            body=rendered.body,
+            sent_at=self.now,
+            attempts=notification.attempts + 1,
+            provider_message_id=str(provider_id or "")[:128],
+            last_error="",
         )
+        if notification.kind == NoticeKind.SURVEY and notification.ticket_id:
+            self.survey_tickets.append(notification.ticket_id)
+        if send_seconds >= SLOW_SEND_SECONDS:
+            self.flush()
+
+    def suppressed(self, notification, *, reason: str) -> None:
+        self._add(notification.pk, status=Status.SUPPRESSED, suppressed_reason=reason[:200])
+
+    def release(self, notification, *, until: dt.datetime) -> None:
+        """Back to the queue until `until` (quiet hours), attempts unchanged."""
+        self._add(notification.pk, status=Status.PENDING, next_attempt_at=until)
+
+    def retry_or_fail(self, notification, *, error: str, result: DispatchResult) -> None:
+        attempts = notification.attempts + 1
+        if attempts >= settings.NOTICE_MAX_ATTEMPTS:
+            message = _("gave up after %(n)s attempts: %(error)s") % {
+                "n": attempts,
+                "error": error,
+            }
+            notification.attempts = attempts - 1
+            _fail(notification, error=message, now=self.now, result=result)
+            return
+        self._add(
+            notification.pk,
+            status=Status.PENDING,
+            attempts=attempts,
+            next_attempt_at=self.now + retry_delay(attempts),
+            last_error=error[:2000],
+        )
+        result.retried += 1
+
+    # Writing --------------------------------------------------------------------------------
+
+    def _add(self, pk: int, **values) -> None:
+        if not self.rows:
+            self.oldest = time.monotonic()
+        self.rows.append((pk, *(values.get(column) for column, _type in OUTCOME_COLUMNS)))
+        if (
+            len(self.rows) >= self.group_size
+            or time.monotonic() - self.oldest >= MAX_GROUP_AGE_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the group: one UPDATE (PostgreSQL: over unnest() arrays; SQLite: one
+        parameterised statement per row), the surveys' sent_at, one commit."""
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, []
+        surveys, self.survey_tickets = self.survey_tickets, []
+        postgresql = connection.vendor == "postgresql"
+        # One statement commits on its own (autocommit): no BEGIN/COMMIT round trips.
+        atomic = transaction.atomic() if surveys or not postgresql else nullcontext()
+        with atomic, connection.cursor() as cursor:
+            if postgresql:
+                cursor.execute(_GROUP_UPDATE_POSTGRESQL, _group_params(rows, now=self.now))
+            else:
+                cursor.executemany(_GROUP_UPDATE_ROW, _row_params(rows, now=self.now))
+            if surveys:
+                from notifications.models import SatisfactionSurvey
+
+                SatisfactionSurvey.objects.filter(ticket_id__in=surveys, sent_at=None).update(
+                    sent_at=self.now
+                )
+        self.groups_written += 1
 
 
-def _release(notification, *, until: dt.datetime, now: dt.datetime) -> None:
-    Notification.objects.filter(pk=notification.pk).update(
-        status=Status.PENDING,
-        next_attempt_at=until,
-        claimed_at=None,
-        claimed_by="",
-        updated_at=now,
+def _set_clause(value: str) -> str:
+    """SET list for a group row: status always, NULL keeps a column, a release or retry clears
+    the claim time (the row is pending again), every outcome clears the claimant."""
+    sets = [f"status = {value.format(column='status')}"]
+    sets += [
+        f"{column} = COALESCE({value.format(column=column)}, {{table}}{column})"
+        for column, _type in OUTCOME_COLUMNS
+        if column != "status"
+    ]
+    sets.append(
+        f"claimed_at = CASE WHEN {value.format(column='status')} = '{Status.PENDING}' "
+        "THEN NULL ELSE {table}claimed_at END"
     )
+    sets.append("claimed_by = ''")
+    sets.append("updated_at = %s")
+    return ", ".join(sets)
 
 
-def _suppress(notification, *, reason: str, now: dt.datetime) -> None:
-    Notification.objects.filter(pk=notification.pk).update(
-        status=Status.SUPPRESSED,
-        suppressed_reason=reason[:200],
-        claimed_by="",
-        updated_at=now,
-    )
+_GROUP_UPDATE_POSTGRESQL = (
+    "UPDATE notifications_notification AS n SET "
+    + _set_clause("v.{column}").format(table="n.")
+    + " FROM unnest(%s::bigint[], "
+    + ", ".join(f"%s::{type_}[]" for _column, type_ in OUTCOME_COLUMNS)
+    + ") AS v(id, "
+    + ", ".join(column for column, _type in OUTCOME_COLUMNS)
+    + ") WHERE n.id = v.id"
+)
+
+# SQLite: the same SET list with one parameter per column, for executemany().
+_GROUP_UPDATE_ROW = (
+    "UPDATE notifications_notification SET " + _set_clause("%s").format(table="") + " WHERE id = %s"
+)
+
+
+def _row_params(rows: list[tuple], *, now: dt.datetime) -> list[list]:
+    """Parameters of _GROUP_UPDATE_ROW per row: the columns, the status again (claim time),
+    the time, the id."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [
+        [
+            *(adapt(value) if isinstance(value, dt.datetime) else value for value in row[1:]),
+            row[1],
+            adapt(now),
+            row[0],
+        ]
+        for row in rows
+    ]
+
+
+def _group_params(rows: list[tuple], *, now: dt.datetime) -> list:
+    columns = list(zip(*rows, strict=True))
+    return [now, list(columns[0]), *(list(values) for values in columns[1:])]
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff: base, 2 x base, 4 x base ... capped (attempts counts from 1)."""
     seconds = settings.NOTICE_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
     return dt.timedelta(seconds=min(seconds, settings.NOTICE_RETRY_MAX_SECONDS))
-
-
-def _retry_or_fail(notification, *, error: str, now: dt.datetime, result: DispatchResult) -> None:
-    attempts = notification.attempts + 1
-    if attempts >= settings.NOTICE_MAX_ATTEMPTS:
-        message = _("gave up after %(n)s attempts: %(error)s") % {"n": attempts, "error": error}
-        notification.attempts = attempts - 1
-        _fail(notification, error=message, now=now, result=result)
-        return
-    Notification.objects.filter(pk=notification.pk).update(
-        status=Status.PENDING,
-        attempts=attempts,
-        next_attempt_at=now + retry_delay(attempts),
-        claimed_at=None,
-        claimed_by="",
-        last_error=error[:2000],
-        updated_at=now,
-    )
-    result.retried += 1
 
 
 def _fail(notification, *, error: str, now: dt.datetime, result: DispatchResult) -> None:

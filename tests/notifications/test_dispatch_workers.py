@@ -48,7 +48,7 @@ def database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
 
 
-def start_worker(provider: FakeSMSProvider, log) -> subprocess.Popen:
+def start_worker(provider: FakeSMSProvider, log, **settings: str) -> subprocess.Popen:
     env = {
         **os.environ,
         **provider.django_settings(),
@@ -56,6 +56,7 @@ def start_worker(provider: FakeSMSProvider, log) -> subprocess.Popen:
         "NOTICE_CLAIM_TIMEOUT_SECONDS": "10",
         "CELERY_BROKER_URL": "memory://",
         "LOG_LEVEL": "WARNING",
+        **settings,
     }
     return subprocess.Popen(
         [sys.executable, "-c", WORKER],
@@ -162,3 +163,38 @@ def test_a_worker_killed_mid_run_loses_nothing_and_sends_nothing_twice(
         f"killed with {in_flight} notices claimed; provider calls {raw}, "
         f"repeats dropped by the idempotency token {provider.duplicates}"
     )
+
+
+def test_a_worker_killed_with_a_group_of_fast_sends_unrecorded_repeats_at_most_that_group(
+    default_configuration, tmp_path
+):
+    """A provider that answers at once: outcomes are recorded in groups (here of 10), so a kill
+    can leave up to one group sent but unmarked. Those go out again under the same references
+    (the provider drops them); nothing is lost and no customer gets a second message."""
+    group = 10
+    notices = queue_notices(300)
+    log_path = tmp_path / "workers.log"
+    with FakeSMSProvider(latency=0) as provider, open(log_path, "w") as log:
+        settings = {"NOTICE_OUTCOME_GROUP_SIZE": str(group)}
+        victim, survivor = (
+            start_worker(provider, log, **settings),
+            start_worker(provider, log, **settings),
+        )
+        replacement = None
+        try:
+            wait_until(lambda: len(provider.requests) >= 60, seconds=60, what="sending to start")
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait(timeout=10)
+            replacement = start_worker(provider, log, **settings)
+            wait_until(outbox_empty, seconds=90, what="the outbox to empty")
+        finally:
+            stop(survivor, *([replacement] if replacement else []))
+
+    rows = Notification.objects.filter(pk__in=[n.pk for n in notices])
+    assert Counter(rows.values_list("status", flat=True)) == {"sent": 300}
+    delivered = Counter(message.idempotency_token for message in provider.messages)
+    assert set(delivered) == {str(n.public_id) for n in notices}
+    assert max(delivered.values()) == 1
+    assert len(provider.requests) == 300 + provider.duplicates
+    assert provider.duplicates <= group, log_path.read_text()
+    print(f"repeats dropped by the idempotency token: {provider.duplicates} (group of {group})")
