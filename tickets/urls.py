@@ -6,6 +6,7 @@ app_name = "tickets"
 
 urlpatterns = [
     path("", views.console, name="console"),
+    path("counts/", views.console_counts, name="console_counts"),
     path("tickets/<uuid:public_id>/", views.ticket_detail, name="ticket_detail"),
     # Reads for the ticket page's widgets.
     path(

@@ -21,7 +21,6 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -100,6 +99,8 @@ def action_view(view):
 
 @console_view
 def console(request: HtmxHttpRequest) -> HttpResponse:
+    """One page of a queue. The tab counts are not part of it: the tabs load them afterwards
+    from `console_counts` (hx-trigger="load"), so the page never waits for the aggregate."""
     queue = request.GET.get("queue", "")
     incident_ref = request.GET.get("incident", "").strip()[:64]
     if incident_ref:
@@ -112,26 +113,23 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
     incident = selectors.find_incident(incident_ref) if incident_ref else None
     if incident_ref and incident is None:
         raise Http404("No such incident")
-    scope = Ticket.objects.visible_to(request.user)
     tickets = selectors.console_queue(
-        user=request.user, queue=queue, search=search, incident=incident, now=now, scope=scope
+        user=request.user, queue=queue, search=search, incident=incident, now=now
     )
-    page = Paginator(tickets, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.QueuePaginator(tickets, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.console_rows(list(page.object_list))
     params = {"queue": queue}
     if incident is not None:
         params = {"incident": str(incident.public_id)}
     if search:
         params["q"] = search
-    counts = selectors.console_queue_counts(user=request.user, now=now, scope=scope)
     context = {
         "queue": queue,
-        "queues": [(key, selectors.QUEUE_LABELS[key], counts[key]) for key in selectors.QUEUES],
+        "queues": [(key, selectors.QUEUE_LABELS[key]) for key in selectors.QUEUES],
         "incident": incident,
         "q": search,
         "page": page,
         "tickets": rows,
-        "counts": counts,
         "queue_query": urlencode(params),
         "search_query": urlencode({"q": search}) if search else "",
         "now": now,
@@ -142,6 +140,15 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
     # The same URL answers with a fragment or a page: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+@console_view
+def console_counts(request: HtmxHttpRequest) -> HttpResponse:
+    """How many open tickets in the agent's scope each queue holds: the tabs' counts, as
+    out-of-band swaps (`#queue-counts`), which the queue page asks for once it is shown."""
+    counts = selectors.console_queue_counts(user=request.user, now=timezone.now())
+    context = {"counts": [(key, counts[key]) for key in selectors.QUEUES]}
+    return render(request, "tickets/console.html#queue-counts", context)
 
 
 # --- ticket page -----------------------------------------------------------------------------

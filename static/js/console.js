@@ -45,6 +45,29 @@
     if (tab) tab.click(); // the tab carries hx-get and a real href
   }
 
+  // The queue's tabs load their counts after the queue is shown (console.html#queue-counts,
+  // swapped in out of band). Until the new counts arrive after a queue swap, the tabs keep
+  // showing the previous ones, dimmed.
+  var previousCounts = null;
+
+  function readCounts() {
+    var counts = {};
+    document.querySelectorAll(".tabs .count[data-count]").forEach(function (element) {
+      if (!element.classList.contains("count-pending")) counts[element.dataset.count] = element.textContent;
+    });
+    return counts;
+  }
+
+  function showPreviousCounts() {
+    if (!previousCounts) return;
+    // Empty means "not loaded yet" (until htmx settles, the new badges wear the old classes).
+    document.querySelectorAll(".tabs .count[data-count]").forEach(function (element) {
+      var count = previousCounts[element.dataset.count];
+      if (count !== undefined && !element.textContent) element.textContent = count;
+    });
+    previousCounts = null;
+  }
+
   // ---- help --------------------------------------------------------------------------------
 
   function helpDialog() {
@@ -264,6 +287,7 @@
       detail.shouldSwap = true;
       detail.isError = false;
     }
+    if (detail.shouldSwap && detail.target && detail.target.id === "queue") previousCounts = readCounts();
     if (!detail.shouldSwap || !detail.target || detail.target.id !== "ticket") return;
     var source = detail.requestConfig && detail.requestConfig.elt;
     var sourceForm = source && source.closest ? source.closest("form") : null;
@@ -275,8 +299,11 @@
     });
   });
 
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.hasAttribute("data-counts-loader")) return; // only the tab counts came
     highlighted = -1; // the queue was replaced: the old highlight points at rows that are gone
+    showPreviousCounts();
     if (drafts) {
       Object.keys(drafts).forEach(function (id) {
         var area = document.getElementById(id);

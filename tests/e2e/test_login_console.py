@@ -113,3 +113,35 @@ def test_switching_to_simplified_chinese_shows_chinese_headings(
     expect(page.get_by_role("heading", name="工单队列")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.get_by_role("button", name="退出登录")).to_be_visible()
+
+
+def test_the_tab_counts_arrive_after_the_queue_and_the_previous_ones_wait_for_the_next(
+    live_server, browser_page, alices_tickets
+):
+    page = browser_page
+    log_in(page, live_server)
+
+    # The queue is shown first; the tabs then load their counts.
+    expect(page.locator('.tabs [data-count="mine"]')).to_have_text("2")
+    expect(page.locator('.tabs [data-count="unassigned"]')).to_have_text("1")
+    expect(page.locator('.tabs [data-count="all"]')).to_have_text("3")
+    expect(page.locator(".tabs .count-pending")).to_have_count(0)
+    page.evaluate("window.__sameDocument = true")
+
+    # Hold the next counts back: meanwhile the new queue shows the previous counts, dimmed.
+    held = []
+    page.route(re.compile(r"/console/counts/"), lambda route: held.append(route))
+    page.keyboard.press("g")
+    page.keyboard.press("u")
+    expect(page.locator('.tab[aria-current="page"]')).to_contain_text("Unassigned")
+    all_count = page.locator('.tabs [data-count="all"]')
+    expect(all_count).to_have_text("3")
+    expect(all_count).to_have_class(re.compile(r"\bcount-pending\b"))
+    while not held:
+        page.wait_for_timeout(50)
+
+    held[0].continue_()
+    expect(all_count).not_to_have_class(re.compile(r"\bcount-pending\b"))
+    expect(all_count).to_have_text("3")
+    expect(page.locator('.tab[aria-current="page"]')).to_contain_text("Unassigned")
+    assert page.evaluate("window.__sameDocument") is True
