@@ -291,5 +291,5 @@ NOTICE_CLAIM_TIMEOUT_SECONDS = env_int("NOTICE_CLAIM_TIMEOUT_SECONDS", 300, mini
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=1)
 # The dispatcher records outcomes in groups of up to this many rows (one UPDATE and one commit
 # each); a worker killed mid-group repeats at most that many sends, with the same reference.
-NOTICE_OUTCOME_GROUP_SIZE = env_int("NOTICE_OUTCOME_GROUP_SIZE", 50, minimum=1)
+NOTICE_OUTCOME_GROUP_SIZE = env_int("NOTICE_OUTCOME_GROUP_SIZE", 20, minimum=1)
 NOTICE_SMS_MAX_SEGMENTS = env_int("NOTICE_SMS_MAX_SEGMENTS", 3, minimum=1)
