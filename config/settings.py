@@ -290,6 +290,8 @@ NOTICE_RETRY_MAX_SECONDS = env_int("NOTICE_RETRY_MAX_SECONDS", 3600, minimum=1)
 NOTICE_CLAIM_TIMEOUT_SECONDS = env_int("NOTICE_CLAIM_TIMEOUT_SECONDS", 300, minimum=10)
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=1)
 # The dispatcher records outcomes in groups of up to this many rows (one UPDATE and one commit
-# each); a worker killed mid-group repeats at most that many sends, with the same reference.
+# each). A send whose repeat would reach the customer, or that took milliseconds, is recorded
+# at once; so a worker killed mid-group repeats at most this many sends to backends that drop
+# a repeated reference or deliver nothing.
 NOTICE_OUTCOME_GROUP_SIZE = env_int("NOTICE_OUTCOME_GROUP_SIZE", 20, minimum=1)
 NOTICE_SMS_MAX_SEGMENTS = env_int("NOTICE_SMS_MAX_SEGMENTS", 3, minimum=1)

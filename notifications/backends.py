@@ -70,6 +70,12 @@ class OutgoingMessage:
 
 class MessageBackend:
     channel = ""
+    # Whether the same message sent twice (same reference, after a worker died between the
+    # send and recording it) reaches the person twice. The dispatcher records such a send at
+    # once; others may wait for their outcome group (notifications.dispatch.OutcomeWriter).
+    # True unless the backend knows better: a provider that drops a repeated idempotency key,
+    # or a backend that reaches no one.
+    repeat_reaches_customer = True
 
     def send(self, message: OutgoingMessage) -> str:
         raise NotImplementedError
@@ -80,6 +86,8 @@ class MessageBackend:
 
 class ConsoleBackend(MessageBackend):
     """Writes each message to standard output: for development."""
+
+    repeat_reaches_customer = False
 
     def __init__(self, stream=None):
         self.stream = stream
@@ -109,6 +117,8 @@ _file_lock = threading.Lock()
 class FileBackend(MessageBackend):
     """Appends each message as one JSON line to ``<NOTIFICATIONS_FILE_DIR>/<channel>.jsonl``:
     for development, where a file is easier to read back than a console shared with a worker."""
+
+    repeat_reaches_customer = False
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory or settings.NOTIFICATIONS_FILE_DIR)
@@ -154,6 +164,8 @@ class NullBackend(MessageBackend):
     (For email, set ``EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend``.)
     """
 
+    repeat_reaches_customer = False
+
     # A per-process prefix and a counter: unique across workers, cheaper than uuid4 per message.
     _prefix = f"null-{uuid.uuid4().hex[:12]}-"
     _counter = itertools.count(1)
@@ -174,6 +186,12 @@ class NullPushBackend(NullBackend):
 
 REFERENCE_HEADER = "X-Delaydesk-Reference"
 
+# Django's email backends that deliver to no one (development, tests, benchmarks).
+NON_DELIVERING_EMAIL_BACKENDS = frozenset(
+    f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("dummy", "locmem", "console", "filebased")
+)
+
 
 class EmailChannelBackend(MessageBackend):
     """Email through Django's mail API, so ``EMAIL_BACKEND`` chooses the transport.
@@ -186,6 +204,12 @@ class EmailChannelBackend(MessageBackend):
 
     def __init__(self, connection=None):
         self.connection = connection
+
+    @property
+    def repeat_reaches_customer(self) -> bool:
+        """SMTP has no idempotency key: a repeated email is read twice. Only Django's backends
+        that deliver to no one make a repeat harmless."""
+        return settings.EMAIL_BACKEND not in NON_DELIVERING_EMAIL_BACKENDS
 
     def send(self, message: OutgoingMessage) -> str:
         try:
@@ -281,6 +305,8 @@ class TwilioSMSBackend(MessageBackend):
     """
 
     channel = "sms"
+    # Our reference goes out as the idempotency token: the provider drops the repeat.
+    repeat_reaches_customer = False
 
     def __init__(
         self,

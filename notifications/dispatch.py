@@ -10,9 +10,10 @@ One pass (`dispatch_pass`, the `dispatch_notifications` command, the beat task):
 3. Load the batch with customer, shipment, ticket and incident in one query (plus one for the
    progress links and one for the frequency cap), decide each row, send it, and record the
    outcomes in groups (`OutcomeWriter`): one UPDATE and one commit per group of up to
-   NOTICE_OUTCOME_GROUP_SIZE rows, at once after a slow send (a real provider call), and
-   always before the next claim. One commit per row made the commits (a WAL flush each) and
-   the ORM around them the limit of the whole dispatcher (docs/PERFORMANCE.md, issue 5).
+   NOTICE_OUTCOME_GROUP_SIZE rows, at once after a slow send (a real provider call) or one
+   whose repeat would reach the customer, and always before the next claim. One commit per
+   row made the commits (a WAL flush each) and the ORM around them the limit of the whole
+   dispatcher (docs/PERFORMANCE.md, issue 5).
 
 Each decision is recorded: *sent* (provider id, rendered text, recipient), *suppressed* with the
 reason (tolerance, frequency cap, opt-out, no longer delayed), *deferred* (quiet hours: the row
@@ -20,13 +21,14 @@ stays pending until the quiet hours end), *retried* with exponential backoff aft
 failure, *failed* permanently (and a fallback row on the customer's next channel).
 
 Delivery is at least once at the provider boundary and exactly once everywhere else: a row is
-marked sent after the provider accepted it (right after, for a provider that takes
-milliseconds; with its group, for one that answers faster); a worker killed in between leaves
-the row claimed, and after the claim timeout it is sent again *with the same reference*
-(`OutgoingMessage.reference`, the row's public id), which providers that support idempotency
-keys (the Twilio adapter sends it as one) use to drop the repeat. A kill repeats at most one
-slow send or one group of fast ones. No row is ever lost: a claimed row is either marked or
-recovered.
+marked sent after the provider accepted it: right after, when the call took milliseconds or
+when a repeat would reach the customer (email through SMTP); with its outcome group when a
+backend that drops repeats or delivers nothing answered faster. A worker killed in between
+leaves the row claimed, and after the claim timeout it is sent again *with the same
+reference* (`OutgoingMessage.reference`, the row's public id), which providers that support
+idempotency keys (the Twilio adapter sends it as one) use to drop the repeat. So a kill
+repeats at most one message a customer could see twice. No row is ever lost: a claimed row is
+either marked or recovered.
 """
 
 from __future__ import annotations
@@ -530,9 +532,10 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult, out
         title=rendered.subject,
         reference=str(notification.public_id),
     )
+    backend = backends.get_backend(notification.channel)
     started = time.monotonic()
     try:
-        provider_id = backends.get_backend(notification.channel).send(message)
+        provider_id = backend.send(message)
     except backends.PermanentFailure as error:
         _fail(notification, error=f"{notification.channel}: {error}", now=now, result=result)
         return
@@ -552,7 +555,9 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult, out
         rendered=rendered,
         recipient=recipient,
         provider_id=provider_id,
-        send_seconds=time.monotonic() - started,
+        record_now=(
+            backend.repeat_reaches_customer or time.monotonic() - started >= SLOW_SEND_SECONDS
+        ),
     )
     result.sent += 1
     if notification.kind in DELAY_KINDS:
@@ -563,7 +568,9 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult, out
 
 # A send that took at least this long is recorded at once: next to such a provider call one
 # UPDATE is cheap, and a worker killed after it leaves at most that one message sent but not
-# marked. Faster sends (a local relay, a no-op backend) are recorded in groups.
+# marked. So is a send whose repeat would reach the customer (email through SMTP: no
+# idempotency key). Only faster sends to backends that drop or never deliver a repeat (a
+# provider honouring our idempotency key, a no-op backend) are recorded in groups.
 SLOW_SEND_SECONDS = 0.005
 # A group is written when it holds NOTICE_OUTCOME_GROUP_SIZE rows, at the end of the batch, or
 # when its oldest outcome is this old (whatever comes first).
@@ -593,11 +600,13 @@ class OutcomeWriter:
     written at once with its fallback row (one transaction). A group is written (one statement
     and one commit, with the surveys' sent_at) when it reaches NOTICE_OUTCOME_GROUP_SIZE rows,
     when its oldest outcome is MAX_GROUP_AGE_SECONDS old, right after a send slower than
-    SLOW_SEND_SECONDS, and when the batch ends (also on an error).
+    SLOW_SEND_SECONDS or one whose repeat would reach the customer
+    (`MessageBackend.repeat_reaches_customer`), and when the batch ends (also on an error).
 
     A worker killed before it wrote a group leaves those rows claimed: after the claim timeout
     they are queued again and the sent ones go out again *with the same reference* (at least
-    once at the provider boundary). So the group size bounds the messages a kill can repeat;
+    once at the provider boundary). So a kill repeats at most one send that a customer could
+    see twice, and at most one group of sends that the backend drops or never delivers;
     NOTICE_OUTCOME_GROUP_SIZE = 1 writes every outcome at once.
     """
 
@@ -611,7 +620,7 @@ class OutcomeWriter:
 
     # Outcomes -------------------------------------------------------------------------------
 
-    def sent(self, notification, *, rendered, recipient: str, provider_id, send_seconds: float):
+    def sent(self, notification, *, rendered, recipient: str, provider_id, record_now: bool):
         self._add(
             notification.pk,
             status=Status.SENT,
@@ -627,7 +636,7 @@ class OutcomeWriter:
         )
         if notification.kind == NoticeKind.SURVEY and notification.ticket_id:
             self.survey_tickets.append(notification.ticket_id)
-        if send_seconds >= SLOW_SEND_SECONDS:
+        if record_now:
             self.flush()
 
     def suppressed(self, notification, *, reason: str) -> None:

@@ -1,6 +1,7 @@
-"""The dispatcher records outcomes in groups: one UPDATE per group of fast sends, at once after a
-slow send, and a worker killed between groups sends the unrecorded rows again with the same
-reference (never to another customer, never with a new reference)."""
+"""The dispatcher records outcomes in groups: one UPDATE per group of fast sends to backends that
+drop repeats, at once after a slow send or one whose repeat would reach the customer; a worker
+killed between groups sends the unrecorded rows again with the same reference (never to
+another customer, never with a new reference)."""
 
 import datetime as dt
 import re
@@ -12,16 +13,24 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
-from notifications import dispatch, services
+from notifications import backends, dispatch, services
 from notifications.backends import TemporaryFailure
 from notifications.models import NoticeKind, Notification
 from tests import factories
 from tests.notifications.conftest import NOW
-from tests.notifications.recording_backends import RECORDER
+from tests.notifications.recording_backends import RECORDER, RecordingSMSBackend
 
 pytestmark = pytest.mark.django_db
 
 Status = Notification.Status
+
+
+@pytest.fixture
+def idempotent_sms(recording, monkeypatch):
+    """The recording SMS backend as a provider that drops a repeated reference (Twilio-style):
+    its fast sends may wait for their outcome group."""
+    monkeypatch.setattr(RecordingSMSBackend, "repeat_reaches_customer", False)
+    return recording
 
 
 def queue_replies(count: int) -> list[Notification]:
@@ -48,7 +57,9 @@ def outcome_updates(queries) -> list[str]:
     ]
 
 
-def test_fast_sends_are_recorded_in_groups_of_the_configured_size(recording, settings, monkeypatch):
+def test_fast_sends_are_recorded_in_groups_of_the_configured_size(
+    idempotent_sms, settings, monkeypatch
+):
     settings.NOTICE_OUTCOME_GROUP_SIZE = 5
     notices = queue_replies(12)
     marked_when_sent: list[int] = []
@@ -74,7 +85,7 @@ def test_fast_sends_are_recorded_in_groups_of_the_configured_size(recording, set
     assert {row.claimed_by for row in rows} == {""}
 
 
-def test_a_slow_send_is_recorded_before_the_next_send(recording, settings, monkeypatch):
+def test_a_slow_send_is_recorded_before_the_next_send(idempotent_sms, settings, monkeypatch):
     settings.NOTICE_OUTCOME_GROUP_SIZE = 50
     queue_replies(4)
     marked_when_sent: list[int] = []
@@ -93,7 +104,48 @@ def test_a_slow_send_is_recorded_before_the_next_send(recording, settings, monke
     assert marked_when_sent == [0, 1, 2, 3]
 
 
-def test_a_group_size_of_one_records_every_outcome_at_once(recording, settings):
+def test_a_fast_send_whose_repeat_would_reach_the_customer_is_recorded_at_once(
+    recording, settings, monkeypatch
+):
+    """A backend without idempotency (the default, and email through SMTP): a kill may repeat
+    at most the one message in flight, however fast the backend answers."""
+    settings.NOTICE_OUTCOME_GROUP_SIZE = 50
+    assert RecordingSMSBackend.repeat_reaches_customer
+    queue_replies(4)
+    marked_when_sent: list[int] = []
+    send = RECORDER.record
+
+    def record(channel, message):
+        marked_when_sent.append(Notification.objects.filter(status=Status.SENT).count())
+        return send(channel, message)
+
+    monkeypatch.setattr(RECORDER, "record", record)
+    assert dispatch.dispatch_pass(now=NOW).sent == 4
+    assert marked_when_sent == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("email_backend", "reaches"),
+    [
+        ("django.core.mail.backends.smtp.EmailBackend", True),
+        ("anymail.backends.example.EmailBackend", True),
+        ("django.core.mail.backends.locmem.EmailBackend", False),
+        ("django.core.mail.backends.dummy.EmailBackend", False),
+    ],
+)
+def test_only_email_that_reaches_no_one_may_wait_for_its_group(settings, email_backend, reaches):
+    settings.EMAIL_BACKEND = email_backend
+    assert backends.EmailChannelBackend().repeat_reaches_customer is reaches
+
+
+def test_providers_that_drop_repeats_and_no_op_backends_may_wait_for_their_group():
+    assert not backends.TwilioSMSBackend.repeat_reaches_customer  # the idempotency token
+    assert not backends.NullSMSBackend.repeat_reaches_customer
+    assert not backends.FilePushBackend.repeat_reaches_customer
+    assert backends.MessageBackend.repeat_reaches_customer  # unknown backends: at once
+
+
+def test_a_group_size_of_one_records_every_outcome_at_once(idempotent_sms, settings):
     settings.NOTICE_OUTCOME_GROUP_SIZE = 1
     queue_replies(3)
     with CaptureQueriesContext(connection) as queries:
@@ -102,7 +154,7 @@ def test_a_group_size_of_one_records_every_outcome_at_once(recording, settings):
 
 
 def test_suppressed_deferred_and_retried_rows_share_a_group_with_sent_ones(
-    recording, settings, monkeypatch
+    idempotent_sms, settings, monkeypatch
 ):
     settings.NOTICE_OUTCOME_GROUP_SIZE = 10
     sent, opted_out, quiet, flaky = queue_replies(4)
@@ -145,7 +197,7 @@ class Killed(BaseException):
 
 
 def test_a_worker_killed_between_groups_resends_the_unrecorded_group_with_the_same_references(
-    recording, settings, monkeypatch
+    idempotent_sms, settings, monkeypatch
 ):
     settings.NOTICE_OUTCOME_GROUP_SIZE = 4
     settings.NOTICE_CLAIM_TIMEOUT_SECONDS = 60
@@ -165,7 +217,7 @@ def test_a_worker_killed_between_groups_resends_the_unrecorded_group_with_the_sa
     monkeypatch.setattr(dispatch.OutcomeWriter, "flush", flush_then_die)
     with pytest.raises(Killed):
         dispatch.dispatch_pass(now=NOW)
-    first_round = [message.reference for message in recording.to("sms")]
+    first_round = [message.reference for message in idempotent_sms.to("sms")]
     assert len(first_round) == 8  # two groups sent, one of them recorded
     assert Notification.objects.filter(status=Status.SENT).count() == 4
     assert Notification.objects.filter(status=Status.SENDING).count() == 6
@@ -179,7 +231,7 @@ def test_a_worker_killed_between_groups_resends_the_unrecorded_group_with_the_sa
 
     rows = Notification.objects.filter(pk__in=[n.pk for n in notices])
     assert Counter(rows.values_list("status", flat=True)) == {"sent": 10}
-    calls_per_reference = Counter(message.reference for message in recording.to("sms"))
+    calls_per_reference = Counter(message.reference for message in idempotent_sms.to("sms"))
     # No loss: every row's reference reached the provider.
     assert set(calls_per_reference) == {str(n.public_id) for n in notices}
     # The repeats are exactly the unrecorded group, each under its own reference (an
@@ -188,7 +240,7 @@ def test_a_worker_killed_between_groups_resends_the_unrecorded_group_with_the_sa
     assert repeated == set(first_round[4:8])
     assert max(calls_per_reference.values()) == 2
     references_per_phone: dict[str, set[str]] = {}
-    for message in recording.to("sms"):
+    for message in idempotent_sms.to("sms"):
         references_per_phone.setdefault(message.to, set()).add(message.reference)
     assert len(references_per_phone) == 10
     assert all(len(refs) == 1 for refs in references_per_phone.values())
