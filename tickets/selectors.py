@@ -152,8 +152,11 @@ class QueuePaginator(Paginator):
     Counting a whole tab costs as much as the tab is big (65 ms for "breaching soon" at 200k
     tickets, where the planner misjudges the due-time filter: docs/PERFORMANCE.md); counting
     up to the cap reads the tab's first rows in its own order, as its pages do. The tab
-    counts carry the exact numbers. A page past the cap counts just far enough to show
-    itself and to know whether a next page exists, so every page stays reachable.
+    counts carry the exact numbers.
+
+    A page that starts past the cap is not counted at all: its ids are read with one row
+    more, which tells whether a next page exists (a count would walk the same rows again).
+    A page past the end falls back to a count, to show the last page, as Django's does.
     """
 
     def __init__(self, object_list, per_page: int, *, cap: int | None = None) -> None:
@@ -162,12 +165,20 @@ class QueuePaginator(Paginator):
 
     def get_page(self, number) -> Page:
         try:
-            wanted = int(number)
+            wanted = max(1, min(int(number), 1_000_000))
         except (TypeError, ValueError):
             wanted = 1
+        bottom = (wanted - 1) * self.per_page
+        if bottom >= self.cap:
+            ids = list(self.object_list[bottom : bottom + self.per_page + 1])
+            if ids:
+                self.cap = bottom + self.per_page
+                # Exact when this is the last page; cap + 1 ("more than") when a row follows.
+                self.__dict__["count"] = bottom + len(ids)
+                return self._get_page(ids[: self.per_page], wanted, self)
         # Room for the wanted page and one row of the next, to know whether there is one.
-        self.cap = max(self.cap, min(wanted, 1_000_000) * self.per_page)
-        return super().get_page(number)
+        self.cap = max(self.cap, wanted * self.per_page)
+        return super().get_page(wanted)
 
     @cached_property
     def count(self) -> int:

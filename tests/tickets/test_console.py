@@ -521,6 +521,35 @@ def test_the_pages_past_the_cap_stay_reachable_until_the_last(agent_client, smal
     assert len(seen) == len(set(seen)) == 60
 
 
+def test_a_page_past_the_cap_is_not_counted_and_knows_whether_a_next_one_exists(
+    agent_client, small_cap, django_assert_num_queries
+):
+    factories.TicketFactory.create_batch(80)
+
+    # The page's ids are read with one row more instead of a count: one query less.
+    with django_assert_num_queries(CONSOLE_QUERIES - 1):
+        third = agent_client.get(CONSOLE, {"queue": "all", "page": 3})
+    with django_assert_num_queries(CONSOLE_QUERIES - 1):
+        last = agent_client.get(CONSOLE, {"queue": "all", "page": 4})
+
+    assert len(third.context["tickets"]) == 25
+    assert "51–75 of more than 75 · page 3<" in third.content.decode()
+    assert 'href="?queue=all&amp;page=4"' in third.content.decode()
+    assert len(last.context["tickets"]) == 5
+    assert "76–80 of 80 · page 4 of 4" in last.content.decode()
+    assert not last.context["page"].has_next()
+
+
+def test_a_page_past_the_end_shows_the_last_page_even_past_the_cap(agent_client, small_cap):
+    factories.TicketFactory.create_batch(40)
+
+    response = agent_client.get(CONSOLE, {"queue": "all", "page": 7})
+
+    assert response.context["page"].number == 2
+    assert len(response.context["tickets"]) == 15
+    assert "26–40 of 40 · page 2 of 2" in response.content.decode()
+
+
 def test_breaching_soon_counts_up_to_the_cap(agent_client, small_cap):
     with time_machine.travel(NOW, tick=False):
         for minutes in range(40):
