@@ -244,3 +244,14 @@ def test_a_worker_killed_between_groups_resends_the_unrecorded_group_with_the_sa
         references_per_phone.setdefault(message.to, set()).add(message.reference)
     assert len(references_per_phone) == 10
     assert all(len(refs) == 1 for refs in references_per_phone.values())
+
+
+def test_a_group_is_written_when_its_oldest_outcome_reaches_the_age_limit(
+    idempotent_sms, settings, monkeypatch
+):
+    settings.NOTICE_OUTCOME_GROUP_SIZE = 50
+    monkeypatch.setattr(dispatch, "MAX_GROUP_AGE_SECONDS", 0.0)
+    queue_replies(3)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.dispatch_pass(now=NOW).sent == 3
+    assert len(outcome_updates(queries.captured_queries)) == 3
