@@ -79,6 +79,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_detection import (  # noqa: E402
+    DEFAULT_SERVER,
     add_shipments,
     create_database,
     print_machine,
@@ -86,7 +87,6 @@ from bench.bench_detection import (  # noqa: E402
 )
 from bench.bench_ingest import free_port, gunicorn_start, gunicorn_stop  # noqa: E402
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 CHUNK = 250_000  # shipments per INSERT, as in bench_detection
 DELIVERED_SHARE = 0.2
 AGENTS = 50
@@ -267,7 +267,7 @@ def populated_with(url: str, sizes: dict) -> bool:
     return found is not None and found[0] == sizes
 
 
-def _pick(draw: str, table: tuple[tuple[float, str], ...]) -> str:
+def pick(draw: str, table: tuple[tuple[float, str], ...]) -> str:
     whens = " ".join(f"WHEN {draw} < {p} THEN '{value}'" for p, value in table[:-1])
     return f"CASE {whens} ELSE '{table[-1][1]}' END"
 
@@ -328,8 +328,8 @@ def mix_customers(db) -> None:
     db.execute(
         f"""
         UPDATE customers_customer c
-        SET tier = {_pick("x.r1", TIERS)},
-            region = {_pick("x.r2", REGIONS)},
+        SET tier = {pick("x.r1", TIERS)},
+            region = {pick("x.r2", REGIONS)},
             language = CASE WHEN x.r2 >= 0.70 AND x.r2 < 0.95 AND x.r3 < 0.7 THEN 'zh-hans'
                             ELSE 'en' END,
             country = CASE WHEN x.r2 < 0.45 THEN 'DE' WHEN x.r2 < 0.70 THEN 'US'
@@ -513,11 +513,11 @@ def make_tickets(
         ) x
         CROSS JOIN LATERAL (
             SELECT x.r1 < %(open_share)s AS is_open,
-                   CASE WHEN x.r1 < %(open_share)s THEN {_pick("x.r2", OPEN_STATUSES)}
-                        ELSE {_pick("x.r2", CLOSED_STATUSES)} END AS status,
-                   {_pick("x.r3", CATEGORIES)} AS category,
-                   {_pick("x.r4", SOURCES)} AS source,
-                   {_pick("x.r5", PRIORITIES)} AS priority,
+                   CASE WHEN x.r1 < %(open_share)s THEN {pick("x.r2", OPEN_STATUSES)}
+                        ELSE {pick("x.r2", CLOSED_STATUSES)} END AS status,
+                   {pick("x.r3", CATEGORIES)} AS category,
+                   {pick("x.r4", SOURCES)} AS source,
+                   {pick("x.r5", PRIORITIES)} AS priority,
                    CASE WHEN x.r1 < %(open_share)s
                         THEN %(now)s - power(x.r6, 2) * interval '14 days'
                         ELSE %(now)s - (14 + 350 * x.r6) * interval '1 day' END AS created_at

@@ -75,7 +75,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+from bench.bench_console import insert_select, pick, populated_with  # noqa: E402
+from bench.bench_detection import DEFAULT_SERVER, create_database  # noqa: E402
+
 GENERATOR_VERSION = 1
 
 ENQUEUE_TARGET_SECONDS = 30.0
@@ -304,57 +306,6 @@ def print_machine(db) -> None:
     print(f"load average at start: {load()}")
 
 
-def create_database(server: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        db.execute(f'CREATE DATABASE "{name}"')
-
-
-def populated_with(url: str, sizes: dict) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, autocommit=True) as db:
-            if db.execute("SELECT to_regclass('bench_meta')").fetchone()[0] is None:
-                return False
-            found = db.execute("SELECT sizes FROM bench_meta").fetchone()
-    except psycopg.Error:
-        return False
-    return found is not None and found[0] == sizes
-
-
-def _pick(draw: str, table: tuple[tuple[float, str], ...]) -> str:
-    whens = " ".join(f"WHEN {draw} < {p} THEN '{value}'" for p, value in table[:-1])
-    return f"CASE {whens} ELSE '{table[-1][1]}' END"
-
-
-def insert_select(db, table: str, columns: str, select: str, params: dict | None = None) -> None:
-    """INSERT INTO table (columns) SELECT ..., filling every NOT NULL column the statement does
-    not name from its model field's default (a new field does not break the benchmark)."""
-    from django.apps import apps
-    from django.db import connection
-
-    model = next(m for m in apps.get_models() if m._meta.db_table == table)
-    named = {column.strip() for column in columns.split(",")}
-    extra: dict[str, object] = {}
-    for model_field in model._meta.concrete_fields:
-        if model_field.column in named or model_field.primary_key or model_field.null:
-            continue
-        if getattr(model_field, "generated", False):
-            continue
-        default = model_field.get_default()
-        if default is not None:
-            extra[model_field.column] = model_field.get_db_prep_save(default, connection)
-    if extra:
-        values = ", ".join(f"%(default_{column})s" for column in extra)
-        select = f"SELECT q.*, {values} FROM ({select}) q"
-        columns = f"{columns}, {', '.join(extra)}"
-        params = {**(params or {}), **{f"default_{c}": v for c, v in extra.items()}}
-    db.execute(f"INSERT INTO {table} ({columns}) {select}", params)
-
-
 def quiet_hours_sql(now: dt.datetime) -> tuple[str, str]:
     """Per time zone, quiet hours from 4 to 12 hours after `now` (local): realistic windows
     that the run itself never falls into."""
@@ -415,7 +366,7 @@ def generate(db, *, now: dt.datetime, count: int, sizes: dict) -> None:
                'c' || x.g || '@example.com',
                CASE WHEN x.channel = 'sms' OR x.r4 < 0.5
                     THEN '+4930' || lpad(x.g::text, 8, '0') ELSE '' END,
-               {_pick("x.r3", TIERS)},
+               {pick("x.r3", TIERS)},
                CASE WHEN x.r5 < 0.3 THEN 'zh-hans' ELSE 'en' END,
                x.region, CASE x.region WHEN 'europe' THEN 'DE' WHEN 'north_america' THEN 'US'
                               WHEN 'asia' THEN 'CN' ELSE 'BR' END,
@@ -430,7 +381,7 @@ def generate(db, *, now: dt.datetime, count: int, sizes: dict) -> None:
         FROM (
             SELECT g, r1, r3, r4, r5, r6, r7, r8,
                    CASE {region} END AS region, CASE {zone} END AS zone,
-                   {_pick("r2", CHANNELS)} AS channel
+                   {pick("r2", CHANNELS)} AS channel
             FROM (
                 SELECT g, random() r1, random() r2, random() r3, random() r4, random() r5,
                        random() r6, random() r7, random() r8
@@ -451,12 +402,12 @@ def generate(db, *, now: dt.datetime, count: int, sizes: dict) -> None:
         f"""
         SELECT %(now)s, %(now)s, gen_random_uuid(), %(carrier)s,
                'BX' || lpad(c.id::text, 9, '0'), 'ORD-' || c.id, c.id, 'standard', 'CN-SZX',
-               'EU-DE', {_pick("x.r1", STATUSES)}, 'customs_hold',
+               'EU-DE', {pick("x.r1", STATUSES)}, 'customs_hold',
                round((10 + 200 * x.r2)::numeric, 2), 'EUR', %(now)s - interval '9 days',
                %(now)s - interval '8 days', %(now)s - interval '1 day',
                CASE WHEN x.r3 < 0.7 THEN %(now)s + (1 + 6 * x.r4) * interval '1 day' END,
                %(now)s - interval '30 hours', 'Customs Leipzig', %(now)s - interval '40 hours',
-               {_pick("x.r5", LEVELS)}, 'customs_hold', 'bench', %(now)s - interval '1 hour',
+               {pick("x.r5", LEVELS)}, 'customs_hold', 'bench', %(now)s - interval '1 hour',
                %(incident)s
         FROM (SELECT id, random() r1, random() r2, random() r3, random() r4, random() r5
               FROM customers_customer OFFSET 0) x
