@@ -34,6 +34,7 @@ either marked or recovered.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -50,9 +51,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Channel
-from notifications import backends
+from notifications import backends, reasons
 from notifications.models import DELAY_KINDS, NoticeKind, Notification, NotificationStatus
-from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel, ShipmentStatus
+from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel
 
 logger = logging.getLogger(__name__)
 
@@ -121,25 +122,27 @@ def channel_chain(customer) -> list[str]:
     return chain
 
 
-def usable_channel(customer, *, starting_at: str, tried: set[str]) -> tuple[str | None, str]:
+def usable_channel(
+    customer, *, starting_at: str, tried: set[str]
+) -> tuple[str | None, list[reasons.Part]]:
     """The first channel from `starting_at` on that is not opted out, has an address and was not
     tried yet; else (None, why none is left)."""
     chain = channel_chain(customer)
     chain = chain[chain.index(starting_at) :] if starting_at in chain else [starting_at, *chain]
-    why: list[str] = []
+    why: list[reasons.Part] = []
     for channel in chain:
         if channel in tried:
             continue
         if customer.is_opted_out(channel):
-            why.append(_("opted out of %(channel)s") % {"channel": Channel(channel).label})
+            why.append(reasons.Part(reasons.OPTED_OUT, {"channel": channel}))
             continue
         if not address(customer, channel):
-            why.append(_("no address for %(channel)s") % {"channel": Channel(channel).label})
+            why.append(reasons.Part(reasons.NO_ADDRESS, {"channel": channel}))
             continue
-        return channel, ""
+        return channel, []
     if tried:
-        why.append(_("already failed on %(channels)s") % {"channels": ", ".join(sorted(tried))})
-    return None, "; ".join(why) or _("no channel left")
+        why.append(reasons.Part(reasons.ALREADY_FAILED, {"channels": sorted(tried)}))
+    return None, why or [reasons.Part(reasons.NO_CHANNEL_LEFT)]
 
 
 # --- Noise control -----------------------------------------------------------------------------
@@ -248,34 +251,32 @@ class Reason:
 
 def suppression_reason(
     notification: Notification, *, now: dt.datetime, heard: list[Heard]
-) -> tuple[str, str]:
-    """(category, sentence) saying why `notification` must not go out now, or ("", "")."""
+) -> tuple[str, list[reasons.Part]]:
+    """(category, why) saying why `notification` must not go out now, or ("", [])."""
     kind = notification.kind
     shipment = notification.shipment
     customer = notification.customer
     if shipment is not None and kind in WHILE_DELAYED_KINDS:
         if shipment.status in FINAL_STATUSES:
-            return Reason.STALE, _("the parcel was %(status)s before the notice went out") % {
-                "status": ShipmentStatus(shipment.status).label.lower()
-            }
+            return Reason.STALE, [reasons.Part(reasons.SHIPMENT_FINAL, {"status": shipment.status})]
         if shipment.delay_level == DelayLevel.NONE:
-            return Reason.STALE, _("the parcel was back on time before the notice went out")
+            return Reason.STALE, [reasons.Part(reasons.BACK_ON_TIME)]
     if shipment is not None and kind == NoticeKind.RECOVERY and shipment.status in FINAL_STATUSES:
-        return Reason.STALE, _("the parcel arrived before the recovery notice went out")
+        return Reason.STALE, [reasons.Part(reasons.ARRIVED_BEFORE_RECOVERY)]
     if (
         kind == NoticeKind.SURVEY
         and notification.ticket is not None
         and notification.ticket.status not in ("solved", "closed")
     ):
-        return Reason.STALE, _("the ticket was reopened before the survey went out")
+        return Reason.STALE, [reasons.Part(reasons.TICKET_REOPENED)]
     if shipment is not None and kind in TOLERANCE_KINDS:
         slip = eta_slip(shipment, now=now)
         limit = tolerance_hours(customer)
         if slip is not None and slip <= dt.timedelta(hours=limit):
-            return Reason.TOLERANCE, _(
-                "the delivery estimate slipped %(slip)s h, within the customer's tolerance of "
-                "%(limit)s h"
-            ) % {"slip": int(slip.total_seconds() // 3600), "limit": limit}
+            hours = int(slip.total_seconds() // 3600)
+            return Reason.TOLERANCE, [
+                reasons.Part(reasons.WITHIN_TOLERANCE, {"slip": hours, "limit": limit})
+            ]
     if kind in DELAY_KINDS:
         rank = _rank(notification.level)
         for earlier in heard:
@@ -285,10 +286,11 @@ def suppression_reason(
                 continue  # claimed later than this one: it yields to this one, not vice versa
             if rank > earlier.level_rank and notification.level:
                 continue  # the level rose since: worth telling
-            return Reason.FREQUENCY_CAP, _(
-                "frequency cap: the customer already heard about a delay at %(time)s UTC"
-            ) % {"time": earlier.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")}
-    return "", ""
+            at = earlier.at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+            return Reason.FREQUENCY_CAP, [
+                reasons.Part(reasons.FREQUENCY_CAP, {"time": at.isoformat()})
+            ]
+    return "", []
 
 
 # --- One pass ----------------------------------------------------------------------------------
@@ -479,15 +481,15 @@ def _decide(notification, *, now, book, ticket, heard, tried, result, outcomes) 
             outcomes.release(notification, until=until)
             result.deferred += 1
             return
-    category, reason = suppression_reason(notification, now=now, heard=heard)
-    if not reason:
+    category, why = suppression_reason(notification, now=now, heard=heard)
+    if not why:
         channel, why = usable_channel(customer, starting_at=notification.channel, tried=tried)
         if channel is None:
-            category, reason = Reason.NO_CHANNEL, why
+            category = Reason.NO_CHANNEL
         else:
             notification.channel = channel
-    if reason:
-        outcomes.suppressed(notification, reason=reason)
+    if why:
+        outcomes.suppressed(notification, why=why)
         result.suppressed += 1
         result.reasons[category] += 1
         return
@@ -588,6 +590,7 @@ OUTCOME_COLUMNS = (
     ("attempts", "integer"),
     ("provider_message_id", "text"),
     ("suppressed_reason", "text"),
+    ("suppressed_reason_parts", "jsonb"),
     ("last_error", "text"),
     ("next_attempt_at", "timestamptz"),
 )
@@ -639,8 +642,15 @@ class OutcomeWriter:
         if record_now:
             self.flush()
 
-    def suppressed(self, notification, *, reason: str) -> None:
-        self._add(notification.pk, status=Status.SUPPRESSED, suppressed_reason=reason[:200])
+    def suppressed(self, notification, *, why: list[reasons.Part]) -> None:
+        """Not sent, and why: in English (`suppressed_reason`) and as parts that the history
+        shows in the reader's language (`suppressed_reason_parts`)."""
+        self._add(
+            notification.pk,
+            status=Status.SUPPRESSED,
+            suppressed_reason=reasons.render_english(why)[:200],
+            suppressed_reason_parts=json.dumps(reasons.to_json(why)),
+        )
 
     def release(self, notification, *, until: dt.datetime) -> None:
         """Back to the queue until `until` (quiet hours), attempts unchanged."""

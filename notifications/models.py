@@ -147,6 +147,11 @@ class Notification(TimeStampedModel):
         _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
     )
     suppressed_reason = models.CharField(_("why not sent"), max_length=200, blank=True)
+    # The same reason as untranslated parts, shown in the reader's language
+    # (notifications.reasons); null for reasons written before, or by hand.
+    suppressed_reason_parts = models.JSONField(
+        _("why not sent (parts)"), null=True, blank=True, editable=False
+    )
     not_before = models.DateTimeField(_("send not before"))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -210,6 +215,13 @@ class Notification(TimeStampedModel):
                 condition=~Q(provider_message_id=""),
             ),
         ]
+
+    @property
+    def suppressed_reason_text(self) -> str:
+        """Why this notice was not sent, in the active language and time zone."""
+        from notifications.reasons import text_of
+
+        return text_of(self.suppressed_reason_parts, self.suppressed_reason)
 
 
 def new_survey_token() -> str:

@@ -13,6 +13,7 @@ from core.demo import texts
 from core.demo.shipment_data import CURRENCY_RATE
 from core.demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from customers.models import Customer
+from notifications import reasons
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import Incident, Shipment
 
@@ -358,7 +359,15 @@ class NoticeWriter:
         )
         if channel is None:
             note.status = "suppressed"
-            note.suppressed_reason = "Customer opted out of every channel."
+            why = [
+                reasons.Part(
+                    reasons.OPTED_OUT if customer.is_opted_out(name) else reasons.NO_ADDRESS,
+                    {"channel": name},
+                )
+                for name in ("email", "sms", "push")
+            ]
+            note.suppressed_reason = reasons.render_english(why)
+            note.suppressed_reason_parts = reasons.to_json(why)
             note.recipient = customer.email or customer.phone
         else:
             note.recipient = {

@@ -681,3 +681,55 @@ def test_the_real_service_queues_one_notice_per_affected_customer(supervisor_cli
     assert flashed(response) == ["2 customers will be notified about “French customs strike”."]
     # (the first message was not shown yet: the test did not follow the redirect)
     assert "every affected customer has already been told" in flashed(again)[-1]
+
+
+# ---- Why not sent, in the reader's language ---------------------------------------------------
+
+
+def test_a_dispatcher_reason_is_shown_in_the_agents_language_and_time_zone(agent_client, ticket):
+    """The worker decides in English; a Chinese-reading agent in Shanghai reads the reason in
+    Chinese, with the channel names translated and the time in their zone."""
+    from notifications import reasons
+
+    why = [
+        reasons.Part(reasons.OPTED_OUT, {"channel": "email"}),
+        reasons.Part(reasons.FREQUENCY_CAP, {"time": "2026-03-09T23:30:00+00:00"}),
+    ]
+    suppressed(
+        customer=ticket.customer,
+        ticket=ticket,
+        suppressed_reason=reasons.render_english(why),
+        suppressed_reason_parts=reasons.to_json(why),
+    )
+    session = agent_client.session
+    session[SESSION_TIME_ZONE_KEY] = "Asia/Shanghai"
+    session.save()
+
+    english = agent_client.get(panel_url(ticket), **HTMX).content.decode()
+    chinese = agent_client.get(
+        panel_url(ticket), HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX
+    ).content.decode()
+
+    assert (
+        "opted out of Email; frequency cap: the customer already heard about a delay at "
+        "2026-03-10 07:30 CST" in english
+    )
+    assert "已退订电子邮件；发送频率限制：客户已于 2026-03-10 07:30 CST 收到过延误通知" in chinese
+    assert "opted out" not in chinese
+
+
+def test_a_reason_stored_without_parts_is_shown_as_written(agent_client, ticket):
+    suppressed(customer=ticket.customer, ticket=ticket, suppressed_reason="set by hand")
+    suppressed(
+        customer=ticket.customer,
+        ticket=ticket,
+        suppressed_reason="kept for a message that changed",
+        suppressed_reason_parts=[["no longer a message %(gone)s", {}], "not a part"],
+    )
+
+    body = agent_client.get(
+        panel_url(ticket), HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX
+    ).content.decode()
+
+    assert "set by hand" in body
+    assert "kept for a message that changed" in body

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from notifications import dispatch, services
 from notifications.models import NoticeKind, Notification
@@ -327,6 +328,24 @@ def test_a_customer_opted_out_everywhere_hears_nothing_and_we_know_why(recording
     assert status == Status.SUPPRESSED
     assert reason == "opted out of Email; opted out of SMS"
     assert not mail.outbox and not recording.sent
+    # Kept as parts too, so that an agent reads the reason in their own language.
+    assert notification.suppressed_reason_parts == [
+        ["opted out of %(channel)s", {"channel": "email"}],
+        ["opted out of %(channel)s", {"channel": "sms"}],
+    ]
+    with translation.override("zh-hans"):
+        assert notification.suppressed_reason_text == "已退订电子邮件；已退订短信"
+
+
+def test_a_reason_decided_under_another_language_is_stored_in_english(recording):
+    """A worker whose active language is Chinese still stores the English sentence."""
+    customer = factories.CustomerFactory(preferred_channel="email", opt_out_email=True, phone="")
+    notification = queue(delayed_shipment(customer=customer))
+
+    with translation.override("zh-hans"):
+        dispatch.dispatch_pass(now=NOW)
+
+    assert outcome(notification) == (Status.SUPPRESSED, "opted out of Email; no address for SMS")
 
 
 def test_an_opt_out_after_queueing_is_honoured_at_send_time(recording):
