@@ -17,8 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.utils import formats, timezone, translation
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_noop
 
 from core.models import Channel
 from shipments.models import ShipmentStatus
@@ -29,21 +28,21 @@ CHANNEL_LIST_PARAMS = ("channels",)
 STATUS_PARAMS = ("status",)
 MOMENT_PARAMS = ("time",)
 
-PARTS_SEPARATOR = N_("; ")
+PARTS_SEPARATOR = gettext_noop("; ")
 
 # The messages (their translations are in locale/; the dispatcher builds its reasons from these).
-SHIPMENT_FINAL = N_("the parcel was %(status)s before the notice went out")
-BACK_ON_TIME = N_("the parcel was back on time before the notice went out")
-ARRIVED_BEFORE_RECOVERY = N_("the parcel arrived before the recovery notice went out")
-TICKET_REOPENED = N_("the ticket was reopened before the survey went out")
-WITHIN_TOLERANCE = N_(
+SHIPMENT_FINAL = gettext_noop("the parcel was %(status)s before the notice went out")
+BACK_ON_TIME = gettext_noop("the parcel was back on time before the notice went out")
+ARRIVED_BEFORE_RECOVERY = gettext_noop("the parcel arrived before the recovery notice went out")
+TICKET_REOPENED = gettext_noop("the ticket was reopened before the survey went out")
+WITHIN_TOLERANCE = gettext_noop(
     "the delivery estimate slipped %(slip)s h, within the customer's tolerance of %(limit)s h"
 )
-FREQUENCY_CAP = N_("frequency cap: the customer already heard about a delay at %(time)s")
-OPTED_OUT = N_("opted out of %(channel)s")
-NO_ADDRESS = N_("no address for %(channel)s")
-ALREADY_FAILED = N_("already failed on %(channels)s")
-NO_CHANNEL_LEFT = N_("no channel left")
+FREQUENCY_CAP = gettext_noop("frequency cap: the customer already heard about a delay at %(time)s")
+OPTED_OUT = gettext_noop("opted out of %(channel)s")
+NO_ADDRESS = gettext_noop("no address for %(channel)s")
+ALREADY_FAILED = gettext_noop("already failed on %(channels)s")
+NO_CHANNEL_LEFT = gettext_noop("no channel left")
 
 
 @dataclass(frozen=True)
