@@ -426,21 +426,33 @@ def progress_tickets(rows: list[Notification]) -> dict[int, object]:
 
 def fallback_channels_tried(rows: list[Notification]) -> dict[int, set[str]]:
     """Channels already tried before each fallback row (its chain of `fallback_of`)."""
-    chained = {row.pk: row.fallback_of_id for row in rows if row.fallback_of_id}
-    if not chained:
+    chains = channels_of_chains({row.fallback_of_id for row in rows if row.fallback_of_id})
+    return {row.pk: chains.get(row.fallback_of_id, set()) for row in rows if row.fallback_of_id}
+
+
+def channels_of_chains(ids: set[int]) -> dict[int, set[str]]:
+    """For each notice id: its channel and the channels of every notice it is a fallback of,
+    in one recursive query (a chain is a channel or two long; `fallback_of` only points to
+    older rows, so it ends)."""
+    if not ids:
         return {}
-    tried: dict[int, set[str]] = {}
-    for pk, parent in chained.items():
-        channels: set[str] = set()
-        while parent is not None:
-            previous = Notification.objects.filter(pk=parent).values("channel", "fallback_of_id")
-            found = previous.first()
-            if found is None:
-                break
-            channels.add(found["channel"])
-            parent = found["fallback_of_id"]
-        tried[pk] = channels
-    return tried
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        WITH RECURSIVE chain(start_id, fallback_of_id, channel) AS (
+            SELECT id, fallback_of_id, channel FROM {table} WHERE id IN ({placeholders})
+            UNION ALL
+            SELECT chain.start_id, earlier.fallback_of_id, earlier.channel
+            FROM {table} earlier JOIN chain ON earlier.id = chain.fallback_of_id
+        )
+        SELECT start_id, channel FROM chain
+    """
+    found: dict[int, set[str]] = defaultdict(set)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, sorted(ids))
+        for start_id, channel in cursor.fetchall():
+            found[start_id].add(channel)
+    return found
 
 
 def handle(
@@ -789,13 +801,8 @@ def _fail(notification, *, error: str, now: dt.datetime, result: DispatchResult)
 def queue_fallback(notification: Notification, *, now: dt.datetime) -> Notification | None:
     """After a permanent failure: the same notice on the customer's next usable channel."""
     tried = {notification.channel}
-    parent = notification.fallback_of_id
-    while parent is not None:  # chains are at most a channel or two long
-        found = Notification.objects.filter(pk=parent).values("channel", "fallback_of_id").first()
-        if found is None:
-            break
-        tried.add(found["channel"])
-        parent = found["fallback_of_id"]
+    if notification.fallback_of_id:
+        tried |= channels_of_chains({notification.fallback_of_id})[notification.fallback_of_id]
     channel, _why = usable_channel(
         notification.customer, starting_at=notification.channel, tried=tried
     )

@@ -267,3 +267,43 @@ def test_the_command_runs_one_pass_and_reports(recording, capsys):
     out = capsys.readouterr().out
     assert "2 claimed, 1 sent, 1 suppressed" in out
     assert "suppressed: within tolerance: 1" in out
+
+
+def test_a_fallback_that_fails_too_moves_on_to_a_channel_not_tried_yet(recording):
+    """push (preferred) fails, its email fallback fails, the SMS fallback of the fallback goes
+    out: each step knows every channel tried before it."""
+    customer = factories.CustomerFactory(
+        preferred_channel="push", email="not-an-address", phone="+4930555123"
+    )
+    notification = queue_delay_notice(delayed_shipment(customer=customer))
+    recording.fail_next("push", PermanentFailure("unregistered device"))
+
+    result = dispatch.dispatch_pass(now=NOW)
+
+    assert (result.failed, result.fallbacks, result.sent) == (2, 2, 1)
+    by_fallback = notification.fallbacks.get()
+    assert (by_fallback.channel, by_fallback.status) == ("email", Status.FAILED)
+    last = by_fallback.fallbacks.get()
+    assert (last.channel, last.status) == ("sms", Status.SENT)
+    assert last.dedupe_key == f"{notification.dedupe_key}>email>sms"
+    assert [message.to for message in recording.to("sms")] == ["+4930555123"]
+
+
+def test_the_channels_tried_before_a_batch_of_fallbacks_cost_one_query(
+    db, django_assert_num_queries
+):
+    chains = []
+    for _ in range(5):
+        first = factories.NotificationFactory(channel="push", status="failed")
+        second = factories.NotificationFactory(
+            customer=first.customer, channel="email", status="failed", fallback_of=first
+        )
+        third = factories.NotificationFactory(
+            customer=first.customer, channel="sms", fallback_of=second
+        )
+        chains.append(third)
+
+    with django_assert_num_queries(1):
+        tried = dispatch.fallback_channels_tried(chains)
+
+    assert tried == {row.pk: {"push", "email"} for row in chains}
