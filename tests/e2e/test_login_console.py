@@ -137,8 +137,11 @@ def test_the_tab_counts_arrive_after_the_queue_and_the_previous_ones_wait_for_th
     all_count = page.locator('.tabs [data-count="all"]')
     expect(all_count).to_have_text("3")
     expect(all_count).to_have_class(re.compile(r"\bcount-pending\b"))
-    while not held:
+    for _ in range(200):  # the counts request is made once the queue is swapped in (<= 10 s)
+        if held:
+            break
         page.wait_for_timeout(50)
+    assert held, "the queue swap did not ask for the tab counts"
 
     held[0].continue_()
     expect(all_count).not_to_have_class(re.compile(r"\bcount-pending\b"))
