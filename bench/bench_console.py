@@ -207,17 +207,9 @@ def main() -> int:
         "CELERY_BROKER_URL": "memory://",
     }
     env.pop("DELAYDESK_ENV", None)
-    reused = args.keep and populated_with(url, sizes)
-    if not reused:
-        create_database(args.server, args.database)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    reused = prepare_database(
+        url, server=args.server, name=args.database, sizes=sizes, env=env, keep=args.keep
     )
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
     with psycopg.connect(url, autocommit=True) as db:
         print_machine(db)
@@ -253,6 +245,25 @@ def main() -> int:
 
 
 # --- Data ---------------------------------------------------------------------------------------
+
+
+def prepare_database(
+    url: str, *, server: str, name: str, sizes: dict, env: dict, keep: bool
+) -> bool:
+    """Recreate the benchmark's database (unless `keep` and it holds data of these `sizes`),
+    migrate it, and set Django up in this process with `env`. Returns whether it was reused."""
+    reused = keep and populated_with(url, sizes)
+    if not reused:
+        create_database(server, name)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return reused
 
 
 def populated_with(url: str, sizes: dict) -> bool:

@@ -144,24 +144,34 @@ def create_database(server: str, name: str) -> None:
         db.execute(f'CREATE DATABASE "{name}"')
 
 
-def print_machine(db) -> None:
-    model = "?"
+DETECTION_SETTINGS = ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit")
+
+
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    settings = dict(
+    return "unknown CPU"
+
+
+def print_machine(db, settings: tuple[str, ...] = DETECTION_SETTINGS) -> None:
+    """Date, machine, Python, the PostgreSQL server and its `settings`, load average."""
+    values = dict(
         db.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'jit')"
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+            [list(settings)],
         ).fetchall()
     )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {os.cpu_count()} cores, {model}, {platform.platform()}")
-    print(f"postgres: {db.execute('SHOW server_version').fetchone()[0]}, {settings}")
+    print(
+        f"machine: {os.cpu_count()} cores, {cpu_model()}, {memory:.0f} GiB, {platform.platform()}"
+    )
+    print(f"python: {platform.python_version()}")
+    print(f"postgres: {db.execute('SHOW server_version').fetchone()[0]}, {values}")
     print(f"load average at start: {os.getloadavg()}")
 
 

@@ -172,14 +172,9 @@ def main() -> int:
 
 
 def machine_line() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench.bench_detection import cpu_model
+
+    model = cpu_model()
     return (
         f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  machine: {platform.node()}, "
         f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}; "

@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -75,8 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_console import insert_select, pick, populated_with  # noqa: E402
-from bench.bench_detection import DEFAULT_SERVER, create_database  # noqa: E402
+from bench.bench_console import insert_select, pick, prepare_database  # noqa: E402
+from bench.bench_detection import DEFAULT_SERVER, print_machine  # noqa: E402
 
 GENERATOR_VERSION = 1
 
@@ -221,23 +220,17 @@ def main() -> int:
         env["NOTICE_BATCH_SIZE"] = str(args.batch_size)
     env.pop("DELAYDESK_ENV", None)
     sizes = {"version": GENERATOR_VERSION, "notices": args.notices}
-    reused = args.keep and populated_with(url, sizes)
-    if not reused:
-        create_database(args.server, args.database)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    reused = prepare_database(
+        url, server=args.server, name=args.database, sizes=sizes, env=env, keep=args.keep
     )
-    os.environ.clear()
-    os.environ.update(env)
-    import django
-
-    django.setup()
 
     checks: list[tuple[str, bool, str]] = []
     from django.conf import settings
 
     with psycopg.connect(url, autocommit=True) as db:
-        print_machine(db)
+        print_machine(
+            db, ("shared_buffers", "synchronous_commit", "wal_writer_delay", "fsync", "jit")
+        )
         print(
             f"dispatcher: NOTICE_BATCH_SIZE {settings.NOTICE_BATCH_SIZE}, "
             f"NOTICE_OUTCOME_GROUP_SIZE {settings.NOTICE_OUTCOME_GROUP_SIZE}, "
@@ -281,29 +274,6 @@ def main() -> int:
 
 def load() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def print_machine(db) -> None:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    settings = dict(
-        db.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'synchronous_commit', 'wal_writer_delay', 'fsync', 'jit')"
-        ).fetchall()
-    )
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {os.cpu_count()} cores, {model}, {memory:.0f} GiB, {platform.platform()}")
-    print(f"python: {platform.python_version()}")
-    print(f"postgres: {db.execute('SHOW server_version').fetchone()[0]}, {settings}")
-    print(f"load average at start: {load()}")
 
 
 def quiet_hours_sql(now: dt.datetime) -> tuple[str, str]:
