@@ -307,3 +307,16 @@ def test_the_channels_tried_before_a_batch_of_fallbacks_cost_one_query(
         tried = dispatch.fallback_channels_tried(chains)
 
     assert tried == {row.pk: {"push", "email"} for row in chains}
+
+
+def test_the_commands_progress_bar_counts_only_the_notices_due_now(recording, capsys):
+    now = dt.datetime.now(dt.UTC)
+    queue_delay_notice(delayed_shipment(now=now), now=now - dt.timedelta(minutes=1))
+    later = queue_delay_notice(delayed_shipment(now=now), now=now - dt.timedelta(minutes=1))
+    Notification.objects.filter(pk=later.pk).update(next_attempt_at=now + dt.timedelta(hours=1))
+
+    call_command("dispatch_notifications")
+
+    captured = capsys.readouterr()
+    assert "1 claimed, 1 sent" in captured.out
+    assert "1/1" in captured.err and "/2" not in captured.err

@@ -1,6 +1,7 @@
 """`manage.py dispatch_notifications [--limit N] [--batch-size N]`: one outbox dispatcher pass."""
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 from tqdm import tqdm
 
 from notifications.dispatch import dispatch_pass
@@ -26,7 +27,11 @@ class Command(BaseCommand):
             from django.core.management.base import CommandError
 
             raise CommandError("--limit must be at least 1.")
-        due = Notification.objects.filter(status=NotificationStatus.PENDING).count()
+        # Only what this pass can claim: a row waiting for its retry or for quiet hours to end
+        # is not due yet (the count reads the outbox's due index).
+        due = Notification.objects.filter(
+            status=NotificationStatus.PENDING, next_attempt_at__lte=timezone.now()
+        ).count()
         total = min(due, limit) if limit else due
         bar = tqdm(
             total=total,
