@@ -464,28 +464,9 @@ def handle(
     heard: list[Heard],
     tried: set[str],
     result: DispatchResult,
-    outcomes: OutcomeWriter | None = None,
+    outcomes: OutcomeWriter,
 ) -> None:
-    own_outcomes = outcomes is None
-    if own_outcomes:
-        outcomes = OutcomeWriter(now=now)
-    try:
-        _decide(
-            notification,
-            now=now,
-            book=book,
-            ticket=ticket,
-            heard=heard,
-            tried=tried,
-            result=result,
-            outcomes=outcomes,
-        )
-    finally:
-        if own_outcomes:
-            outcomes.flush()
-
-
-def _decide(notification, *, now, book, ticket, heard, tried, result, outcomes) -> None:
+    """Decide one claimed row (defer, suppress or send) and hand its outcome to `outcomes`."""
     customer = notification.customer
     if notification.kind not in QUIET_HOURS_EXEMPT:
         until = quiet_until(customer, now=now)
@@ -631,7 +612,6 @@ class OutcomeWriter:
         self.rows: list[tuple] = []
         self.survey_tickets: list[int] = []
         self.oldest = 0.0
-        self.groups_written = 0
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -720,7 +700,6 @@ class OutcomeWriter:
                 SatisfactionSurvey.objects.filter(ticket_id__in=surveys, sent_at=None).update(
                     sent_at=self.now
                 )
-        self.groups_written += 1
 
 
 def _set_clause(value: str) -> str:
