@@ -12,6 +12,19 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache(request, django_db_blocker):
+    """Rate-limit counters and lockouts live in the shared (database) cache: no test leaves any
+    behind. A `db` test's rows go with its rollback; a transactional test's outlive its flush."""
+    yield
+    if "django_db_setup" not in request.fixturenames:
+        return  # the test never touched the test database
+    from django.core.cache import cache
+
+    with django_db_blocker.unblock():
+        cache.clear()
+
+
 @pytest.fixture
 def agent(db):
     user = factories.AgentFactory(username="alice", first_name="Alice")

@@ -493,6 +493,11 @@ def console_agents() -> QuerySet:
     """Active users who may work the console: whom a ticket can be handed to."""
     return (
         get_user_model()
-        .objects.with_perm("tickets.work_console", is_active=True, include_superusers=False)
+        .objects.with_perm(
+            "tickets.work_console",
+            is_active=True,
+            include_superusers=False,
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
         .order_by("first_name", "username")
     )
