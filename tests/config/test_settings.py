@@ -167,8 +167,33 @@ def test_production_without_allowed_hosts_names_the_variable():
 def test_check_deploy_with_production_settings_prints_no_warnings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production_env())
     assert result.returncode == 0, result.stderr + result.stdout
-    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+    # Only the two HSTS checks the operator has not opted into are silenced (see below).
+    assert result.stdout.strip() == "System check identified no issues (2 silenced)."
     assert "WARNING" not in result.stderr
+
+
+def test_hsts_sends_no_preload_or_subdomains_unless_the_operator_opts_in():
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    )
+    default = run_manage("shell", "-c", script, **production_env())
+    assert default.stdout.splitlines()[-1].split() == ["31536000", "False", "False"]
+    opted_in = run_manage(
+        "shell",
+        "-c",
+        script,
+        **production_env(SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true"),
+    )
+    assert opted_in.stdout.splitlines()[-1].split() == ["31536000", "True", "True"]
+    checked = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **production_env(SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true"),
+    )
+    assert checked.stdout.strip() == "System check identified no issues (0 silenced)."
 
 
 def test_wsgi_start_up_turns_a_config_error_into_one_line():
