@@ -48,7 +48,8 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 INSTALLED_APPS = [
     # modeltranslation patches the admin, so it comes before it.
     "modeltranslation",
-    "django.contrib.admin",
+    # django.contrib.admin whose default site admits operators and superusers only.
+    "core.admin_apps.DelaydeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

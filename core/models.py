@@ -57,6 +57,9 @@ class Heartbeat(models.Model):
     class Meta:
         verbose_name = _("heartbeat")
         verbose_name_plural = _("heartbeats")
+        # Not about heartbeats: a permission needs a model, and core has this one. Held by the
+        # operator group (core.roles); the admin site lets in only its holders and superusers.
+        permissions = [("use_admin", _("Can use the admin site"))]
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

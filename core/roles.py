@@ -1,14 +1,18 @@
-"""Staff roles: the `agent` and `supervisor` groups and the permissions that define them.
+"""Staff roles: the `agent`, `supervisor` and `operator` groups and the permissions that make them.
 
 Customers have no account. Agents work tickets; supervisors also approve compensation, run
-incidents and read KPIs. The groups are (re)synced after every migrate, so a new permission in
-code reaches every database without a hand edit.
+incidents and read KPIs; both work in the console and the supervisor pages, never in the admin.
+Operators configure Delaydesk in the admin (rules, policies, templates, calendars, teams,
+carriers, users, lockouts) and see no ticket, customer, message or offer there. The groups are
+(re)synced after every migrate, so a new permission in code reaches every database without a
+hand edit.
 """
 
 from __future__ import annotations
 
 AGENT = "agent"
 SUPERVISOR = "supervisor"
+OPERATOR = "operator"
 # Merchant and carrier systems that push shipments through the API with a token.
 INTEGRATION = "integration"
 
@@ -62,9 +66,65 @@ INTEGRATION_PERMISSIONS = (
     "tickets.add_message",
 )
 
+# Who may enter /admin/ at all (besides superusers): checked by the admin site for every page.
+USE_ADMIN = "core.use_admin"
+
+
+def _manage(app_label: str, *model_names: str) -> tuple[str, ...]:
+    return tuple(
+        f"{app_label}.{action}_{name}"
+        for name in model_names
+        for action in ("view", "add", "change", "delete")
+    )
+
+
+OPERATOR_PERMISSIONS = (
+    USE_ADMIN,
+    "core.view_heartbeat",
+    # Carriers with their status mappings and webhook secrets, lanes, delay rules.
+    *_manage("shipments", "carrier", "carrierstatusmapping", "lane", "delayrule"),
+    # Budgets may be tied to an incident: the budget form picks one (its title only).
+    "shipments.view_incident",
+    # Calendars, teams and who is in them, SLA policies, macros.
+    *_manage(
+        "tickets",
+        "businesscalendar",
+        "workinghours",
+        "calendarexception",
+        "team",
+        "agentprofile",
+        "slapolicy",
+        "slatarget",
+        "macro",
+    ),
+    # The priority matrix is a fixed tier x severity grid: its cells are edited, never added.
+    "tickets.view_priorityrule",
+    "tickets.change_priorityrule",
+    *_manage("compensation", "compensationpolicy", "policyremedy", "authoritylimit", "budget"),
+    *_manage("notifications", "notificationtemplate"),
+    # Staff accounts (core.admin keeps superuser status and raw permissions out of reach);
+    # groups are synced from this module, so they are shown, not edited.
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_group",
+    # Lockouts: deleting an access attempt unlocks the user or address.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
+    "axes.view_accessfailurelog",
+    "axes.view_accesslog",
+    # Beat schedules are declared in code (core.schedules) and synced on migrate: shown only.
+    "django_celery_beat.view_periodictask",
+    "django_celery_beat.view_intervalschedule",
+    "django_celery_beat.view_crontabschedule",
+    "django_celery_beat.view_solarschedule",
+    "django_celery_beat.view_clockedschedule",
+)
+
 ROLE_PERMISSIONS = {
     AGENT: AGENT_PERMISSIONS,
     SUPERVISOR: SUPERVISOR_PERMISSIONS,
+    OPERATOR: OPERATOR_PERMISSIONS,
     INTEGRATION: INTEGRATION_PERMISSIONS,
 }
 
@@ -103,4 +163,17 @@ def user_roles(user) -> set[str]:
         roles.add(AGENT)
     if user.has_perm("tickets.supervise"):
         roles.add(SUPERVISOR)
+    if may_use_admin(user):
+        roles.add(OPERATOR)
     return roles
+
+
+def may_use_admin(user) -> bool:
+    """The admin is for operators and superusers; agents and supervisors (also staff) stay out.
+
+    `is_staff` is still required, as Django means it ("may log into the admin"): taking it away
+    locks anyone out at once, whatever their groups.
+    """
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    return user.is_superuser or user.has_perm(USE_ADMIN)

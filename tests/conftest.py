@@ -46,6 +46,17 @@ def supervisor(db):
 
 
 @pytest.fixture
+def operator(db):
+    return factories.OperatorFactory(username="olga", first_name="Olga")
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def customer(db):
     return factories.CustomerFactory(name="Carla Customer")
 

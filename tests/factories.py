@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from compensation.models import ApprovalRequest, CompensationOffer, CompensationPolicy, RemedyKind
-from core.roles import AGENT, SUPERVISOR
+from core.roles import AGENT, OPERATOR, SUPERVISOR
 from customers.models import Customer
 from notifications.models import Notification, NotificationTemplate
 from shipments.models import Carrier, Incident, Lane, Shipment, ShipmentStatus, TrackingEvent
@@ -57,6 +57,12 @@ class SupervisorFactory(UserFactory):
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
         _apply_roles(self, create, extracted if extracted is not None else (SUPERVISOR,))
+
+
+class OperatorFactory(UserFactory):
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        _apply_roles(self, create, extracted if extracted is not None else (OPERATOR,))
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

@@ -7,8 +7,10 @@ from compensation.models import AuthorityLimit, CompensationPolicy
 from core.roles import (
     AGENT_PERMISSIONS,
     INTEGRATION_PERMISSIONS,
+    OPERATOR_PERMISSIONS,
     SUPERVISOR_PERMISSIONS,
     ensure_roles,
+    may_use_admin,
 )
 from shipments.models import DelayRule
 from tickets.models import PriorityRule, SLAPolicy
@@ -28,6 +30,38 @@ def test_the_agent_and_supervisor_groups_carry_exactly_their_permissions():
     assert perms_of("agent") == set(AGENT_PERMISSIONS)
     assert perms_of("supervisor") == set(SUPERVISOR_PERMISSIONS)
     assert perms_of("integration") == set(INTEGRATION_PERMISSIONS)
+    assert perms_of("operator") == set(OPERATOR_PERMISSIONS)
+
+
+def test_only_operators_and_superusers_may_use_the_admin(agent, supervisor, operator):
+    from tests import factories
+
+    assert not may_use_admin(agent)
+    assert not may_use_admin(supervisor)
+    assert may_use_admin(operator)
+    assert may_use_admin(factories.UserFactory(is_staff=True, is_superuser=True))
+    # Without is_staff nobody enters, whatever their groups.
+    operator.is_staff = False
+    operator.save()
+    assert not may_use_admin(type(operator).objects.get(pk=operator.pk))
+
+
+def test_operators_configure_but_never_read_tickets_customers_messages_or_offers(operator):
+    assert operator.has_perm("shipments.change_carrier")
+    assert operator.has_perm("tickets.change_slapolicy")
+    assert operator.has_perm("axes.delete_accessattempt")
+    for perm in (
+        "tickets.view_ticket",
+        "tickets.view_message",
+        "tickets.work_console",
+        "customers.view_customer",
+        "compensation.view_compensationoffer",
+        "notifications.view_notification",
+        "shipments.view_shipment",
+        "auth.change_group",
+        "auth.delete_user",
+    ):
+        assert not operator.has_perm(perm), perm
 
 
 def test_agents_cannot_approve_compensation_but_supervisors_can(agent, supervisor):
