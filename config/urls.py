@@ -30,3 +30,9 @@ urlpatterns = [
 
 admin.site.site_header = "Delaydesk"
 admin.site.site_title = "Delaydesk admin"
+
+# Branded error pages in the reader's language; JSON in the API's error shape under /api/.
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
