@@ -297,6 +297,10 @@ if not CACHE_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "delaydesk_cache",
+            # Past MAX_ENTRIES Django deletes the expired rows, then a third of the live ones,
+            # rate-limit counters included: room for a few thousand client addresses a
+            # minute (the default 300 is few), while the COUNT(*) of every write stays cheap.
+            "OPTIONS": {"MAX_ENTRIES": 5_000},
         }
     }
 elif CACHE_URL.split("://", 1)[0] in {"redis", "rediss"}:
@@ -314,6 +318,9 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The lockout page with 429 and Retry-After (axes' own answer has no Retry-After).
+AXES_LOCKOUT_CALLABLE = "core.login.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 # Behind a proxy, the client address comes from X-Forwarded-For (set AXES_IPWARE_PROXY_COUNT).
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0, minimum=0) or None

@@ -3,16 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import login as core_login
 from core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    # Rate limited per address; django-axes locks out repeated failures (core/login.py).
+    path("accounts/login/", core_login.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/shipments/", include("shipments.urls")),
@@ -20,6 +18,8 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("supervisor/incidents/", include("shipments.supervisor_urls")),
     path("supervisor/", include("compensation.urls")),
+    # The admin's login form under the same per-address limit (before the admin's own route).
+    path("admin/login/", core_login.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shipments.api_urls")),
     path("api/v1/", include("tickets.api_urls")),

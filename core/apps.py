@@ -7,7 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Delaydesk core"
 
     def ready(self) -> None:
-        from core import signals  # noqa: F401 - connects receivers
+        from core import ratelimit, signals  # noqa: F401 - registers the cache check, receivers
         from core.roles import ensure_roles
         from core.schedules import sync_beat_schedules
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -25,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.ratelimit import rate_limited
 from notifications.backends import sms_status_callback_url
 from notifications.receipts import receipt_record, twilio_signature_valid
 
@@ -68,6 +70,8 @@ ids are ignored. Repeated receipts change nothing, so the provider may retry fre
 """.strip()
 
 
+# Per client address, before the signature is checked or the body read.
+@method_decorator(rate_limited("receipts", "RATELIMIT_RECEIPTS"), name="post")
 class SMSReceiptView(APIView):
     authentication_classes: list = []  # the provider proves itself with the signature
     permission_classes = [AllowAny]

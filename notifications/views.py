@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from core.ratelimit import rate_limited
 from customers.models import Customer
 from notifications import dispatch, selectors, services
 from notifications.forms import NotificationFilterForm, SurveyForm
@@ -174,6 +175,8 @@ def _survey_language(request: HttpRequest, survey: SatisfactionSurvey) -> str:
     return survey.ticket.customer.language or translation.get_language()
 
 
+# Per client address, before the token is looked up: guessing tokens costs one hit each.
+@rate_limited("public-link", "RATELIMIT_PUBLIC_LINK")
 @require_http_methods(["GET", "POST"])
 def survey(request: HttpRequest, token: str) -> HttpResponse:
     survey = get_object_or_404(
