@@ -1,4 +1,8 @@
+import hashlib
+import json
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -72,3 +76,33 @@ def tables_exist(*models_: type[models.Model], using: str = "default") -> bool:
 
     existing = set(connections[using].introspection.table_names())
     return all(model._meta.db_table in existing for model in models_)
+
+
+class PendingTaskManager(models.Manager):
+    def keep(self, *, name: str, args: list, kwargs: dict) -> None:
+        """Keep a task for later, once per name and arguments (a second fault adds nothing)."""
+        canonical = json.dumps([name, args, kwargs], sort_keys=True, separators=(",", ":"))
+        key = hashlib.sha256(canonical.encode()).hexdigest()
+        self.bulk_create(
+            [self.model(key=key, name=name, args=args, kwargs=kwargs)], ignore_conflicts=True
+        )
+
+
+class PendingTask(models.Model):
+    """A task the broker refused (it was down) whose work no periodic job redoes: the
+    `core.publish_pending_tasks` job sends it when the broker answers again (core/queue.py)."""
+
+    key = models.CharField(_("key"), max_length=64, unique=True)
+    name = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict)
+    created_at = models.DateTimeField(_("kept at"), default=timezone.now)
+
+    objects = PendingTaskManager()
+
+    class Meta:
+        verbose_name = _("pending task")
+        verbose_name_plural = _("pending tasks")
+
+    def __str__(self) -> str:
+        return f"{self.name}{tuple(self.args)}"

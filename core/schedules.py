@@ -27,6 +27,9 @@ CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS = 60 * 60
 # cadence, so an hourly check is exact enough.
 DISPATCH_NOTIFICATIONS_INTERVAL_SECONDS = 30
 FOLLOW_UPS_INTERVAL_SECONDS = 60 * 60
+# Tasks kept in the database while the broker was down (core/queue.py) go out within a minute of
+# its return.
+PUBLISH_PENDING_TASKS_INTERVAL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "core.heartbeat",
             settings.HEARTBEAT_INTERVAL_SECONDS,
             "Shows on /healthz that workers run.",
+        ),
+        PeriodicJob(
+            "core.publish_pending_tasks",
+            "core.publish_pending_tasks",
+            PUBLISH_PENDING_TASKS_INTERVAL_SECONDS,
+            "Sends the tasks kept in the database while the broker was unreachable.",
         ),
         PeriodicJob(
             "shipments.detect_delays",

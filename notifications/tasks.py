@@ -6,6 +6,8 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from core.queue import enqueue
+
 _RETRY = {
     "autoretry_for": (OperationalError,),
     "retry_backoff": True,
@@ -34,13 +36,9 @@ def dispatch_notifications_task() -> dict:
 
 
 def dispatch_notifications_soon() -> None:
-    """Queue a dispatcher task (called on commit after notices were written)."""
-    try:
-        dispatch_notifications_task.delay()
-    except Exception:  # the broker is down: beat's next pass sends the rows anyway
-        import logging
-
-        logging.getLogger(__name__).warning("Could not queue the dispatcher", exc_info=True)
+    """Queue a dispatcher task (called on commit after notices were written); with the broker
+    down, beat's next dispatcher pass sends the rows anyway."""
+    enqueue(dispatch_notifications_task, swept_by="notifications.dispatch")
 
 
 @shared_task(name="notifications.follow_ups", ignore_result=True, **_RETRY)

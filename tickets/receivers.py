@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from core.queue import enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,10 @@ def open_tickets_for_delays(sender, *, changes, **kwargs) -> None:
     from tickets.tasks import open_proactive_tickets_task
 
     for chunk in chunks(newly_proactive(changes)):
-        open_proactive_tickets_task.delay(chunk)
+        # Sent on commit (shipments.detection._announce); lost ones are opened by the catch-up.
+        enqueue(
+            open_proactive_tickets_task, chunk, swept_by="tickets.open_missing_proactive_tickets"
+        )
 
 
 def calendar_changed(sender, instance, **kwargs) -> None:
@@ -30,7 +33,7 @@ def calendar_changed(sender, instance, **kwargs) -> None:
     calendar_id = instance.pk if isinstance(instance, BusinessCalendar) else instance.calendar_id
     if calendar_id is None:
         return
-    transaction.on_commit(lambda: recompute_calendar_timers_task.delay(calendar_id))
+    enqueue_on_commit(recompute_calendar_timers_task, calendar_id)
 
 
 def team_changed(sender, instance, created=False, update_fields=None, **kwargs) -> None:
@@ -40,7 +43,7 @@ def team_changed(sender, instance, created=False, update_fields=None, **kwargs) 
     if created or (update_fields is not None and "calendar" not in update_fields):
         return
     team_id = instance.pk
-    transaction.on_commit(lambda: recompute_team_timers_task.delay(team_id))
+    enqueue_on_commit(recompute_team_timers_task, team_id)
 
 
 def connect() -> None:
