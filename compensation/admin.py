@@ -10,7 +10,13 @@ from compensation.models import (
     CompensationPolicy,
     PolicyRemedy,
 )
-from core.admin_utils import TimelineInline, choice_labels, choice_list_field
+from core.admin_utils import (
+    AuthoredAdmin,
+    HistoryAdmin,
+    TimelineInline,
+    choice_labels,
+    choice_list_field,
+)
 from customers.models import CustomerTier
 
 GROUP_XOR_USER = _("Set either a role group or a single user, not both.")
@@ -154,7 +160,7 @@ class ApprovalRequestInline(TimelineInline):
 
 
 @admin.register(CompensationOffer)
-class CompensationOfferAdmin(admin.ModelAdmin):
+class CompensationOfferAdmin(AuthoredAdmin):
     ordering = ("-pk",)  # newest first, on the primary key index
     list_display = (
         "__str__",
@@ -172,7 +178,10 @@ class CompensationOfferAdmin(admin.ModelAdmin):
     search_help_text = _("Ticket number, customer name or exact email, coupon code or refund id.")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    autocomplete_fields = ("ticket", "customer", "requested_by")
+    autocomplete_fields = ("ticket", "customer")
+    # Whoever adds an offer here requested it (never another user picked in a form); the
+    # no-self-approval rule then keeps them from approving it.
+    author_fields = ("requested_by",)
     # Approval and issuance go through the compensation services (authority limit, no
     # self-approval, timeline, budget); they are shown here, never set by hand.
     readonly_fields = (
@@ -198,7 +207,6 @@ class CompensationOfferAdmin(admin.ModelAdmin):
         "currency",
         "percent",
         "points",
-        "requested_by",
     )
     fieldsets = (
         (None, {"fields": ("ticket", "customer", "policy", "public_id", "status", "version")}),
@@ -215,9 +223,8 @@ class CompensationOfferAdmin(admin.ModelAdmin):
     inlines = (ApprovalRequestInline,)
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return self.readonly_fields
-        return self.readonly_fields + self.readonly_on_change
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else fields + self.readonly_on_change
 
     @admin.display(description=_("value"))
     def value(self, obj: CompensationOffer) -> str:
@@ -225,7 +232,7 @@ class CompensationOfferAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(HistoryAdmin):
     list_display = ("offer", "status", "requested_by", "requested_at", "decided_by", "decided_at")
     list_filter = ("status",)
     list_select_related = ("offer", "requested_by", "decided_by")
@@ -233,12 +240,6 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     search_help_text = _("Ticket number or words of the note.")
     date_hierarchy = "requested_at"
     show_full_result_count = False
+    # Requests are made by the offer services and decided on the supervisor page
+    # (offer_approve / offer_reject), which also move the offer; a row is the record of it.
     raw_id_fields = ("offer",)
-    autocomplete_fields = ("requested_by", "decided_by")
-
-    def get_readonly_fields(self, request, obj=None):
-        # A decision is made on the supervisor page (offer_approve / offer_reject), which also
-        # moves the offer; a request row is the record of it and is not edited here.
-        if obj is not None:
-            return [field.name for field in self.model._meta.fields if not field.primary_key]
-        return ("status", "decided_by", "decided_at")

@@ -45,6 +45,44 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
+class HistoryAdmin(admin.ModelAdmin):
+    """Rows that record what happened: timeline events, carrier scans, level changes, messages,
+    SLA timers, approval decisions.
+
+    The services write each one in the same transaction as the change it records; here they are
+    shown to whoever may view them and never added, edited or deleted by hand, superusers
+    included (a hand-made row would be a forged record: a scan the carrier never sent, a
+    message "from the customer"). Their parents cannot be deleted here either, since that
+    would delete them with it.
+    """
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AuthoredAdmin(admin.ModelAdmin):
+    """A row whose author (requester, opener) is whoever adds it here: `author_fields` are never
+    form fields; `save_model` sets them from the request on add and leaves them alone after."""
+
+    author_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields + tuple(name for name in self.author_fields if name not in fields)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            for name in self.author_fields:
+                setattr(obj, name, request.user)
+        super().save_model(request, obj, form, change)
+
+
 def clean_time_zone(value: str) -> str:
     """Form-side check for the models' free-text time zone fields (a typo would break clocks)."""
     if not valid_time_zone(value):

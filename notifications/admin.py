@@ -224,6 +224,15 @@ class NotificationAdmin(admin.ModelAdmin):
         ),
     )
 
+    def has_add_permission(self, request) -> bool:
+        # Notices are queued by the services (with their dedupe key, recipient and template),
+        # never typed in: a hand-made one would reach a customer as if Delaydesk had sent it.
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # The outbox is the record of what was (or was not) sent and why: cancel, don't delete.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.sending_fields
@@ -271,6 +280,13 @@ class SatisfactionSurveyAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fields = ("ticket",) + readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        # A survey is sent by the follow-up service, which makes its token.
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the customer's answer is part of the record
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:

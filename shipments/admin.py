@@ -6,7 +6,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_utils import TimelineInline, choice_rank, mask_secret
+from core.admin_utils import (
+    AuthoredAdmin,
+    HistoryAdmin,
+    TimelineInline,
+    choice_rank,
+    mask_secret,
+)
 from shipments.models import (
     FINAL_STATUSES,
     Carrier,
@@ -134,7 +140,7 @@ class LaneAdmin(admin.ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(AuthoredAdmin):
     list_display = (
         "title",
         "status",
@@ -151,9 +157,15 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ("carrier", "lane__carrier")
     search_fields = ("title", "hub")
     date_hierarchy = "window_start"
-    autocomplete_fields = ("lane", "opened_by")
+    autocomplete_fields = ("lane",)
+    # Who opened it is whoever adds it here; it is resolved on the supervisor page
+    # (incident_resolve records when and by whom), never by editing these fields.
+    author_fields = ("opened_by",)
     readonly_fields = (
         "public_id",
+        "status",
+        "resolved_at",
+        "resolved_by",
         "affected_count",
         "affected_shipments",
         "is_automatic",
@@ -176,6 +188,7 @@ class IncidentAdmin(admin.ModelAdmin):
                     "is_automatic",
                     "opened_by",
                     "resolved_at",
+                    "resolved_by",
                     "created_at",
                     "updated_at",
                 )
@@ -341,7 +354,7 @@ class ShipmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(admin.ModelAdmin):
+class TrackingEventAdmin(HistoryAdmin):
     list_display = (
         "occurred_at",
         "shipment",
@@ -358,13 +371,8 @@ class TrackingEventAdmin(admin.ModelAdmin):
     search_help_text = _("Tracking number, order number or the carrier's event id.")
     date_hierarchy = "occurred_at"
     show_full_result_count = False
+    # A carrier scan is evidence: stored once as received (ingestion), never typed or rewritten.
     raw_id_fields = ("shipment",)
-
-    def get_readonly_fields(self, request, obj=None):
-        # A carrier scan is evidence: stored once as received, never rewritten.
-        if obj is not None:
-            return [field.name for field in self.model._meta.fields if not field.primary_key]
-        return ("received_at",)
 
 
 @admin.register(DelayRule)
@@ -388,7 +396,7 @@ class DelayRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(DelayLevelChange)
-class DelayLevelChangeAdmin(admin.ModelAdmin):
+class DelayLevelChangeAdmin(HistoryAdmin):
     list_display = ("changed_at", "shipment", "from_level", "to_level", "cause", "rule_key")
     list_filter = ("to_level", "from_level", "cause")
     list_select_related = ("shipment__carrier",)
@@ -396,7 +404,3 @@ class DelayLevelChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "changed_at"
     show_full_result_count = False
     raw_id_fields = ("shipment",)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # The history behind the "detected at" KPIs: a row is never edited.
-        return False

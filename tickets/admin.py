@@ -7,6 +7,7 @@ from django.db.models import Count, Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_utils import (
+    HistoryAdmin,
     TimelineInline,
     choice_labels,
     choice_list_field,
@@ -433,6 +434,11 @@ class TicketAdmin(admin.ModelAdmin):
     )
     inlines = (SLATimerInline, TicketEventInline, MessageInline)
 
+    def has_add_permission(self, request) -> bool:
+        # Tickets are opened in the console, through the API or by delay detection, which
+        # route them, start their SLA timers and write the first timeline row.
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
@@ -454,15 +460,6 @@ class TicketAdmin(admin.ModelAdmin):
         return mask_secret(obj.access_token)
 
 
-class HistoryAdmin(admin.ModelAdmin):
-    """Rows that record what happened: written by services, added by hand at most, not edited."""
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None:
-            return [field.name for field in self.model._meta.fields if not field.primary_key]
-        return self.readonly_fields
-
-
 @admin.register(Message)
 class MessageAdmin(HistoryAdmin):
     list_display = ("created_at", "ticket", "kind", "direction", "channel", "author", "excerpt")
@@ -473,7 +470,6 @@ class MessageAdmin(HistoryAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     raw_id_fields = ("ticket",)
-    autocomplete_fields = ("author",)
 
     @admin.display(description=_("body"))
     def excerpt(self, obj: Message) -> str:
@@ -481,7 +477,7 @@ class MessageAdmin(HistoryAdmin):
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):
+class TicketEventAdmin(HistoryAdmin):
     list_display = ("created_at", "ticket", "kind", "actor", "is_public")
     list_filter = ("kind", "is_public")
     list_select_related = ("ticket", "actor")
@@ -490,11 +486,6 @@ class TicketEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     raw_id_fields = ("ticket",)
-    autocomplete_fields = ("actor",)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # The timeline is append-only: customers and KPIs read it as the record.
-        return False
 
 
 @admin.register(SLATimer)
