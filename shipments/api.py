@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.ratelimit import throttled_response, wait_seconds
 from shipments.filters import ShipmentFilter
 from shipments.imports import ShipmentExists, shipment_create
 from shipments.ingest import (
@@ -176,6 +177,13 @@ class TrackingEventWebhookView(APIView):
             )
         except WebhookAuthError as exc:
             raise AuthenticationFailed(exc.message) from None
+        # Per carrier, counted once the signature proved which carrier sent it: a request
+        # that only names a carrier cannot spend that carrier's budget.
+        wait = wait_seconds(
+            request, group="webhook", rate_setting="RATELIMIT_WEBHOOK", value=carrier.code
+        )
+        if wait is not None:
+            return throttled_response(request, wait)
         serializer = TrackingEventBatchSerializer(
             data=payload, context={"status_mappings": carrier_status_mappings(carrier=carrier)}
         )

@@ -26,6 +26,14 @@ def _empty_cache(request, django_db_blocker):
 
 
 @pytest.fixture
+def no_rate_limits(settings):
+    """For tests that count a view's own queries: the rate limits' counters (database cache
+    queries on the embedded default) are left out. Their own tests: tests/core/test_throttling.py.
+    """
+    settings.RATELIMIT_ENABLE = False
+
+
+@pytest.fixture
 def agent(db):
     user = factories.AgentFactory(username="alice", first_name="Alice")
     factories.AgentProfileFactory(user=user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import threading
 from urllib.parse import urlencode
@@ -19,10 +20,13 @@ from django.db import connection, connections
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core.ratelimit import rate_limited, shared_cache_check, wait_seconds
 from notifications.models import SatisfactionSurvey
+from shipments.ingest import webhook_signature
+from shipments.models import CarrierStatusMapping
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -357,6 +361,66 @@ def test_sms_receipts_are_limited_per_address_before_the_signature_is_checked(
     }
     assert post_receipt(client, address=ELSEWHERE).status_code == 403
     assert_window_resets_after_retry_after(frozen, response, lambda: post_receipt(client))
+
+
+WEBHOOK = "/api/v1/tracking-events/"
+
+
+@pytest.fixture
+def carriers(db):
+    found = {}
+    for code in ("acme", "zoom"):
+        found[code] = factories.CarrierFactory(code=code, webhook_secret=f"{code}-secret")
+        CarrierStatusMapping.objects.create(
+            carrier=found[code], carrier_code="AR", status="in_transit", cause="none"
+        )
+    return found
+
+
+def post_batch(client, carrier: str, *, secret: str | None = None, address: str = HERE):
+    """A signed batch of one scan for a parcel the carrier has no shipment for (202)."""
+    scan = {
+        "event_id": "E1",
+        "tracking_number": "NOT-OURS-1",
+        "occurred_at": "2026-11-02T08:00:00+00:00",
+        "status": "AR",
+        "location": "Leipzig hub",
+        "description": "",
+    }
+    body = json.dumps({"carrier": carrier, "events": [scan]}).encode()
+    headers = {
+        "X-Signature": webhook_signature(secret=secret or f"{carrier}-secret", body=body),
+        "X-Timestamp": str(int(timezone.now().timestamp())),
+    }
+    return client.post(
+        WEBHOOK, data=body, content_type="application/json", headers=headers, REMOTE_ADDR=address
+    )
+
+
+def test_the_webhook_is_limited_per_carrier(client, carriers, settings, frozen):
+    settings.RATELIMIT_WEBHOOK = "2/m"
+    assert [post_batch(client, "acme").status_code for _ in range(2)] == [202, 202]
+
+    response = post_batch(client, "acme", address=ELSEWHERE)
+
+    assert response.status_code == 429
+    assert response.json() == {
+        "detail": f"Too many requests. Try again in {retry_after(response)} seconds.",
+        "code": "throttled",
+        "errors": {},
+    }
+    assert post_batch(client, "zoom").status_code == 202
+    assert_window_resets_after_retry_after(frozen, response, lambda: post_batch(client, "acme"))
+
+
+def test_requests_that_only_name_a_carrier_do_not_spend_its_budget(
+    client, carriers, settings, frozen
+):
+    settings.RATELIMIT_WEBHOOK = "2/m"
+    for _ in range(5):
+        assert post_batch(client, "acme", secret="a-guess").status_code == 401
+
+    assert [post_batch(client, "acme").status_code for _ in range(2)] == [202, 202]
 
 
 def test_no_limit_while_rate_limits_are_off(client, settings):

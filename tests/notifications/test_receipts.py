@@ -323,11 +323,8 @@ def test_a_receipt_for_an_unknown_message_is_acknowledged_and_ignored(client, pr
 
 
 def test_a_receipt_costs_two_queries(
-    client, provider, sent_sms, django_assert_num_queries, settings
+    client, provider, sent_sms, django_assert_num_queries, no_rate_limits
 ):
-    # The receipt's own queries: the rate limit's counter (in the database cache on the
-    # embedded default, Redis in production) is the cache's (tests/core/test_throttling.py).
-    settings.RATELIMIT_ENABLE = False
     params, signature = provider.status_callback(SID, "delivered", url=CALLBACK)
     # 1. the notification by provider id (indexed); 2. the conditional update to DELIVERED.
     with django_assert_num_queries(2):

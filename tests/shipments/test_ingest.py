@@ -393,7 +393,7 @@ def test_other_shipments_are_left_alone(post_events, shipment, carrier):
 
 @pytest.mark.parametrize("size", [10, 100])
 def test_a_batch_costs_the_same_queries_whatever_its_size(
-    post_events, carrier, django_assert_num_queries, size
+    post_events, carrier, django_assert_num_queries, size, no_rate_limits
 ):
     numbers = [f"Q{size}-{n}" for n in range(size)]
     for number in numbers:
@@ -418,7 +418,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
 
 
 def test_a_fully_duplicate_batch_skips_the_insert_and_the_update(
-    post_events, shipment, django_assert_num_queries
+    post_events, shipment, django_assert_num_queries, no_rate_limits
 ):
     post_events([event("e1")])
 
