@@ -10,18 +10,19 @@ from django.db.models import Prefetch, QuerySet
 from shipments.models import DelayLevelChange, DelayRule, Shipment, TrackingEvent
 
 
-def shipment_detail_queryset() -> QuerySet[Shipment]:
+def shipment_detail_queryset(*, user) -> QuerySet[Shipment]:
+    """The shipment page's rows for `user`: its tickets only within the user's ticket scope
+    (`Ticket.objects.visible_to`, the console's team rule), as `visible_tickets`; the unscoped
+    `shipment.tickets` is never what the page reads."""
     from tickets.models import Ticket  # tickets depends on shipments, not the reverse at import
 
+    tickets = Ticket.objects.visible_to(user).select_related("assignee").order_by("-created_at")
     return Shipment.objects.select_related(
         "carrier", "lane", "customer", "incident"
     ).prefetch_related(
         Prefetch("events", queryset=TrackingEvent.objects.order_by("-occurred_at", "-pk")),
         Prefetch("level_changes", queryset=DelayLevelChange.objects.order_by("-changed_at", "-pk")),
-        Prefetch(
-            "tickets",
-            queryset=Ticket.objects.select_related("assignee").order_by("-created_at"),
-        ),
+        Prefetch("tickets", queryset=tickets, to_attr="visible_tickets"),
     )
 
 
@@ -29,6 +30,11 @@ def shipment_detail_queryset() -> QuerySet[Shipment]:
 class ShipmentDetail:
     shipment: Shipment
     rule: DelayRule | None
+    # The tickets about this shipment the reader may open, and whether they may see who the
+    # customer is (the customer page's rule: supervisors everyone, an agent the customers with
+    # a ticket in their scope).
+    tickets: list
+    customer_visible: bool
 
     @property
     def events(self) -> list[TrackingEvent]:
@@ -45,8 +51,20 @@ class ShipmentDetail:
         return round((end - self.shipment.shipped_at).total_seconds() / 3600, 1)
 
 
-def shipment_detail(*, shipment: Shipment) -> ShipmentDetail:
+def shipment_detail(*, shipment: Shipment, user) -> ShipmentDetail:
+    """`shipment` comes from shipment_detail_queryset(user=user)."""
+    from tickets.models import Ticket
+
     rule = (
         DelayRule.objects.filter(key=shipment.delay_rule).first() if shipment.delay_rule else None
     )
-    return ShipmentDetail(shipment=shipment, rule=rule)
+    tickets = shipment.visible_tickets
+    customer_visible = (
+        user.is_superuser
+        or user.has_perm("tickets.supervise")
+        or any(ticket.customer_id == shipment.customer_id for ticket in tickets)
+        or Ticket.objects.visible_to(user).filter(customer_id=shipment.customer_id).exists()
+    )
+    return ShipmentDetail(
+        shipment=shipment, rule=rule, tickets=tickets, customer_visible=customer_visible
+    )

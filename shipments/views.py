@@ -20,9 +20,10 @@ from shipments.models import Incident, Shipment
 
 
 def _get_shipment_for_user(user, public_id: UUID) -> Shipment:
-    """Every console user may read every shipment; a per-merchant rule would go here."""
+    """Every console user may read every shipment (a per-merchant rule would go here); what it
+    shows of tickets and their customer follows the user's ticket scope (the selector's)."""
     try:
-        return selectors.shipment_detail_queryset().get(public_id=public_id)
+        return selectors.shipment_detail_queryset(user=user).get(public_id=public_id)
     except Shipment.DoesNotExist:
         raise Http404("No such shipment") from None
 
@@ -32,7 +33,7 @@ def _get_shipment_for_user(user, public_id: UUID) -> Shipment:
 @permission_required("tickets.work_console", raise_exception=True)
 def shipment_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     shipment = _get_shipment_for_user(request.user, public_id)
-    detail = selectors.shipment_detail(shipment=shipment)
+    detail = selectors.shipment_detail(shipment=shipment, user=request.user)
     return render(
         request, "shipments/shipment_detail.html", {"detail": detail, "shipment": shipment}
     )

@@ -112,9 +112,64 @@ def test_the_query_count_does_not_grow_with_scans_tickets_or_history(
 ):
     small = delayed_shipment(events=2, tickets=1, changes=1)
     large = delayed_shipment(events=25, tickets=6, changes=3)
-    # session, user, user and group permissions (role check), shipment joined with
-    # carrier/lane/customer/incident, events, level changes, tickets with assignees, the rule
-    with django_assert_num_queries(9):
+    # session, user, user and group permissions (role check), the agent's team (ticket scope),
+    # shipment joined with carrier/lane/customer/incident, events, level changes, tickets in
+    # scope with assignees, the rule (the customer shows through a ticket in scope: no query)
+    with django_assert_num_queries(10):
         assert agent_client.get(page_url(small)).status_code == 200
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         assert agent_client.get(page_url(large)).status_code == 200
+
+
+# --- What the page shows of tickets follows the console's team scope (issue 11) -------------
+
+
+def test_it_lists_only_the_tickets_the_agent_may_open_and_hides_a_stranger_customer(
+    agent_client, agent
+):
+    shipment = factories.ShipmentFactory(customer=factories.CustomerFactory(name="Hidden Hilda"))
+    other_team = factories.TeamFactory()
+    theirs = factories.TicketFactory(
+        shipment=shipment, customer=shipment.customer, team=other_team, subject="Their ticket"
+    )
+
+    html = agent_client.get(page_url(shipment)).content.decode()
+
+    assert "Their ticket" not in html
+    assert str(theirs.public_id) not in html
+    assert "Hidden Hilda" not in html
+    assert "No ticket about this shipment in your queues." in html
+
+
+def test_it_shows_the_agents_own_team_ticket_and_then_the_customer(agent_client, agent):
+    shipment = factories.ShipmentFactory(customer=factories.CustomerFactory(name="Known Karl"))
+    factories.TicketFactory(
+        shipment=shipment,
+        customer=shipment.customer,
+        team=factories.TeamFactory(),
+        subject="Other team ticket",
+    )
+    mine = factories.TicketFactory(
+        shipment=shipment,
+        customer=shipment.customer,
+        team=agent.agent_profile.team,
+        subject="Our ticket",
+    )
+
+    html = agent_client.get(page_url(shipment)).content.decode()
+
+    assert "Our ticket" in html and str(mine.public_id) in html
+    assert "Other team ticket" not in html
+    assert "Known Karl" in html
+
+
+def test_a_supervisor_sees_every_ticket_and_the_customer(supervisor_client):
+    shipment = factories.ShipmentFactory(customer=factories.CustomerFactory(name="Known Karl"))
+    factories.TicketFactory(
+        shipment=shipment, customer=shipment.customer, team=factories.TeamFactory(), subject="T1"
+    )
+
+    html = supervisor_client.get(page_url(shipment)).content.decode()
+
+    assert "T1" in html
+    assert "Known Karl" in html
