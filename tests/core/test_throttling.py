@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from urllib.parse import urlencode
 
@@ -522,7 +525,7 @@ def test_the_counter_is_a_row_of_the_database_cache(client, settings):
 def test_another_connection_sees_and_adds_to_the_same_count(client, settings, rf):
     """Two web processes in miniature: a second thread has its own database connection and its
     own cache object; it continues the count the test client started, and vice versa."""
-    settings.RATELIMIT_PUBLIC_LINK = "3/m"
+    settings.RATELIMIT_PUBLIC_LINK = "3/d"  # a day's window: the test never straddles two
     url = "/survey/nothing-here/"
     assert client.get(url, REMOTE_ADDR=HERE).status_code == 404
     assert client.get(url, REMOTE_ADDR=HERE).status_code == 404
@@ -550,3 +553,82 @@ def test_another_connection_sees_and_adds_to_the_same_count(client, settings, rf
     assert seen["third"] is None  # the 3rd hit of 3 is allowed...
     assert seen["fourth"] is not None  # ...the 4th, counted elsewhere, is over the limit
     assert client.get(url, REMOTE_ADDR=HERE).status_code == 429  # and here the 5th
+
+
+OTHER_PROCESS = """
+import django
+django.setup()
+from django.test import RequestFactory
+from core.ratelimit import wait_seconds
+request = RequestFactory().get("/survey/x/", REMOTE_ADDR="192.0.2.10")
+for _ in range(2):
+    print(wait_seconds(request, group="public-link", rate_setting="RATELIMIT_PUBLIC_LINK"))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_another_process_continues_the_same_count(client, settings):
+    """A real second process (its own interpreter, settings and connection) on the same
+    database shares the counter with this one."""
+    settings.RATELIMIT_PUBLIC_LINK = "3/d"
+    assert client.get("/survey/x/", REMOTE_ADDR=HERE).status_code == 404
+    assert client.get("/survey/x/", REMOTE_ADDR=HERE).status_code == 404
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "RATELIMIT_PUBLIC_LINK": "3/d",
+        "CACHE_URL": "",
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    third, fourth = done.stdout.split()
+    assert third == "None"  # the 3rd hit of 3 is allowed...
+    assert int(fourth) > 0  # ...the 4th is over the limit in the other process
+    assert client.get("/survey/x/", REMOTE_ADDR=HERE).status_code == 429
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache: the local Redis (database 13, its rate-limit keys removed after)."""
+    redis = pytest.importorskip("redis")
+    other_connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        other_connection.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    yield other_connection
+    for key in other_connection.scan_iter(":1:rl:*"):
+        other_connection.delete(key)
+
+
+def test_on_redis_the_counter_is_shared_through_the_server(client, settings, redis_cache):
+    settings.RATELIMIT_PUBLIC_LINK = "2/d"
+    assert shared_cache_check() == []
+    for _ in range(2):
+        assert client.get("/survey/x/", REMOTE_ADDR=HERE).status_code == 404
+
+    keys = list(redis_cache.scan_iter(":1:rl:*"))
+    assert len(keys) == 1
+    assert int(redis_cache.get(keys[0])) == 2  # seen from another connection to the server
+    response = client.get("/survey/x/", REMOTE_ADDR=HERE)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
