@@ -46,7 +46,8 @@ def sla_alerts(*, now: dt.datetime) -> QuerySet[SLATimer]:
             | Q(status=SLATimer.Status.BREACHED)
         )
         .exclude(ticket__status__in=CLOSED_STATUSES)
-        .select_related("ticket", "ticket__customer", "ticket__assignee")
+        # The target names a milestone in the reader's language (SLATimer.display_name).
+        .select_related("ticket", "ticket__customer", "ticket__assignee", "target")
         .order_by("due_at", "pk")
     )
 

@@ -145,6 +145,10 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Admin-managed texts (macro names, milestone labels, delay rule descriptions) are translated
+# with django-modeltranslation; a text not yet translated shows in English.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # the database and the server speak UTC; pages use the reader's zone

@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
 
 from core.admin_utils import (
     AuthoredAdmin,
@@ -376,7 +377,7 @@ class TrackingEventAdmin(HistoryAdmin):
 
 
 @admin.register(DelayRule)
-class DelayRuleAdmin(admin.ModelAdmin):
+class DelayRuleAdmin(TranslationAdmin):
     list_display = ("key", "level", "kind", "threshold", "is_active", "description")
     list_editable = ("threshold", "is_active")
     list_filter = ("is_active", "level", "kind")

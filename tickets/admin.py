@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, Prefetch
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 
 from core.admin_utils import (
     HistoryAdmin,
@@ -227,10 +228,10 @@ class SLAPolicyForm(forms.ModelForm):
     sources = choice_list_field(_("sources"), Source.choices)
 
 
-class SLATargetInline(admin.TabularInline):
+class SLATargetInline(TranslationTabularInline):
     model = SLATarget
     extra = 0
-    fields = ("kind", "name", "minutes", "business_hours", "met_by")
+    fields = ("kind", "name", "label", "minutes", "business_hours", "met_by")
 
 
 @admin.register(SLAPolicy)
@@ -284,15 +285,15 @@ class SLAPolicyAdmin(admin.ModelAdmin):
     @admin.display(description=_("targets"))
     def target_summary(self, obj: SLAPolicy) -> str:
         return "; ".join(
-            f"{target.name or target.get_kind_display()} {duration(target.minutes)}"
+            f"{target.display_name or target.get_kind_display()} {duration(target.minutes)}"
             + (f" ({_('business hours')})" if target.business_hours else "")
             for target in obj.targets.all()
         )
 
 
 @admin.register(SLATarget)
-class SLATargetAdmin(admin.ModelAdmin):
-    list_display = ("policy", "kind", "name", "minutes", "business_hours")
+class SLATargetAdmin(TranslationAdmin):
+    list_display = ("policy", "kind", "name", "label", "minutes", "business_hours")
     list_filter = ("policy", "kind", "business_hours")
     list_select_related = ("policy",)
     search_fields = ("name", "policy__name")
@@ -545,7 +546,7 @@ class MacroForm(forms.ModelForm):
 
 
 @admin.register(Macro)
-class MacroAdmin(admin.ModelAdmin):
+class MacroAdmin(TranslationAdmin):
     form = MacroForm
     list_display = ("slug", "language", "title", "category", "is_active", "updated_at")
     list_editable = ("is_active",)

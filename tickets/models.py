@@ -265,7 +265,18 @@ class MilestoneTrigger(models.TextChoices):
 class SLATarget(models.Model):
     policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="targets")
     kind = models.CharField(_("kind"), max_length=16, choices=TimerKind.choices)
-    name = models.CharField(_("name"), max_length=64, blank=True, help_text=_("For milestones."))
+    name = models.CharField(
+        _("name"),
+        max_length=64,
+        blank=True,
+        help_text=_("For milestones: the key timers are matched by. Agents read the label."),
+    )
+    label = models.CharField(
+        _("label"),
+        max_length=100,
+        blank=True,
+        help_text=_("For milestones: what agents read, in their language (empty: the name)."),
+    )
     minutes = models.PositiveIntegerField(_("minutes"))
     business_hours = models.BooleanField(
         _("business hours"),
@@ -305,6 +316,11 @@ class SLATarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy}: {self.name or self.kind} {self.minutes} min"
+
+    @property
+    def display_name(self) -> str:
+        """The milestone's label in the active language (English, else the name, if none)."""
+        return self.label or self.name
 
 
 class TicketQuerySet(models.QuerySet):
@@ -778,6 +794,13 @@ class SLATimer(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.name or self.kind} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def display_name(self) -> str:
+        """The milestone's name as agents read it, in the active language: its target's label
+        (load the target with the timer), else the name copied when the timer started."""
+        target = self.target if self.target_id else None
+        return (target.display_name if target is not None else "") or self.name
 
 
 class Macro(TimeStampedModel):

@@ -328,7 +328,11 @@ def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
             customer_offer_count=Coalesce(Subquery(offers), 0),
         )
         .prefetch_related(
-            Prefetch("timers", queryset=SLATimer.objects.order_by("due_at", "pk")),
+            # With its target, whose label names a milestone in the reader's language.
+            Prefetch(
+                "timers",
+                queryset=SLATimer.objects.select_related("target").order_by("due_at", "pk"),
+            ),
             Prefetch(
                 "messages",
                 queryset=Message.objects.select_related("author").order_by("created_at", "pk"),
@@ -431,10 +435,14 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
     messages = list(ticket.messages.all())
     message_ids = {message.pk for message in messages}
     entries = [TimelineEntry(at=message.created_at, message=message) for message in messages]
+    # Events keep the milestone's name (its key); agents read its label in their language.
+    milestone_labels = {
+        timer.name: timer.display_name for timer in ticket.timers.all() if timer.name
+    }
     for event in ticket.events.all():
         if event.kind in MESSAGE_EVENT_KINDS and (event.data or {}).get("message") in message_ids:
             continue
-        describe_event(event)
+        describe_event(event, milestone_labels=milestone_labels)
         entries.append(TimelineEntry(at=event.created_at, event=event))
 
     def key(entry: TimelineEntry):
@@ -468,7 +476,9 @@ _CHANGE_CHOICES = {
 }
 
 
-def describe_event(event: TicketEvent) -> TicketEvent:
+def describe_event(
+    event: TicketEvent, *, milestone_labels: dict[str, str] | None = None
+) -> TicketEvent:
     """Give a timeline event the readable values its sentence needs (translated labels).
 
     The sentences themselves are in the template, so translators see them whole.
@@ -479,7 +489,10 @@ def describe_event(event: TicketEvent) -> TicketEvent:
     if choices is not None:
         event.old_label = _label(choices, data.get("old"))
         event.new_label = _label(choices, data.get("new"))
-    event.timer_label = data.get("name") or _label(TimerKind, data.get("timer_kind"))
+    name = data.get("name")
+    event.timer_label = (
+        (milestone_labels or {}).get(name) or name or _label(TimerKind, data.get("timer_kind"))
+    )
     event.remedy_label = _label(RemedyKind, data.get("kind"))
     event.source_label = _label(Source, data.get("source"))
     event.channel_label = _label(Channel, data.get("channel"))

@@ -453,7 +453,7 @@ def ticket_milestone_done(request: HtmxHttpRequest, public_id: UUID) -> HttpResp
             timer_id=data["timer"],
             expected_version=data["version"],
         )
-        return _("Milestone “%(name)s” marked done.") % {"name": timer.name}
+        return _("Milestone “%(name)s” marked done.") % {"name": timer.display_name}
 
     return _act(
         request,

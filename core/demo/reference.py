@@ -231,12 +231,17 @@ def ensure_macros(now: dt.datetime) -> int:
     migration installed stay as they are. Returns how many demo macro rows exist."""
     count = 0
     for slug, category, variants in texts.MACROS:
+        # The title is what agents read, in their language, whatever the customer's language.
+        titles = {
+            f"title_{code.replace('-', '_')}": variant[0] for code, variant in variants.items()
+        }
         for language, (title, body) in variants.items():
             Macro.objects.get_or_create(
                 slug=slug,
                 language=language,
                 defaults={
                     "title": title,
+                    **titles,
                     "body": body,
                     "category": category,
                     "is_active": True,

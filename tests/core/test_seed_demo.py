@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import models, transaction
 from django.test import override_settings
+from modeltranslation.utils import build_localized_fieldname
 
 from compensation.models import ApprovalRequest, Budget, CompensationOffer
 from core.demo import DEFAULT_SHIPMENTS
@@ -370,13 +371,20 @@ class TestTheSeededDemo:
         for slug, _category, variants in defaults:
             for language, (title, body) in variants.items():
                 macro = Macro.objects.get(slug=slug, language=language)
-                assert (macro.title, macro.body) == (title, body)
+                # The title is the agent's: translated (modeltranslation), in each language.
+                title_field = build_localized_fieldname("title", language)
+                assert (getattr(macro, title_field), macro.body) == (title, body)
         assert set(
             Macro.objects.filter(slug="customs-hold").values_list("language", flat=True)
         ) == {
             "en",
             "zh-hans",
         }
+        for macro in Macro.objects.filter(slug="customs-hold"):
+            assert (macro.title_en, macro.title_zh_hans) == (
+                "Customs hold: parcel under inspection",
+                "海关查验：包裹正在清关",
+            )
         for macro in Macro.objects.all():
             assert unknown_placeholders(macro.body) == [], macro.slug
 
