@@ -331,8 +331,25 @@ def test_the_429_page_is_in_the_readers_language(client, settings):
 
     response = client.get("/survey/x/", HTTP_ACCEPT_LANGUAGE="zh-hans")
 
+    body = response.content.decode()
     assert response.status_code == 429
-    assert '<html lang="zh-hans">' in response.content.decode()
+    assert '<html lang="zh-hans">' in body
+    assert "请求过于频繁" in body and "请在 1 分钟后重试。" in body
+
+
+def test_the_lockout_page_is_in_the_readers_language(client, agent, lockout):
+    for _ in range(3):
+        response = client.post(
+            LOGIN,
+            {"username": "alice", "password": "nope"},
+            REMOTE_ADDR=HERE,
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+
+    body = response.content.decode()
+    assert response.status_code == 429
+    assert "登录已暂停" in body
+    assert "请联系运维人员或您的主管" in body
 
 
 RECEIPTS = "/api/v1/notifications/receipts/sms/"
