@@ -645,8 +645,17 @@ class OutcomeWriter:
         )
 
     def release(self, notification, *, until: dt.datetime) -> None:
-        """Back to the queue until `until` (quiet hours), attempts unchanged."""
-        self._add(notification.pk, status=Status.PENDING, next_attempt_at=until)
+        """Back to the queue until `until` (quiet hours), attempts unchanged, with the reason
+        the history shows ("held back ... until"); it stays after the send, as history, and a
+        later suppression replaces it."""
+        why = [reasons.Part(reasons.QUIET_HOURS, {"time": until.isoformat()})]
+        self._add(
+            notification.pk,
+            status=Status.PENDING,
+            next_attempt_at=until,
+            suppressed_reason=reasons.render_english(why)[:200],
+            suppressed_reason_parts=json.dumps(reasons.to_json(why)),
+        )
 
     def retry_or_fail(self, notification, *, error: str, result: DispatchResult) -> None:
         attempts = notification.attempts + 1

@@ -43,6 +43,8 @@ OPTED_OUT = gettext_noop("opted out of %(channel)s")
 NO_ADDRESS = gettext_noop("no address for %(channel)s")
 ALREADY_FAILED = gettext_noop("already failed on %(channels)s")
 NO_CHANNEL_LEFT = gettext_noop("no channel left")
+# Not a refusal: the notice waits (still pending) and goes out when the quiet hours end.
+QUIET_HOURS = gettext_noop("held back for the customer's quiet hours until %(time)s")
 
 
 @dataclass(frozen=True)

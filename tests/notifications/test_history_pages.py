@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.middleware import SESSION_TIME_ZONE_KEY
-from notifications import selectors
+from notifications import dispatch, selectors
 from notifications.models import Notification
 from tests import factories
 from tickets.models import Ticket
@@ -235,6 +235,26 @@ def test_a_pending_notice_says_when_it_goes_out(agent_client, ticket):
     assert 'notice-status-pending">Waiting to be sent<' in body
     assert "Goes out from 2030-01-02 08:00" in body
     assert "recipient chosen when sent" in body
+
+
+def test_a_notice_held_for_quiet_hours_says_why_and_until_when(agent_client, ticket):
+    customer = ticket.customer
+    customer.quiet_hours_start, customer.quiet_hours_end = dt.time(22), dt.time(7)
+    customer.time_zone = "UTC"
+    customer.save()
+    due = NOW.replace(hour=23)
+    row = notice(customer=customer, ticket=ticket, not_before=due, next_attempt_at=due)
+    assert dispatch.dispatch_pass(now=due).deferred == 1
+    row.refresh_from_db()
+    assert row.status == "pending"
+
+    english = agent_client.get(panel_url(ticket), **HTMX).content.decode()
+    chinese = agent_client.get(panel_url(ticket), HTTP_ACCEPT_LANGUAGE="zh-hans", **HTMX)
+
+    assert "Why it waits:</strong> held back for the customer&#x27;s quiet hours until " in english
+    assert "2026-03-11 07:00 UTC" in english
+    assert "Why not sent" not in english
+    assert "因客户的免打扰时段暂缓发送，直至 2026-03-11 07:00 UTC" in chinese.content.decode()
 
 
 def test_an_empty_panel_says_what_will_appear(agent_client, ticket):

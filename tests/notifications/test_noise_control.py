@@ -2,10 +2,11 @@
 that is not sent keeps its reason."""
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.core import mail
-from django.utils import translation
+from django.utils import timezone, translation
 
 from notifications import dispatch, services
 from notifications.models import NoticeKind, Notification
@@ -282,6 +283,33 @@ def test_a_notice_in_quiet_hours_waits_until_they_end_then_goes(recording):
 
     morning = dt.datetime(2026, 11, 17, 23, 0, tzinfo=dt.UTC)
     assert dispatch.dispatch_pass(now=morning).sent == 1
+
+
+def test_a_notice_held_for_quiet_hours_says_why_and_until_when(recording):
+    customer = factories.CustomerFactory(
+        time_zone="Asia/Shanghai", quiet_hours_start=dt.time(22), quiet_hours_end=dt.time(7)
+    )
+    night = dt.datetime(2026, 11, 17, 16, 0, tzinfo=dt.UTC)  # 00:00 in Shanghai
+    notification = queue(delayed_shipment(customer=customer, now=night), now=night)
+
+    dispatch.dispatch_pass(now=night)
+
+    notification.refresh_from_db()
+    assert notification.status == Status.PENDING
+    assert notification.suppressed_reason == (
+        "held back for the customer's quiet hours until 2026-11-17 23:00 UTC"
+    )
+    with translation.override("zh-hans"), timezone.override(zoneinfo.ZoneInfo("Asia/Shanghai")):
+        assert (
+            notification.suppressed_reason_text
+            == "因客户的免打扰时段暂缓发送，直至 2026-11-18 07:00 CST"
+        )
+
+    # Sent when they end: the reason stays as history of why it went out late.
+    dispatch.dispatch_pass(now=dt.datetime(2026, 11, 17, 23, 0, tzinfo=dt.UTC))
+    notification.refresh_from_db()
+    assert notification.status == Status.SENT
+    assert "quiet hours until" in notification.suppressed_reason
 
 
 def test_a_ticket_reply_is_not_held_by_quiet_hours(recording):
