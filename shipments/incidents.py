@@ -21,11 +21,12 @@ from functools import reduce
 from operator import or_
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Case, Count, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.models import DelayCause
 from shipments.models import Carrier, DelayLevel, Incident, IncidentStatus, Lane, Shipment
@@ -45,6 +46,12 @@ TITLE_REQUIRED = "Give the incident a title."
 CAUSE_INVALID = "Choose the cause of the delays."
 LANE_OF_ANOTHER_CARRIER = "This lane belongs to another carrier."
 DELAY_LEVEL_INVALID = "Choose delay levels among yellow, hub hold, orange, red and long delay."
+# Not tied to one field: the filter as a whole matches nothing (an empty incident would tell
+# no customer anything and count as an incident on the supervisor page).
+NO_MATCHING_SHIPMENTS = gettext_lazy(
+    "No delayed shipment outside an incident matches this filter, so no incident was opened. "
+    "Check the cause and widen the filter (carrier, lane, hub, delay levels, detected since)."
+)
 
 
 @dataclass(frozen=True)
@@ -448,6 +455,8 @@ def incident_create_from_filter(
     shipments already in an incident stay where they are. An empty explanation is generated
     from the cause and the place, in both languages. One INSERT, one conditional UPDATE
     (a shipment linked meanwhile by a detection pass is skipped, not stolen) and one count.
+    A filter that takes no shipment is refused (`NO_MATCHING_SHIPMENTS`, not about one field):
+    the transaction is rolled back, so no empty incident is left behind.
     """
     now = timezone.now()
     title = title.strip()
@@ -495,7 +504,8 @@ def incident_create_from_filter(
         matching = matching.filter(delay_level__in=levels)
     if detected_since is not None:
         matching = matching.filter(delay_detected_at__gte=detected_since)
-    matching.update(incident=incident, updated_at=now)
+    if not matching.update(incident=incident, updated_at=now):
+        raise ValidationError({NON_FIELD_ERRORS: NO_MATCHING_SHIPMENTS})
     incident.affected_count = incident.shipments.count()
     incident.save(update_fields=["affected_count", "updated_at"])
     return incident

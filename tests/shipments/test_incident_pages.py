@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from shipments.incidents import NO_MATCHING_SHIPMENTS
 from shipments.models import Incident
 from tests import factories
 
@@ -81,6 +82,23 @@ def test_a_lane_of_another_carrier_is_refused_on_the_field(supervisor_client):
     )
     assert response.status_code == 200
     assert "lane" in response.context["form"].errors
+    assert not Incident.objects.exists()
+
+
+def test_a_filter_that_matches_no_shipment_is_refused_with_a_message(supervisor_client):
+    carrier = factories.CarrierFactory(code="dhl")
+    delayed(carrier, hub="Leipzig hub")  # the filter's hub has nothing
+
+    post = {"title": "Strike", "cause": "customs_hold", "carrier": carrier.pk, "hub": "Paris"}
+    response = supervisor_client.post(NEW, post, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [str(NO_MATCHING_SHIPMENTS)]
+    assert "No delayed shipment outside an incident matches this filter" in (
+        response.content.decode()
+    )
+    chinese = supervisor_client.post(NEW, post, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "没有未归入事件且符合此筛选条件的延误包裹" in chinese.content.decode()
     assert not Incident.objects.exists()
 
 

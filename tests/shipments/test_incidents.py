@@ -11,6 +11,7 @@ from shipments.incidents import (
     CAUSE_INVALID,
     INCIDENT_WINDOW,
     LANE_OF_ANOTHER_CARRIER,
+    NO_MATCHING_SHIPMENTS,
     TITLE_REQUIRED,
     incident_create_from_filter,
     incident_resolve,
@@ -338,6 +339,21 @@ def test_a_filter_refuses_a_lane_of_another_carrier(lane, supervisor):
         )
 
     assert error.value.message_dict["lane"] == [LANE_OF_ANOTHER_CARRIER]
+
+
+def test_a_filter_that_takes_no_shipment_opens_no_incident(lane, supervisor):
+    held(lane, 2, hub="Lyon")
+    detect_delays(now=NOW)
+    earlier = factories.IncidentFactory()
+    Shipment.objects.update(incident=earlier)  # matching, but already in an incident
+
+    for hub in ("Paris CDG", "Lyon"):
+        with pytest.raises(ValidationError) as error:
+            incident_create_from_filter(
+                title="Strike", cause="customs_hold", hub=hub, opened_by=supervisor
+            )
+        assert error.value.message_dict == {"__all__": [str(NO_MATCHING_SHIPMENTS)]}
+    assert list(Incident.objects.all()) == [earlier]
 
 
 def test_resolving_an_incident_records_who_and_when_once(lane, supervisor):
