@@ -23,9 +23,11 @@ import socket
 import time
 from functools import partial
 
-from celery import Task
+from celery import Task, current_app
 from django.db import transaction
 from kombu.exceptions import KombuError
+
+from core.models import PendingTask
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +99,6 @@ def enqueue_on_commit(task: Task, *args, swept_by: str = "", **kwargs) -> None:
 def _keep(task: Task, args: tuple, kwargs: dict, *, swept_by: str) -> None:
     if swept_by:
         return  # the sweeper finds the work in the database
-    from core.models import PendingTask
-
     try:
         PendingTask.objects.keep(name=task.name, args=list(args), kwargs=kwargs)
     except Exception:
@@ -112,10 +112,6 @@ def publish_pending_tasks(*, limit: int = 500) -> int:
     2. Publish each; delete it once the broker took it.
     3. Stop at the first broker fault: the rest stay for the next pass.
     """
-    from celery import current_app
-
-    from core.models import PendingTask
-
     sent = 0
     with transaction.atomic():
         rows = list(PendingTask.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
