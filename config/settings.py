@@ -361,6 +361,13 @@ RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "20/m")  # login form posts, per ad
 # not before OUTSIDE_TIME_MIN_YEAR, not more than OUTSIDE_TIME_MAX_AHEAD_HOURS after receipt.
 OUTSIDE_TIME_MIN_YEAR = env_int("OUTSIDE_TIME_MIN_YEAR", 2000, minimum=1)
 OUTSIDE_TIME_MAX_AHEAD_HOURS = env_int("OUTSIDE_TIME_MAX_AHEAD_HOURS", 24, minimum=0)
+# Promises (a delivery date) lie ahead by nature: at most this many days after receipt.
+OUTSIDE_PROMISE_MAX_AHEAD_DAYS = env_int("OUTSIDE_PROMISE_MAX_AHEAD_DAYS", 366, minimum=1)
+# Bodies from outside are refused (413) past these sizes before they are read. A webhook batch
+# of 1,000 events of the largest size is about 1.3 MB; Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MB) still caps any body it reads. A delivery receipt is a short form.
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+RECEIPTS_MAX_BODY_BYTES = env_int("RECEIPTS_MAX_BODY_BYTES", 16 * 1024, minimum=1024)
 
 # Content-Security-Policy (django-csp): no inline scripts or styles anywhere; every asset from
 # our own origin; nobody may frame a page.

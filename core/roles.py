@@ -83,6 +83,8 @@ OPERATOR_PERMISSIONS = (
     "core.view_heartbeat",
     # Carriers with their status mappings and webhook secrets, lanes, delay rules.
     *_manage("shipments", "carrier", "carrierstatusmapping", "lane", "delayrule"),
+    # Carrier codes that arrived unmapped, to be mapped on the carrier's page.
+    "shipments.view_unmappedstatuscode",
     # Budgets may be tied to an incident: the budget form picks one (its title only).
     "shipments.view_incident",
     # Calendars, teams and who is in them, SLA policies, macros.

@@ -7,6 +7,7 @@ notifications.receipts, answer at once (providers time out and retry slow webhoo
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.outside_input import request_body_read
 from core.ratelimit import rate_limited
 from notifications.backends import sms_status_callback_url
 from notifications.receipts import receipt_record, twilio_signature_valid
@@ -62,7 +64,9 @@ The SMS provider's status callback (Twilio's format): a form post with `MessageS
 
 **Authentication** is by signature only: `X-Twilio-Signature` is the base64 HMAC-SHA1, keyed
 with the provider auth token (`SMS_API_KEY`), of the full callback URL followed by every POST
-parameter's name and value sorted by name. A wrong or missing signature answers 403.
+parameter's name and value sorted by name. A wrong or missing signature answers 403. A body
+over 16 KiB (setting `RECEIPTS_MAX_BODY_BYTES`) answers 413 unread; a signed body without the
+required fields (an empty one included) answers 400.
 
 `delivered` marks the notification delivered; `undelivered` and `failed` mark it failed and
 queue the customer's next channel; other statuses change nothing. Receipts for unknown message
@@ -97,6 +101,7 @@ class SMSReceiptView(APIView):
             200: ReceiptResultSerializer,
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="A required field is missing."),
             403: OpenApiResponse(_DETAIL, description="Bad or missing signature."),
+            413: OpenApiResponse(_DETAIL, description="The body is over the size limit."),
         },
         examples=[
             OpenApiExample(
@@ -111,7 +116,12 @@ class SMSReceiptView(APIView):
     )
     def post(self, request: Request) -> Response:
         received_at = timezone.now()
-        params = [(name, value) for name, values in request.data.lists() for value in values]
+        # The size from Content-Length before anything is read (413); a form body parses
+        # flat (no nesting to fear). An empty body parses to {} rather than a QueryDict: no
+        # parameters, so the signature and then the required fields refuse it.
+        request_body_read(request, max_bytes=settings.RECEIPTS_MAX_BODY_BYTES)
+        form = request.data if isinstance(request.data, QueryDict) else QueryDict()
+        params = [(name, value) for name, values in form.lists() for value in values]
         if not twilio_signature_valid(
             auth_token=settings.SMS_API_KEY,
             # The URL the provider was given, and the one we were reached at (they differ
@@ -121,7 +131,7 @@ class SMSReceiptView(APIView):
             signature=request.headers.get(TWILIO_SIGNATURE_HEADER),
         ):
             raise PermissionDenied(BAD_SIGNATURE)
-        serializer = SMSReceiptSerializer(data=request.data)
+        serializer = SMSReceiptSerializer(data=form)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         outcome = receipt_record(

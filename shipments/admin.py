@@ -25,6 +25,7 @@ from shipments.models import (
     Lane,
     Shipment,
     TrackingEvent,
+    UnmappedStatusCode,
 )
 
 # Badge colours of the delay levels (shared/DOMAIN.md's names: yellow, orange, red, alert).
@@ -366,7 +367,7 @@ class TrackingEventAdmin(HistoryAdmin):
         "carrier_event_id",
         "received_at",
     )
-    list_filter = ("status", "cause", "carrier")
+    list_filter = ("status", "cause", "carrier", "unmapped")
     list_select_related = ("shipment__carrier",)
     search_fields = ("=shipment__tracking_number", "=shipment__order_number", "=carrier_event_id")
     search_help_text = _("Tracking number, order number or the carrier's event id.")
@@ -374,6 +375,30 @@ class TrackingEventAdmin(HistoryAdmin):
     show_full_result_count = False
     # A carrier scan is evidence: stored once as received (ingestion), never typed or rewritten.
     raw_id_fields = ("shipment",)
+
+
+@admin.register(UnmappedStatusCode)
+class UnmappedStatusCodeAdmin(HistoryAdmin):
+    """Carrier codes that arrived without a status mapping: the operators' to-do list. A row
+    goes away when its code is mapped on the carrier's page (its events are then applied)."""
+
+    list_display = (
+        "carrier",
+        "carrier_code",
+        "event_count",
+        "first_seen_at",
+        "last_seen_at",
+        "map_link",
+    )
+    list_filter = ("carrier",)
+    list_select_related = ("carrier",)
+    search_fields = ("=carrier_code",)
+    search_help_text = _("The carrier's status code, exactly.")
+
+    @admin.display(description=_("mapping"))
+    def map_link(self, obj: UnmappedStatusCode) -> str:
+        url = reverse("admin:shipments_carrier_change", args=[obj.carrier_id])
+        return format_html('<a href="{}">{}</a>', url, _("Map it on the carrier's page"))
 
 
 @admin.register(DelayRule)

@@ -6,8 +6,7 @@ shipments.imports, serialize the result. Every endpoint is described in /api/sch
 
 from __future__ import annotations
 
-import json
-
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
@@ -22,7 +21,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import AuthenticationFailed, ParseError, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, DjangoModelPermissions
@@ -30,6 +29,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.outside_input import (
+    MAX_JSON_DEPTH,
+    json_carrier_code,
+    json_loads_bounded,
+    request_body_read,
+)
 from core.ratelimit import throttled_response, wait_seconds
 from shipments.filters import ShipmentFilter
 from shipments.imports import ShipmentExists, shipment_create
@@ -51,7 +56,7 @@ from shipments.serializers import (
     TrackingEventBatchSerializer,
 )
 
-NOT_JSON = _("The body is not JSON.")
+CARRIER_NOT_SIGNED = _("The body names another carrier than the one whose secret signed it.")
 AMBIGUOUS_TRACKING_NUMBER = _(
     "Tracking number {tracking_number!r} exists at several carriers ({carriers}): "
     "say which with ?carrier=CODE."
@@ -69,12 +74,23 @@ Carriers push their scans here in batches of 1 to {MAX_BATCH_EVENTS:,} events.
 webhook secret, and `X-Timestamp` the sending time in unix seconds, within 5 minutes of ours.
 A bad or missing signature, an unknown carrier or a stale timestamp answers 401.
 
+**Checked before parsing**: a body over the size limit (2 MiB by default, setting
+`WEBHOOK_MAX_BODY_BYTES`) answers 413 unread; the signature is checked on the raw bytes
+(401); a body nested deeper than {MAX_JSON_DEPTH} levels answers 400 without being parsed.
+
 **Events.** `status` is the carrier's own status code. Each carrier's codes map to Delaydesk's
-status set through its editable status mappings (an unmapped code is a field error):
+status set through its editable status mappings:
 `info_received`, `in_transit`, `out_for_delivery`, `available_for_pickup`, `delivered`,
 `exception`, `failed_attempt`, `returned`, `expired`; the mapping also carries the cause
 (`customs_hold`, `congestion`, `capacity`, `weather`, `sorting`, `address_issue`,
-`carrier_outage`, `tracking_lost`, `damage`, `loss`). `occurred_at` must carry a UTC offset.
+`carrier_outage`, `tracking_lost`, `damage`, `loss`). **A code not in the mapping** is not an
+error: the event is stored with its raw code, flagged unmapped, changes nothing about its
+shipment, and is counted in `unmapped_status_codes`; operators see the code in the admin, and
+when they map it, its stored events are applied.
+
+`occurred_at` must carry a UTC offset and fall in the sane window: not before the year 2000
+(`OUTSIDE_TIME_MIN_YEAR`), not more than 24 hours after the batch reaches us
+(`OUTSIDE_TIME_MAX_AHEAD_HOURS`); outside it, a field error on that event.
 
 **Validation is all or nothing**: one invalid event answers 400 with field errors keyed by the
 event's index (`{{"events": {{"3": {{"occurred_at": ["..."]}}}}}}`) and nothing is stored.
@@ -136,17 +152,25 @@ class TrackingEventWebhookView(APIView):
         responses={
             202: IngestResultSerializer,
             400: OpenApiResponse(
-                OpenApiTypes.OBJECT, description="Field errors; nothing of the batch is stored."
+                OpenApiTypes.OBJECT,
+                description="Field errors, a body that is not JSON or is nested too deep; "
+                "nothing of the batch is stored.",
             ),
             401: OpenApiResponse(
                 _DETAIL, description="Bad or missing signature, unknown carrier, stale timestamp."
             ),
+            413: OpenApiResponse(_DETAIL, description="The body is over the size limit."),
         },
         examples=[
             OpenApiExample("A customs hold", value=_WEBHOOK_EXAMPLE_BODY, request_only=True),
             OpenApiExample(
                 "Accepted",
-                value={"accepted": 498, "duplicates": 1, "unknown_tracking_numbers": ["X1"]},
+                value={
+                    "accepted": 498,
+                    "duplicates": 1,
+                    "unknown_tracking_numbers": ["X1"],
+                    "unmapped_status_codes": {"ZX": 2},
+                },
                 response_only=True,
                 status_codes=["202"],
             ),
@@ -159,14 +183,20 @@ class TrackingEventWebhookView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """1. Size, from Content-Length, before reading (413).
+        2. The signature of the raw bytes with the secret of the carrier the body names, found
+           by a flat scan (401). Nothing recursive has touched the body so far.
+        3. Depth, by an iterative scan, then json.loads (400).
+        4. The parsed top-level carrier must be the one that signed; then the batch's fields.
+        """
         received_at = timezone.now()
-        body = request.body
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise ParseError(NOT_JSON) from None
-        code = payload.get("carrier") if isinstance(payload, dict) else None
-        carrier = Carrier.objects.filter(code=code).first() if isinstance(code, str) else None
+        body = request_body_read(request, max_bytes=settings.WEBHOOK_MAX_BODY_BYTES)
+        code = json_carrier_code(body)
+        carrier = (
+            Carrier.objects.filter(code=code).first()
+            if code and len(code) <= Carrier._meta.get_field("code").max_length
+            else None
+        )
         try:
             webhook_request_verify(
                 carrier=carrier,
@@ -184,8 +214,17 @@ class TrackingEventWebhookView(APIView):
         )
         if wait is not None:
             return throttled_response(request, wait)
+        payload = json_loads_bounded(body)
+        if isinstance(payload, dict) and payload.get("carrier") != carrier.code:
+            # Two "carrier" keys, or one inside an event found first: whoever signed, the
+            # batch must be the signer's own.
+            raise ValidationError({"carrier": [CARRIER_NOT_SIGNED]})
         serializer = TrackingEventBatchSerializer(
-            data=payload, context={"status_mappings": carrier_status_mappings(carrier=carrier)}
+            data=payload,
+            context={
+                "status_mappings": carrier_status_mappings(carrier=carrier),
+                "received_at": received_at,
+            },
         )
         serializer.is_valid(raise_exception=True)
         result = tracking_events_ingest(

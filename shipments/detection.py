@@ -338,7 +338,7 @@ changed AS (
                PARTITION BY shipment_id ORDER BY occurred_at DESC, id DESC
            ) AS rn
     FROM {_EVENTS}
-    WHERE occurred_at <= {now}
+    WHERE occurred_at <= {now} AND NOT unmapped
 ),
 located AS (
     SELECT shipment_id, occurred_at, location,
@@ -346,7 +346,7 @@ located AS (
                PARTITION BY shipment_id ORDER BY occurred_at DESC, id DESC
            ) AS rn
     FROM {_EVENTS}
-    WHERE occurred_at <= {now} AND location <> ''
+    WHERE occurred_at <= {now} AND location <> '' AND NOT unmapped
 ),
 here AS (
     SELECT shipment_id, location FROM located WHERE rn = 1

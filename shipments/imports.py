@@ -53,6 +53,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Language, choice_values
+from core.outside_input import FACT, PROMISE, outside_time_window
 from customers.models import Customer
 from shipments.models import Carrier, Lane, ServiceLevel, Shipment
 
@@ -171,11 +172,14 @@ def shipment_row_parse(
     carrier_ids: Mapping[str, int],
     default_carrier: str | None,
     time_zone: dt.tzinfo,
+    now: dt.datetime,
 ) -> ShipmentIn:
     """Validate one CSV row into a ShipmentIn, or raise RowInvalid listing every problem.
 
     ``carrier_ids`` maps the active carriers' codes to their ids; ``default_carrier`` is the
     ``--carrier`` option, which fills an empty carrier cell and must agree with a filled one.
+    Every time must fall in the sane window of outside times as of ``now`` (the import's
+    start): ordered_at and shipped_at are facts, promised_at a promise (core.outside_input).
     """
     problems: list[str] = []
     values = {name: (row.get(name) or "").strip() for name in CSV_COLUMNS}
@@ -217,11 +221,23 @@ def shipment_row_parse(
     moments: dict[str, dt.datetime | None] = {}
     for name in ("ordered_at", "shipped_at", "promised_at"):
         try:
-            moments[name] = _parse_moment(
+            moment = _parse_moment(
                 values[name], time_zone=time_zone, end_of_day=name == "promised_at"
             )
         except ValueError:
             problems.append(f"{name}: not a date: {values[name]!r}")
+            continue
+        if moment is not None:
+            window = outside_time_window(
+                received_at=now, kind=PROMISE if name == "promised_at" else FACT
+            )
+            error = window.error(moment)
+            if error is not None:
+                problems.append(f"{name}: {error} ({values[name]!r})")
+                continue
+            # Inside the window: the conversion cannot overflow.
+            moment = moment.astimezone(dt.UTC)
+        moments[name] = moment
 
     order_value = Decimal("0")
     if values["order_value"]:
@@ -262,6 +278,8 @@ def shipment_row_parse(
 
 
 def _parse_moment(value: str, *, time_zone: dt.tzinfo, end_of_day: bool) -> dt.datetime | None:
+    """The aware moment ``value`` names, in its own offset (converting year 1 or 9999 to UTC
+    could overflow: the caller checks the window first)."""
     if not value:
         return None
     # A date alone first: parse_datetime would read "2026-11-05" as midnight.
@@ -274,7 +292,7 @@ def _parse_moment(value: str, *, time_zone: dt.tzinfo, end_of_day: bool) -> dt.d
             raise ValueError(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=time_zone)
-    return moment.astimezone(dt.UTC)
+    return moment
 
 
 def time_zone_parse(name: str) -> dt.tzinfo:

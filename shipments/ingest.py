@@ -18,13 +18,22 @@ import hashlib
 import hmac
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
-from shipments.models import Carrier, Shipment, ShipmentStatus, TrackingEvent
+from core.models import DelayCause
+from shipments.models import (
+    Carrier,
+    CarrierStatusMapping,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+    UnmappedStatusCode,
+)
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -99,7 +108,8 @@ def webhook_request_verify(
 
 @dataclass(frozen=True, slots=True)
 class EventIn:
-    """One validated event of a batch, its carrier code already mapped to our status/cause."""
+    """One validated event of a batch, its carrier code mapped to our status/cause, or
+    ``unmapped`` (status "", cause "none") when the carrier's mapping does not know it."""
 
     event_id: str
     tracking_number: str
@@ -109,6 +119,11 @@ class EventIn:
     cause: str
     location: str = ""
     description: str = ""
+    unmapped: bool = False
+
+
+def unmapped_event(**fields) -> EventIn:
+    return EventIn(**fields, status="", cause=DelayCause.NONE.value, unmapped=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     unknown_tracking_numbers: list[str]
+    # carrier code -> events stored by this batch with that unmapped code
+    unmapped_status_codes: dict[str, int] = field(default_factory=dict)
 
 
 def tracking_events_ingest(
@@ -138,9 +155,12 @@ def tracking_events_ingest(
 
     6. Queue delivered notices for the parcels among them that arrived after their customer
        heard about a delay (one INSERT ... SELECT).
+    7. Only when the batch carries codes the carrier's mapping does not know: count them in
+       the operators' list of unmapped codes, and apply those mapped in the meantime (see
+       ``unmapped_events_apply``). Unmapped events are stored but take no part in 5 and 6.
 
-    At most six queries, whatever the batch size, in one transaction: a failure stores
-    nothing.
+    At most six queries, whatever the batch size, in one transaction (two more with unmapped
+    codes): a failure stores nothing.
     """
     unique_events: dict[str, EventIn] = {}
     for event in events:
@@ -165,22 +185,122 @@ def tracking_events_ingest(
             (event for event in known_events if event.event_id not in stored),
             key=lambda event: event.event_id,
         )
-        inserted = _events_insert(
+        inserted, unmapped = _events_insert(
             carrier_id=carrier.pk,
             rows=[(shipment_ids[event.tracking_number], event) for event in new_events],
             received_at=received_at,
         )
-        if inserted:
-            affected = sorted({shipment_ids[event.tracking_number] for event in new_events})
+        if inserted > sum(unmapped.values()):
+            affected = sorted(
+                {shipment_ids[event.tracking_number] for event in new_events if not event.unmapped}
+            )
             _shipments_lock(shipment_ids=affected)
             _shipments_state_refresh(shipment_ids=affected, updated_at=received_at)
-            # A parcel whose delay the customer heard about: the delivered notice closes the
-            # story, written with the scan that delivered it.
-            from notifications.proactive import delivered_enqueue
-
-            delivered_enqueue(shipment_ids=affected, now=received_at)
+            _delivered_enqueue(shipment_ids=affected, now=received_at)
+        if unmapped:
+            _unmapped_codes_count(carrier_id=carrier.pk, counts=unmapped, seen_at=received_at)
+            # A mapping saved while this batch was on its way: its apply did not see these
+            # events (they were not committed), so they are applied here. The count above
+            # locked the code's row, which unmapped_events_apply takes first too.
+            for code in CarrierStatusMapping.objects.filter(
+                carrier_id=carrier.pk, carrier_code__in=sorted(unmapped)
+            ).values_list("carrier_code", flat=True):
+                _unmapped_events_apply(carrier_id=carrier.pk, carrier_code=code, now=received_at)
     duplicates += len(known_events) - inserted
-    return IngestResult(accepted=inserted, duplicates=duplicates, unknown_tracking_numbers=unknown)
+    return IngestResult(
+        accepted=inserted,
+        duplicates=duplicates,
+        unknown_tracking_numbers=unknown,
+        unmapped_status_codes=dict(sorted(unmapped.items())),
+    )
+
+
+def _delivered_enqueue(*, shipment_ids: Sequence[int], now: dt.datetime) -> None:
+    # A parcel whose delay the customer heard about: the delivered notice closes the story,
+    # written with the scan that delivered it.
+    from notifications.proactive import delivered_enqueue
+
+    delivered_enqueue(shipment_ids=shipment_ids, now=now)
+
+
+# --- Unmapped carrier status codes --------------------------------------------------------------
+
+
+def unmapped_events_apply(*, carrier_id: int, carrier_code: str, now: dt.datetime) -> int:
+    """Map the stored unmapped events of one carrier code, now that the code has a mapping,
+    and bring their shipments up to date; return how many events it mapped.
+
+    Called when a status mapping is saved (shipments.apps connects it). Idempotent: a second
+    call finds no unmapped event left and changes nothing.
+    """
+    with transaction.atomic():
+        return _unmapped_events_apply(carrier_id=carrier_id, carrier_code=carrier_code, now=now)
+
+
+def _unmapped_events_apply(*, carrier_id: int, carrier_code: str, now: dt.datetime) -> int:
+    """1. Take the code's row in the unmapped list (created if missing, then locked): an
+       ingest storing events of this code waits for it, or this waits for the ingest, so no
+       event slips between the two (an ingest re-checks the mappings after counting).
+    2. Read the mapping; none (deleted meanwhile): nothing to do.
+    3. Give the code's unmapped events the mapping's status and cause, in one UPDATE.
+    4. Recompute their shipments' state as the ingest does (the latest event by occurred_at
+       wins, so the order in which events are mapped does not matter) and queue delivered
+       notices; remove the code from the unmapped list.
+    """
+    UnmappedStatusCode.objects.bulk_create(
+        [
+            UnmappedStatusCode(
+                carrier_id=carrier_id,
+                carrier_code=carrier_code,
+                event_count=0,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    listed = UnmappedStatusCode.objects.select_for_update().filter(
+        carrier_id=carrier_id, carrier_code=carrier_code
+    )
+    list(listed.values_list("id", flat=True))
+    mapping = (
+        CarrierStatusMapping.objects.filter(carrier_id=carrier_id, carrier_code=carrier_code)
+        .values_list("status", "cause")
+        .first()
+    )
+    if mapping is None:
+        return 0
+    events = TrackingEvent.objects.filter(
+        carrier_id=carrier_id, carrier_code=carrier_code, unmapped=True
+    )
+    shipment_ids = sorted(set(events.values_list("shipment_id", flat=True)))
+    mapped = 0
+    if shipment_ids:
+        _shipments_lock(shipment_ids=shipment_ids)
+        mapped = events.update(unmapped=False, status=mapping[0], cause=mapping[1])
+        _shipments_state_refresh(shipment_ids=shipment_ids, updated_at=now)
+        _delivered_enqueue(shipment_ids=shipment_ids, now=now)
+    listed.delete()
+    return mapped
+
+
+_UNMAPPED_COUNT_SQL = """
+INSERT INTO {table} (carrier_id, carrier_code, event_count, first_seen_at, last_seen_at)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (carrier_id, carrier_code) DO UPDATE SET
+    event_count = {table}.event_count + excluded.event_count,
+    last_seen_at = excluded.last_seen_at
+"""
+
+
+def _unmapped_codes_count(*, carrier_id: int, counts: dict[str, int], seen_at: dt.datetime) -> None:
+    """Add the batch's unmapped events to the operators' list, one row per carrier code."""
+    seen = connection.ops.adapt_datetimefield_value(seen_at)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _UNMAPPED_COUNT_SQL.format(table=_table(UnmappedStatusCode)),
+            [(carrier_id, code, count, seen, seen) for code, count in sorted(counts.items())],
+        )
 
 
 # --- SQL ----------------------------------------------------------------------------------------
@@ -262,19 +382,24 @@ _EVENT_COLUMNS = (
     "cause",
     "location",
     "description",
+    "unmapped",
 )
 
 # The batch travels as one JSON parameter: psycopg's client-side binding dumps a JSON string
 # in ~1 ms where eight 500-element arrays took ~8 ms of Python.
 _EVENTS_INSERT_POSTGRESQL = f"""
-INSERT INTO {{events}} ({", ".join(_EVENT_COLUMNS)})
-SELECT b.shipment_id, %s, b.carrier_event_id, b.occurred_at, %s, b.carrier_code, b.status,
-       b.cause, b.location, b.description
-FROM json_to_recordset(%s::json) AS b(
-    shipment_id bigint, carrier_event_id text, occurred_at timestamptz, carrier_code text,
-    status text, cause text, location text, description text
+WITH inserted AS (
+    INSERT INTO {{events}} ({", ".join(_EVENT_COLUMNS)})
+    SELECT b.shipment_id, %s, b.carrier_event_id, b.occurred_at, %s, b.carrier_code,
+           b.status, b.cause, b.location, b.description, b.unmapped
+    FROM json_to_recordset(%s::json) AS b(
+        shipment_id bigint, carrier_event_id text, occurred_at timestamptz, carrier_code text,
+        status text, cause text, location text, description text, unmapped boolean
+    )
+    ON CONFLICT (carrier_id, carrier_event_id) DO NOTHING
+    RETURNING carrier_code, unmapped
 )
-ON CONFLICT (carrier_id, carrier_event_id) DO NOTHING
+SELECT CASE WHEN unmapped THEN carrier_code ELSE '' END, COUNT(*) FROM inserted GROUP BY 1
 """
 
 _EVENTS_INSERT = f"""
@@ -286,14 +411,17 @@ ON CONFLICT (carrier_id, carrier_event_id) DO NOTHING
 
 def _events_insert(
     *, carrier_id: int, rows: list[tuple[int, EventIn]], received_at: dt.datetime
-) -> int:
-    """Insert events, skipping event ids stored meanwhile; return how many were new.
+) -> tuple[int, Counter[str]]:
+    """Insert events, skipping event ids stored meanwhile; return how many were new, and how
+    many of those per unmapped carrier code.
 
-    One statement on PostgreSQL; one executemany elsewhere (SQLite limits a statement to 999
-    parameters in Django's eyes). Either way the row count says how many rows were inserted.
+    One statement on PostgreSQL, which counts what it inserted; one executemany elsewhere
+    (SQLite limits a statement to 999 parameters in Django's eyes), where the row count says
+    how many rows were inserted, and since SQLite has one writer at a time, no other
+    transaction can have stored one of them between the check and the insert.
     """
     if not rows:
-        return 0
+        return 0, Counter()
     with connection.cursor() as cursor:
         if _postgresql():
             batch = json.dumps(
@@ -307,6 +435,7 @@ def _events_insert(
                         "cause": event.cause,
                         "location": event.location,
                         "description": event.description,
+                        "unmapped": event.unmapped,
                     }
                     for shipment_id, event in rows
                 ]
@@ -315,6 +444,10 @@ def _events_insert(
                 _EVENTS_INSERT_POSTGRESQL.format(events=_table(TrackingEvent)),
                 [carrier_id, received_at, batch],
             )
+            counts = dict(cursor.fetchall())
+            inserted = sum(counts.values())
+            counts.pop("", None)
+            return inserted, Counter(counts)
         else:
             # The backend's adapter stores datetimes in the ORM's text form on SQLite, whose
             # ordering compares text.
@@ -334,11 +467,13 @@ def _events_insert(
                         event.cause,
                         event.location,
                         event.description,
+                        event.unmapped,
                     )
                     for shipment_id, event in rows
                 ],
             )
-        return cursor.rowcount
+            unmapped = Counter(event.carrier_code for _id, event in rows if event.unmapped)
+            return cursor.rowcount, unmapped
 
 
 # Every step starts from the affected shipments and reads their events through the timeline
@@ -349,9 +484,10 @@ def _events_insert(
 _STATE_REFRESH_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT s.id AS shipment_id,
-           (SELECT e.id FROM {events} e WHERE e.shipment_id = s.id
+           (SELECT e.id FROM {events} e WHERE e.shipment_id = s.id AND NOT e.unmapped
             ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS latest_id,
-           (SELECT e.location FROM {events} e WHERE e.shipment_id = s.id AND e.location <> ''
+           (SELECT e.location FROM {events} e
+            WHERE e.shipment_id = s.id AND e.location <> '' AND NOT e.unmapped
             ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS location
     FROM {shipments} s
     WHERE {affected_s}
@@ -360,11 +496,11 @@ bounded AS MATERIALIZED (
     SELECT picked.shipment_id, picked.latest_id, picked.location,
            (SELECT e.occurred_at FROM {events} e
             WHERE e.shipment_id = picked.shipment_id AND e.location <> ''
-              AND e.location <> picked.location
+              AND e.location <> picked.location AND NOT e.unmapped
             ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS moved_at,
            (SELECT e.id FROM {events} e
             WHERE e.shipment_id = picked.shipment_id AND e.location <> ''
-              AND e.location <> picked.location
+              AND e.location <> picked.location AND NOT e.unmapped
             ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS moved_id
     FROM picked
 ),
@@ -374,7 +510,7 @@ state AS MATERIALIZED (
            (SELECT e.status FROM {events} e WHERE e.id = bounded.latest_id) AS status,
            (SELECT e.cause FROM {events} e WHERE e.id = bounded.latest_id) AS cause,
            (SELECT MIN(e.occurred_at) FROM {events} e
-            WHERE e.shipment_id = bounded.shipment_id AND e.location <> ''
+            WHERE e.shipment_id = bounded.shipment_id AND e.location <> '' AND NOT e.unmapped
               AND (bounded.moved_id IS NULL OR e.occurred_at > bounded.moved_at
                    OR (e.occurred_at = bounded.moved_at AND e.id > bounded.moved_id))) AS since
     FROM bounded

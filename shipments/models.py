@@ -427,12 +427,26 @@ class TrackingEvent(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     carrier_code = models.CharField(_("carrier's status code"), max_length=64)
-    status = models.CharField(_("status"), max_length=24, choices=ShipmentStatus.choices)
+    # Empty while the event is unmapped.
+    status = models.CharField(
+        _("status"), max_length=24, choices=ShipmentStatus.choices, blank=True
+    )
     cause = models.CharField(
         _("cause"), max_length=24, choices=DelayCause.choices, default=DelayCause.NONE
     )
     location = models.CharField(_("location"), max_length=200, blank=True)
     description = models.CharField(_("description"), max_length=500, blank=True)
+    # A code the carrier's status mapping did not know when the event arrived: the event is
+    # kept (the carrier must not retry forever) but changes nothing about its shipment until
+    # an operator maps the code (shipments.ingest.unmapped_events_apply).
+    unmapped = models.BooleanField(
+        _("unmapped"),
+        default=False,
+        help_text=_(
+            "The carrier's status code had no mapping when the event arrived: the event does "
+            "not count for its shipment until the code is mapped."
+        ),
+    )
 
     class Meta:
         verbose_name = _("tracking event")
@@ -443,7 +457,8 @@ class TrackingEvent(models.Model):
                 name="shipments_trackingevent_unique_event_id",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(ShipmentStatus)),
+                condition=Q(unmapped=False, status__in=choice_values(ShipmentStatus))
+                | Q(unmapped=True, status="", cause=DelayCause.NONE),
                 name="shipments_trackingevent_status_valid",
             ),
             models.CheckConstraint(
@@ -454,10 +469,46 @@ class TrackingEvent(models.Model):
         indexes = [
             # Shipment timeline and "latest event by occurred_at" for the current state.
             models.Index(fields=["shipment", "-occurred_at"], name="shipments_event_timeline_idx"),
+            # unmapped_events_apply: the unmapped events of one carrier code, when it is mapped.
+            models.Index(
+                fields=["carrier", "carrier_code"],
+                condition=Q(unmapped=True),
+                name="shipments_event_unmapped_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.carrier_event_id} {self.status} @ {self.location}"
+
+
+class UnmappedStatusCode(models.Model):
+    """A carrier status code that arrived in events but is not in the carrier's mappings.
+
+    Kept up to date by the webhook's ingest (one upsert per batch that carries such codes) and
+    deleted when the code is mapped, which re-applies its events: the operators' to-do list.
+    """
+
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.CASCADE, related_name="unmapped_codes", db_index=False
+    )
+    carrier_code = models.CharField(_("carrier's status code"), max_length=64)
+    event_count = models.PositiveIntegerField(_("events"), default=0)
+    first_seen_at = models.DateTimeField(_("first seen"))
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("unmapped carrier status code")
+        verbose_name_plural = _("unmapped carrier status codes")
+        ordering = ["-last_seen_at"]
+        constraints = [
+            # Also the index of the ingest's upsert and of the lookups by carrier.
+            models.UniqueConstraint(
+                fields=["carrier", "carrier_code"], name="shipments_unmappedcode_unique_code"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier.code}:{self.carrier_code}"
 
 
 class DelayRuleKind(models.TextChoices):

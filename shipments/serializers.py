@@ -5,15 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import DelayCause, Language, choice_values
+from core.outside_input import (
+    FACT,
+    PROMISE,
+    OutsideTimeKind,
+    OutsideTimeWindow,
+    outside_time_window,
+)
 from customers.models import Customer
 from shipments.imports import TRACKING_NUMBER_TAKEN, ShipmentIn
-from shipments.ingest import MAX_BATCH_EVENTS, EventIn
+from shipments.ingest import MAX_BATCH_EVENTS, EventIn, unmapped_event
 from shipments.models import (
     Carrier,
     Incident,
@@ -26,9 +34,6 @@ from shipments.models import (
 
 NAIVE_DATETIME = _("Give a time zone offset (for example 2026-11-02T09:30:00+08:00 or ...Z).")
 INVALID_DATETIME = _("Not an ISO 8601 date and time: {value!r}.")
-UNMAPPED_STATUS = _(
-    "Unknown status code {code!r} for this carrier: add it to the carrier's status mappings."
-)
 TOO_MANY_EVENTS = _("A batch carries at most {max} events; got {count}.")
 EMPTY_BATCH = _("A batch carries at least one event.")
 UNKNOWN_CARRIER_CODE = _("No active carrier with code {code!r}.")
@@ -36,12 +41,22 @@ UNKNOWN_CARRIER_CODE = _("No active carrier with code {code!r}.")
 
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an offset; a naive time is refused rather than guessed (it is a carrier's
-    local time in an unknown zone, and a guess shifts the scan by hours)."""
+    local time in an unknown zone, and a guess shifts the scan by hours).
+
+    A time from outside must also fall in the sane window of its ``kind`` (core.outside_input:
+    a fact not before 2000 nor more than a day after ``context["received_at"]``, else now; a
+    promise up to a year ahead), checked before the conversion to UTC, which year 1 or 9999
+    with an offset would overflow.
+    """
 
     default_error_messages = {
         "invalid_iso": INVALID_DATETIME,
         "naive": NAIVE_DATETIME,
     }
+
+    def __init__(self, *, kind: OutsideTimeKind = FACT, **kwargs):
+        self.kind = kind
+        super().__init__(**kwargs)
 
     def to_internal_value(self, value):
         if isinstance(value, dt.datetime):
@@ -55,6 +70,10 @@ class AwareDateTimeField(serializers.DateTimeField):
                 self.fail("invalid_iso", value=value)
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.fail("naive")
+        received_at = self.context.get("received_at") or timezone.now()
+        error = outside_time_window(received_at=received_at, kind=self.kind).error(parsed)
+        if error is not None:
+            raise serializers.ValidationError(error, code="outside_window")
         return parsed.astimezone(dt.UTC)
 
 
@@ -62,7 +81,8 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class TrackingEventInSerializer(serializers.Serializer):
-    """One carrier scan. ``status`` is the carrier's own code, mapped per carrier."""
+    """One carrier scan. ``status`` is the carrier's own code, mapped per carrier; a code the
+    mapping does not know makes an unmapped event (stored, changing nothing until mapped)."""
 
     event_id = serializers.CharField(
         max_length=128, help_text="The carrier's unique id of this event (idempotency key)."
@@ -71,30 +91,27 @@ class TrackingEventInSerializer(serializers.Serializer):
     occurred_at = AwareDateTimeField(help_text="When the scan happened, ISO 8601 with offset.")
     status = serializers.CharField(
         max_length=64,
-        help_text="The carrier's own status code, mapped through its status mappings.",
+        help_text="The carrier's own status code, mapped through its status mappings; an "
+        "unknown code is stored unmapped and counted in `unmapped_status_codes`.",
     )
     location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(
         max_length=500, required=False, allow_blank=True, default=""
     )
 
-    def validate_status(self, value: str) -> str:
-        if value not in self.context["status_mappings"]:
-            raise serializers.ValidationError(UNMAPPED_STATUS.format(code=value))
-        return value
-
     def validate(self, attrs) -> EventIn:
-        status, cause = self.context["status_mappings"][attrs["status"]]
-        return EventIn(
-            event_id=attrs["event_id"],
-            tracking_number=attrs["tracking_number"],
-            occurred_at=attrs["occurred_at"],
-            carrier_code=attrs["status"],
-            status=status,
-            cause=cause,
-            location=attrs["location"],
-            description=attrs["description"],
-        )
+        fields = {
+            "event_id": attrs["event_id"],
+            "tracking_number": attrs["tracking_number"],
+            "occurred_at": attrs["occurred_at"],
+            "carrier_code": attrs["status"],
+            "location": attrs["location"],
+            "description": attrs["description"],
+        }
+        mapping = self.context["status_mappings"].get(attrs["status"])
+        if mapping is None:
+            return unmapped_event(**fields)
+        return EventIn(**fields, status=mapping[0], cause=mapping[1])
 
 
 class EventBatchField(serializers.ListField):
@@ -120,9 +137,10 @@ class EventBatchField(serializers.ListField):
 
     def run_child_validation(self, data):
         mappings = self.context["status_mappings"]
+        window = outside_time_window(received_at=self.context.get("received_at") or timezone.now())
         result, errors = [], {}
         for index, item in enumerate(data):
-            event = event_fast_validate(item, status_mappings=mappings)
+            event = event_fast_validate(item, status_mappings=mappings, window=window)
             if event is None:
                 try:
                     event = self.child.run_validation(item)
@@ -143,7 +161,9 @@ _EVENT_TEXT_FIELDS = {
 }
 
 
-def event_fast_validate(item, *, status_mappings: dict[str, tuple[str, str]]) -> EventIn | None:
+def event_fast_validate(
+    item, *, status_mappings: dict[str, tuple[str, str]], window: OutsideTimeWindow
+) -> EventIn | None:
     """An EventIn for a plainly valid event, else None ("let the serializer decide")."""
     if type(item) is not dict:
         return None
@@ -168,19 +188,20 @@ def event_fast_validate(item, *, status_mappings: dict[str, tuple[str, str]]) ->
         moment = dt.datetime.fromisoformat(occurred_at)  # what parse_datetime tries first
     except ValueError:
         return None
-    mapping = status_mappings.get(texts["status"])
-    if moment.tzinfo is None or moment.utcoffset() is None or mapping is None:
+    if moment.tzinfo is None or moment.utcoffset() is None or moment not in window:
         return None
-    return EventIn(
-        event_id=texts["event_id"],
-        tracking_number=texts["tracking_number"],
-        occurred_at=moment.astimezone(dt.UTC),
-        carrier_code=texts["status"],
-        status=mapping[0],
-        cause=mapping[1],
-        location=texts["location"],
-        description=texts["description"],
-    )
+    fields = {
+        "event_id": texts["event_id"],
+        "tracking_number": texts["tracking_number"],
+        "occurred_at": moment.astimezone(dt.UTC),
+        "carrier_code": texts["status"],
+        "location": texts["location"],
+        "description": texts["description"],
+    }
+    mapping = status_mappings.get(texts["status"])
+    if mapping is None:
+        return unmapped_event(**fields)
+    return EventIn(**fields, status=mapping[0], cause=mapping[1])
 
 
 class TrackingEventBatchSerializer(serializers.Serializer):
@@ -200,6 +221,12 @@ class IngestResultSerializer(serializers.Serializer):
     unknown_tracking_numbers = serializers.ListField(
         child=serializers.CharField(),
         help_text="Tracking numbers this carrier has no shipment for; their events are dropped.",
+    )
+    unmapped_status_codes = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Carrier status codes not in the carrier's status mappings, with how many of "
+        "this batch's stored events carry each. Those events are kept but change nothing until "
+        "the code is mapped; then they are applied.",
     )
 
 
@@ -271,6 +298,7 @@ class TrackingEventSerializer(serializers.ModelSerializer):
             "cause",
             "location",
             "description",
+            "unmapped",
         ]
 
 
@@ -359,7 +387,9 @@ class ShipmentCreateSerializer(serializers.Serializer):
     )
     ordered_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     shipped_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-    promised_at = AwareDateTimeField(help_text="The promise made to the customer; never moved.")
+    promised_at = AwareDateTimeField(
+        kind=PROMISE, help_text="The promise made to the customer; never moved."
+    )
     order_value = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False, default=0
     )

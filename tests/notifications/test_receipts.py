@@ -157,7 +157,11 @@ def test_a_receipt_without_a_signature_is_refused(client, provider, sent_sms):
     response = post_receipt(client, params, None)
 
     assert response.status_code == 403
-    assert response.json() == {"detail": "The request is not signed with our provider key."}
+    assert response.json() == {
+        "detail": "The request is not signed with our provider key.",
+        "code": "permission_denied",
+        "errors": {},
+    }
     sent_sms.refresh_from_db()
     assert sent_sms.status == Notification.Status.SENT
 
@@ -198,7 +202,7 @@ def test_a_signed_receipt_without_a_status_is_a_field_error(client, provider, se
     response = post_receipt(client, params, signature)
 
     assert response.status_code == 400
-    assert "MessageStatus" in response.json()
+    assert "MessageStatus" in response.json()["errors"]
 
 
 def test_the_receipts_endpoint_only_takes_posts(client, provider, db):
@@ -369,3 +373,46 @@ def test_a_receipt_for_a_notice_not_sent_yet_changes_nothing(sent_sms):
 
     assert receipt_record(provider_message_id=SID, status="failed", at=NOW) == RECEIPT_UNCHANGED
     assert not sent_sms.fallbacks.exists()
+
+
+# --- Outside input: size and signature before the body is used (issue 11) --------------------
+
+
+def test_an_unsigned_empty_body_is_refused_with_403(client, provider, db):
+    response = client.post(PATH, "", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", ""], ids=["form", "no-content-type"]
+)
+def test_a_signed_empty_body_is_answered_400_with_field_errors(client, provider, db, content_type):
+    signature = twilio_signature(auth_token=provider.auth_token, url=CALLBACK, params=[])
+
+    response = client.post(
+        PATH, b"", content_type=content_type, headers={"X-Twilio-Signature": signature}
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"MessageSid", "MessageStatus"}
+
+
+def test_an_oversized_receipt_is_refused_with_413_before_its_signature_is_checked(
+    client, provider, sent_sms, settings, monkeypatch
+):
+    settings.RECEIPTS_MAX_BODY_BYTES = 1024
+
+    def must_not_run(**kwargs):
+        raise AssertionError("the signature of an oversized body was checked")
+
+    monkeypatch.setattr("notifications.api.twilio_signature_valid", must_not_run)
+    params, signature = provider.status_callback(SID, "delivered", url=CALLBACK)
+
+    response = post_receipt(client, {**params, "Padding": "x" * 2000}, signature)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == Notification.Status.SENT

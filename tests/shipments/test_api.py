@@ -155,7 +155,7 @@ def test_an_unknown_filter_value_is_a_field_error(api, carrier):
     response = api.get(LIST_URL, {"status": "lost_in_space"})
 
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in response.json()["errors"]
 
 
 def test_the_list_pages_with_a_cursor(api, carrier):
@@ -216,8 +216,9 @@ def test_a_tracking_number_at_two_carriers_needs_the_carrier(api, carrier):
     chosen = api.get(f"{LIST_URL}SHARED/", {"carrier": "beta"})
 
     assert ambiguous.status_code == 400
-    assert ambiguous.json()["carrier"][0].startswith("Tracking number 'SHARED' exists at several")
-    assert "acme, beta" in ambiguous.json()["carrier"][0]
+    message = ambiguous.json()["errors"]["carrier"][0]
+    assert message.startswith("Tracking number 'SHARED' exists at several")
+    assert "acme, beta" in message
     assert chosen.status_code == 200
     assert chosen.json()["order_number"] == "B"
 
@@ -303,7 +304,9 @@ def test_creating_with_bad_input_answers_field_errors(
     response = integration_api.post(LIST_URL, new_shipment(**changes), format="json")
 
     assert response.status_code == 400
-    assert message in str(response.json()[field])
+    errors = response.json()["errors"]
+    # Nested fields are keyed by their dotted path (customer.name).
+    assert message in str({key: value for key, value in errors.items() if key.startswith(field)})
     assert not Shipment.objects.exists()
 
 
@@ -313,7 +316,9 @@ def test_creating_a_tracking_number_twice_is_a_field_error(integration_api, carr
     response = integration_api.post(LIST_URL, new_shipment(order_number="X"), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"tracking_number": [str(serializers.TRACKING_NUMBER_TAKEN)]}
+    assert response.json()["errors"] == {
+        "tracking_number": [str(serializers.TRACKING_NUMBER_TAKEN)]
+    }
     assert Shipment.objects.count() == 1
 
 
@@ -327,4 +332,9 @@ def test_the_schema_describes_every_shipments_endpoint(client, db):
     assert "/api/v1/shipments/{tracking_number}/" in schema["paths"]
     webhook = schema["paths"]["/api/v1/tracking-events/"]["post"]
     assert {p["name"] for p in webhook["parameters"]} == {"X-Signature", "X-Timestamp"}
-    assert set(webhook["responses"]) == {"202", "400", "401"}
+    assert {"202", "400", "401", "413"} <= set(webhook["responses"])
+    answer = schema["components"]["schemas"]["IngestResult"]
+    assert answer["properties"]["unmapped_status_codes"]["additionalProperties"] == {
+        "type": "integer"
+    }
+    assert "unmapped_status_codes" in answer["required"]

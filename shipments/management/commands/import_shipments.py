@@ -107,6 +107,7 @@ class Command(BaseCommand):
                         carrier_ids=carrier_ids,
                         default_carrier=default_carrier,
                         time_zone=time_zone,
+                        now=now,
                     ):
                         loaded = self._load(chunk, now=now, dry_run=dry_run)
                         for message in [*invalid.messages, *loaded.messages]:
@@ -160,7 +161,7 @@ def _count_rows(path: Path) -> int:
 
 
 def _chunks(
-    reader: csv.DictReader, *, size: int, carrier_ids, default_carrier, time_zone
+    reader: csv.DictReader, *, size: int, carrier_ids, default_carrier, time_zone, now
 ) -> Iterator[tuple[list[ShipmentIn], ImportReport]]:
     """Parsed rows in chunks of ``size`` valid ones, with the invalid rows met on the way."""
     chunk: list[ShipmentIn] = []
@@ -179,6 +180,7 @@ def _chunks(
                     carrier_ids=carrier_ids,
                     default_carrier=default_carrier,
                     time_zone=time_zone,
+                    now=now,
                 )
             )
         except RowInvalid as exc:
