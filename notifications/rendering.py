@@ -210,7 +210,7 @@ def render_notice(
         notification.customer.region,
     )
     context = notice_context(notification, now=now, ticket=ticket, language=template.language)
-    body = render_body(template.body, context)
+    body = render_body(courtesies_left_to_the_reply(template.body, context["reply"]), context)
     return Rendered(
         subject=render_subject(template.subject, context),
         body=body,
@@ -234,6 +234,82 @@ def render_body(body: str, context: Mapping[str, str]) -> str:
         lines.append(render_placeholders(line, context, PLACEHOLDERS))
     # A dropped paragraph leaves two blank lines in a row: keep one.
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+# --- Greeting and sign-off of an agent's reply ------------------------------------------------
+#
+# A reply notice wraps the agent's text ({reply}) in the template's greeting and sign-off. Agents
+# often write their own ("Hello Carla," ... "Kind regards, Alice"; macros do too), and a customer
+# should not be greeted twice. Both languages are recognised whatever the notice's language.
+
+# The first line of a text greets: "Hello Carla,", "Hi,", "Dear Ms Li", "Good morning";
+# "张女士，您好：", "您好！", "尊敬的客户", "亲爱的李先生", "下午好".
+_GREETING = re.compile(
+    r"^(?:(?:hello|hi|hey|dear|greetings|good\s+(?:morning|afternoon|evening|day))\b"
+    r"|.{0,40}?(?:您好|你好|大家好)|(?:尊敬的|亲爱的|早上好|上午好|下午好|晚上好))",
+    re.IGNORECASE,
+)
+# A line closes a text: "Kind regards,", "Best wishes", "Sincerely", "Thanks!", "Cheers, Alice";
+# "此致", "敬礼", "祝好！", "客服团队敬上", "谢谢！". A whole sentence ("Thank you for your
+# patience.") is not a sign-off: only a short closing phrase, optionally followed by a name.
+_SIGN_OFF = re.compile(
+    r"^(?:(?:(?:kind|best|warm|warmest|many|with\s+(?:kind|best))\s+)?regards"
+    r"|(?:best|warm|kind)\s+wishes|all\s+the\s+best|sincerely|yours(?:\s+(?:sincerely|truly"
+    r"|faithfully))?|cheers|(?:many\s+)?thanks(?:\s+again)?|thank\s+you(?:\s+again)?"
+    r"|take\s+care)\b[\s,.!]*(?:\S+(?:\s+\S+)?)?$"
+    r"|(?:此致|敬礼|祝好|顺祝商祺|顺颂商祺|祝您生活愉快|谢谢|多谢|感谢您?)[！!。，,\s]*$"
+    r"|.{0,20}(?:敬上|谨上|敬启)[！!。\s]*$",
+    re.IGNORECASE,
+)
+# How many closing lines of the agent's text may hold the sign-off ("Kind regards,\nAlice\n
+# Customer Service" puts it third from the end).
+_SIGN_OFF_LINES = 3
+
+
+def reply_greets(reply: str) -> bool:
+    """The agent's text starts with a greeting of its own."""
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    return bool(lines) and bool(_GREETING.match(lines[0]))
+
+
+def reply_signs_off(reply: str) -> bool:
+    """One of the agent's last lines is a sign-off of its own."""
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    return any(_SIGN_OFF.match(line) for line in lines[-_SIGN_OFF_LINES:])
+
+
+def courtesies_left_to_the_reply(body: str, reply: str) -> str:
+    """The template ``body`` without its greeting when the agent's ``reply`` greets, and
+    without its sign-off when the reply signs off.
+
+    1. Only a template that shows the reply ({reply}) and a reply that is not empty.
+    2. The template's greeting is its first non-empty line, before the reply, if it greets.
+    3. Its sign-off is its last paragraph, after the reply, if that paragraph's first line
+       closes (a paragraph that only invites an answer stays).
+    """
+    if not reply.strip() or "{reply}" not in body:
+        return body
+    lines = body.splitlines()
+    reply_at = next(i for i, line in enumerate(lines) if "{reply}" in line)
+    drop: set[int] = set()
+    if reply_greets(reply):
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is not None and first < reply_at and _GREETING.match(lines[first].strip()):
+            drop.add(first)
+    if reply_signs_off(reply):
+        end = len(lines)
+        while end > reply_at + 1 and not lines[end - 1].strip():
+            end -= 1
+        start = end
+        while start > reply_at + 1 and lines[start - 1].strip():
+            start -= 1
+        if start < end and _SIGN_OFF.match(lines[start].strip()):
+            drop.update(range(start, end))
+    if not drop:
+        return body
+    kept = "\n".join(line for i, line in enumerate(lines) if i not in drop)
+    # A dropped paragraph leaves blank lines around it: at most one in a row, none at the ends.
+    return re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
 
 
 def notice_context(

@@ -21,9 +21,13 @@ from notifications.rendering import (
     TemplateBook,
     notice_context,
     render_notice,
+    reply_greets,
+    reply_signs_off,
     sms_segments,
 )
 from tests import factories
+from tickets.macros import render_for_ticket
+from tickets.models import Macro
 
 pytestmark = pytest.mark.django_db
 
@@ -553,3 +557,80 @@ def test_default_sms_fit_the_limit_for_a_real_notice(book, settings, language):
         )
         rendered = render_notice(as_dispatched(notice), book=book, now=NOW)
         assert rendered.sms_segments <= settings.NOTICE_SMS_MAX_SEGMENTS, (kind, rendered.body)
+
+
+# ---- A reply notice greets and signs off once --------------------------------------------------
+
+
+def render_reply(book, reply: str, language: str = "en") -> str:
+    notice = make_notice(kind="ticket_reply", language=language, context={"reply": reply})
+    return render_notice(as_dispatched(notice), book=book, now=NOW).body
+
+
+def test_a_reply_that_greets_and_signs_off_is_not_greeted_or_signed_twice(book):
+    reply = "Hello Carla,\n\nYour parcel left Leipzig this morning.\n\nKind regards,\nAlice"
+
+    body = render_reply(book, reply)
+
+    assert body.count("Hello") == 1
+    assert body.count("regards") == 1
+    assert "Your customer service team" not in body
+    assert body.startswith("Our team has replied to your request:\n\nHello Carla,")
+    assert "Alice\n\nYou can read the whole conversation" in body
+    assert "Or simply reply to this email." in body
+    assert "\n\n\n" not in body
+
+
+def test_a_plain_reply_keeps_the_templates_greeting_and_sign_off(book):
+    body = render_reply(book, "Your parcel left Leipzig. Thank you for your patience.")
+
+    assert body.startswith("Hello Carla Customer,")
+    assert body.endswith("Kind regards,\nYour customer service team")
+
+
+@pytest.mark.parametrize(
+    ("reply", "greets", "signs_off"),
+    [
+        ("Hi Carla, it is on its way.", True, False),
+        ("It is on its way.\n\nBest wishes,\nAlice\nCustomer Service", False, True),
+        ("Dear Ms Customer,\nit is on its way.\nThanks!", True, True),
+        ("Good morning! It is on its way.\nCheers, Alice", True, True),
+        ("History shows it moved.\nThanks for waiting, it arrives tomorrow.", False, False),
+        ("Carla，您好：\n\n包裹今天已从莱比锡发出。\n\n客服团队敬上", True, True),
+        ("您好！包裹已发出。\n祝好！", True, True),
+        ("尊敬的客户：包裹已发出。\n此致\n敬礼", True, True),
+        ("包裹已发出，感谢您的耐心等待。", False, False),
+    ],
+)
+def test_greetings_and_sign_offs_are_recognised_in_both_languages(reply, greets, signs_off):
+    assert (reply_greets(reply), reply_signs_off(reply)) == (greets, signs_off)
+
+
+def test_a_chinese_reply_with_its_own_greeting_and_sign_off_reads_once(book):
+    reply = "Carla，您好：\n\n包裹今天已从莱比锡发出。\n\n客服团队敬上"
+
+    body = render_reply(book, reply, language="zh-hans")
+
+    assert body.count("您好") == 1
+    assert body.count("敬上") == 1
+    assert body.startswith("我们的客服已回复您的咨询：\n\nCarla，您好：")
+    assert "也可以直接回复本邮件。" in body
+
+
+def test_a_reply_that_only_greets_keeps_the_templates_sign_off(book):
+    body = render_reply(book, "Hi Carla, it is on its way.")
+
+    assert body.count("Hi") + body.count("Hello") == 1
+    assert body.endswith("Kind regards,\nYour customer service team")
+
+
+def test_a_macro_reply_sent_as_a_notice_greets_once(book):
+    notice = make_notice(kind="ticket_reply")
+    macro = Macro.objects.get(slug="delay-update", language="en")
+    notice.context = {"reply": render_for_ticket(macro, notice.ticket)}
+    notice.save()
+
+    body = render_notice(as_dispatched(notice), book=book, now=NOW).body
+
+    assert body.count("Hello Carla Customer") == 1
+    assert body.count("Kind regards") == 1
