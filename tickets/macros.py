@@ -4,10 +4,16 @@ Rendering is core.placeholders' single regex pass (not ``str.format``, not the D
 engine; see that module for why): only ``{name}`` with ``name`` in ``PLACEHOLDERS`` is replaced,
 everything else stays as written, and replacement values are never scanned again. The result
 is plain text, not marked safe: the template that shows it escapes any HTML.
+
+A value that is empty ("") has nothing to say: a ticket without a shipment has no order,
+tracking number, estimate or delay reason, a ticket without a standing offer no compensation.
+The text then leaves out what would dangle (``without_empty_values``) instead of writing
+"your order — ..." or "we offer you .".
 """
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
@@ -16,7 +22,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import formats, timezone, translation
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
 from core import placeholders
@@ -39,8 +45,6 @@ PLACEHOLDERS = (
     "compensation",
 )
 
-# Shown where a ticket has no shipment (or the shipment lacks the value).
-NO_VALUE = pgettext_lazy("macro placeholder without a value", "—")
 # delay_reason when the shipment carries no cause, or "unknown".
 CAUSE_BEING_CHECKED = gettext_lazy("Being checked with the carrier")
 # Two alternatives of one choice group ("the customer picks one").
@@ -72,9 +76,60 @@ _FIXED_PHRASES = {
 def render_macro(body: str, context: Mapping[str, str]) -> str:
     """``body`` with each ``{placeholder}`` replaced by its value from ``context``, in one pass.
 
-    Names outside ``PLACEHOLDERS``, or missing from ``context``, stay as written. Plain text.
+    Names outside ``PLACEHOLDERS``, or missing from ``context``, stay as written. A placeholder
+    whose value is "" takes with it what would dangle (``without_empty_values``). Plain text.
     """
+    empty = {name for name in PLACEHOLDERS if context.get(name) == ""}
+    if empty:
+        body = without_empty_values(body, empty)
     return placeholders.render_placeholders(body, context, PLACEHOLDERS)
+
+
+# "your order {order_number} is late" -> "your order is late", "the address of order
+# {order_number}" -> "the address of your order"; "订单 {order_number} 未能" -> "订单未能": the
+# order number only names the order, the sentence stands without it.
+_ORDER_NUMBER_EN = re.compile(
+    r"\b(?:(your|the|this|that)\s+)?(order)[ \t]*\{order_number\}", re.IGNORECASE
+)
+_ORDER_NUMBER_ZH = re.compile(r"(订单)[ \t]*\{order_number\}[ \t]*")
+# One sentence of a line: up to ". ", "! ", "? " (or the end of the line), or "。！？".
+_SENTENCE = re.compile(r".*?(?:[.!?](?=\s|$)|[。！？]|$)\s*")
+
+
+def _order_without_number(match: re.Match) -> str:
+    determiner, order = match.group(1), match.group(2)
+    if determiner:
+        return f"{determiner} {order}"
+    return "Your order" if order[0].isupper() else "your order"
+
+
+def without_empty_values(body: str, names: set[str]) -> str:
+    """``body`` without what would read wrong with the placeholders ``names`` left empty.
+
+    1. An order number right after "order" / "订单" is left out alone.
+    2. A parenthesis holding an empty placeholder is left out: "(tracking number {x})".
+    3. A sentence holding one is left out, and a line left empty with it.
+    """
+    if "order_number" in names:
+        body = _ORDER_NUMBER_EN.sub(_order_without_number, body)
+        body = _ORDER_NUMBER_ZH.sub(r"\1", body)
+    marks = [f"{{{name}}}" for name in names]
+    for mark in marks:
+        body = re.sub(r"[ \t]*[(（][^()（）\n]*" + re.escape(mark) + r"[^()（）\n]*[)）]", "", body)
+    lines = []
+    for line in body.split("\n"):
+        if not any(mark in line for mark in marks):
+            lines.append(line)
+            continue
+        kept = [
+            sentence
+            for sentence in _SENTENCE.findall(line)
+            if sentence and not any(mark in sentence for mark in marks)
+        ]
+        if kept:
+            lines.append("".join(kept).rstrip())
+    # A dropped paragraph leaves blank lines around it: at most one in a row, none at the ends.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
 def unknown_placeholders(body: str) -> list[str]:
@@ -87,14 +142,15 @@ def unknown_placeholders(body: str) -> list[str]:
 
 def macro_context(ticket: Ticket, *, language: str | None = None) -> dict[str, str]:
     """The placeholder values for ``ticket`` as plain text, in ``language`` (default: the
-    ticket's), with dates in the customer's time zone."""
+    ticket's), with dates in the customer's time zone; "" where there is nothing to say (no
+    shipment, no order number, no standing offer)."""
     customer = ticket.customer
     shipment = ticket.shipment
     with translation.override(language or ticket.language):
         return {
             "customer_name": customer.name,
-            "order_number": _or_no_value(shipment.order_number if shipment else ""),
-            "tracking_number": _or_no_value(shipment.tracking_number if shipment else ""),
+            "order_number": shipment.order_number.strip() if shipment else "",
+            "tracking_number": shipment.tracking_number.strip() if shipment else "",
             "new_eta": _new_eta(shipment, customer.time_zone),
             "delay_reason": _delay_reason(shipment),
             "compensation": _compensation(ticket),
@@ -121,15 +177,11 @@ def macros_for_ticket(ticket: Ticket) -> QuerySet[Macro]:
 # --- values ------------------------------------------------------------------------------------
 
 
-def _or_no_value(value: str) -> str:
-    return value or str(NO_VALUE)
-
-
 def _new_eta(shipment: Shipment | None, time_zone: str) -> str:
     """The current estimate (ours, else the carrier's, else the original promise) as a date in
     the customer's zone. No time of day: the estimate is lane statistics, not a delivery slot."""
     if shipment is None:
-        return str(NO_VALUE)
+        return ""
     eta: dt.datetime = shipment.predicted_eta or shipment.carrier_eta or shipment.promised_at
     zone = zoneinfo.ZoneInfo(valid_time_zone(time_zone) or settings.DEFAULT_DISPLAY_TIME_ZONE)
     return formats.date_format(timezone.localtime(eta, zone), "DATE_FORMAT")
@@ -138,7 +190,7 @@ def _new_eta(shipment: Shipment | None, time_zone: str) -> str:
 def _delay_reason(shipment: Shipment | None) -> str:
     """The delay's cause, else what the carrier reported; "no problem" is no reason to give."""
     if shipment is None:
-        return str(NO_VALUE)
+        return ""
     for cause in (shipment.delay_cause, shipment.cause):
         if cause not in (DelayCause.NONE, DelayCause.UNKNOWN):
             return str(DelayCause(cause).label)

@@ -174,17 +174,75 @@ def test_the_delay_reason_falls_back_to_the_carriers_cause_and_otherwise_says_it
     assert macro_context(ticket)["delay_reason"] == "Being checked with the carrier"
 
 
-def test_a_ticket_without_a_shipment_gets_a_dash_for_the_shipments_values():
+def test_a_ticket_without_a_shipment_has_no_value_for_the_shipments_placeholders():
     ticket = factories.TicketFactory(shipment=None, customer__name="Carla Customer")
 
     context = macro_context(ticket)
 
     assert context["customer_name"] == "Carla Customer"
-    assert context["order_number"] == "—"
-    assert context["tracking_number"] == "—"
-    assert context["new_eta"] == "—"
-    assert context["delay_reason"] == "—"
+    assert context["order_number"] == ""
+    assert context["tracking_number"] == ""
+    assert context["new_eta"] == ""
+    assert context["delay_reason"] == ""
     assert context["compensation"] == ""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_every_default_macro_reads_well_on_a_ticket_without_a_shipment(language):
+    ticket = factories.TicketFactory(
+        shipment=None, customer__name="Carla Customer", language=language
+    )
+
+    for macro in Macro.objects.filter(slug__in=DEFAULT_SLUGS, language=language):
+        text = render_for_ticket(macro, ticket)
+        assert "—" not in text, macro.slug
+        assert "{" not in text and "}" not in text, macro.slug
+        assert not re.search(r"order\s+[.,;:]|订单\s+[，。]|\s[.,]|\(\s*\)|（\s*）", text), text
+        assert "\n\n\n" not in text, macro.slug
+        assert "Carla Customer" in text
+
+
+def test_the_delay_apology_without_a_shipment_keeps_what_still_holds():
+    ticket = factories.TicketFactory(shipment=None, customer__name="Carla Customer")
+    macro = Macro.objects.get(slug="delay-apology", language="en")
+
+    assert render_for_ticket(macro, ticket) == (
+        "Hello Carla Customer,\n\n"
+        "I am sorry that your order is taking longer than we promised.\n\n"
+        "We are keeping a close eye on it and will write to you again if anything changes. "
+        "Thank you for your patience.\n\n"
+        "Kind regards,\nCustomer Service"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # The order number only names the order: the sentence stands without it.
+        ("Your order {order_number} is late.", "Your order is late."),
+        ("The address of order {order_number} changed.", "The address of your order changed."),
+        ("您的订单 {order_number} 已发出。", "您的订单已发出。"),
+        # A parenthesis with an empty value goes, the sentence stays.
+        ("It is held (tracking number {tracking_number}) at customs.", "It is held at customs."),
+        ("目前预计送达（运单号：{tracking_number}）。", "目前预计送达。"),
+        # Otherwise the sentence goes, and a line left empty with it.
+        ("Sorry. Reason: {delay_reason}. Thanks!", "Sorry. Thanks!"),
+        ("Hi,\n\nIt arrives on {new_eta}.\n\nBye", "Hi,\n\nBye"),
+        ("抱歉。延误原因：{delay_reason}。谢谢！", "抱歉。谢谢！"),
+        ("We offer you {compensation}.\nThanks.", "Thanks."),
+    ],
+)
+def test_an_empty_value_takes_what_would_dangle_with_it(body, expected):
+    context = {**CONTEXT, "order_number": "", "tracking_number": "", "new_eta": ""}
+    context |= {"delay_reason": "", "compensation": ""}
+
+    assert render_macro(body, context) == expected
+
+
+def test_a_value_that_is_there_leaves_the_text_whole():
+    body = "Your order {order_number} (tracking number {tracking_number}) is late."
+
+    assert render_macro(body, CONTEXT) == "Your order ORD-1 (tracking number TRK-1) is late."
 
 
 # ---- Compensation ----------------------------------------------------------------------------
