@@ -256,6 +256,12 @@ if CELERY_BROKER_URL.startswith("redis"):
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 60, minimum=1)
 
 REST_FRAMEWORK = {
+    # JSON bodies are depth-checked before parsing (core.outside_input).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.outside_input.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",

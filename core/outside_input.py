@@ -18,6 +18,7 @@ Three guards shared by every door that takes outside input:
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import JSONParser
 
 # Deeper than any body we take (the webhook's is 3: {"events": [{...}]}) with room for the
 # extra fields carriers send and we ignore; far below Python's recursion limit.
@@ -130,6 +132,21 @@ def json_loads_bounded(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) ->
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise ParseError(NOT_JSON) from None
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser with the depth cap: every JSON body the API reads (settings'
+    DEFAULT_PARSER_CLASSES) is measured before json.load sees it, so a body nested too deep is
+    a 400, never a RecursionError answered 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read()
+        if json_too_deep(raw):
+            raise ParseError(JSON_TOO_DEEP.format(depth=MAX_JSON_DEPTH))
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError:  # unreachable under the cap; a 400 all the same
+            raise ParseError(NOT_JSON) from None
 
 
 # --- Time window ------------------------------------------------------------------------------

@@ -22,15 +22,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.inputs import StrictCursorPagination
 from core.outside_input import (
     MAX_JSON_DEPTH,
+    BoundedJSONParser,
     json_carrier_code,
     json_loads_bounded,
     request_body_read,
@@ -120,7 +120,7 @@ class TrackingEventWebhookView(APIView):
     authentication_classes: list = []  # carriers prove themselves with the signature
     permission_classes = [AllowAny]
     # The body is read raw (the HMAC covers its exact bytes); JSONParser documents it.
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def get_authenticate_header(self, request: Request) -> str:
         # Without it DRF turns AuthenticationFailed into 403; 401 needs WWW-Authenticate.
@@ -248,7 +248,7 @@ class ShipmentPermissions(DjangoModelPermissions):
     }
 
 
-class ShipmentPagination(CursorPagination):
+class ShipmentPagination(StrictCursorPagination):
     # A cursor stays stable while new shipments stream in, unlike page numbers.
     ordering = ("-created_at", "-id")
     page_size = 50

@@ -145,6 +145,19 @@ def test_a_body_whose_second_carrier_key_differs_from_the_signer_is_refused(post
     assert "carrier" in response.json()["errors"]
 
 
+def test_every_json_body_of_the_api_is_depth_checked_before_parsing(
+    integration_api, carrier, json_loads_spy
+):
+    body = b'{"customer": ' + b"[" * VERY_DEEP + b"]" * VERY_DEEP + b"}"
+
+    response = integration_api.post("/api/v1/shipments/", body, content_type="application/json")
+
+    assert json_loads_spy == []
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert not Shipment.objects.exists()
+
+
 def test_the_depth_scan_ignores_brackets_inside_strings():
     text = "[" * 100 + '\\"' + "{" * 100
     body = json.dumps({"carrier": "acme", "events": [{"description": text}]}).encode()
