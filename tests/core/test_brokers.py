@@ -15,9 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
 
 from tests.celery_processes import CELERY, ROOT, stop
@@ -28,7 +30,7 @@ BROKERS = {
     "redis": ("redis://127.0.0.1:6379/6", 6379),
     "amqp": ("amqp://guest:guest@127.0.0.1:5672//", 5672),
 }
-QUEUE = "delaydesk-test-brokers"
+QUEUE = f"delaydesk-test-brokers-{uuid.uuid4().hex[:12]}"  # runs at the same time stay apart
 IDLE_SECONDS = 4  # longer than the Redis socket timeout (BROKER_TIMEOUT_SECONDS + 1 = 2 s)
 
 
@@ -115,7 +117,12 @@ def test_a_worker_runs_tasks_sent_through_the_broker(database, kind):
         wait_for(lambda: second in heartbeats(db_path), 30, worker, log)
     finally:
         stop(worker)
+        with producer.connection_for_write() as connection:
+            connection.default_channel.queue_delete(QUEUE)
         producer.close()
+        if kind == "redis":  # kombu leaves the queue's binding keys behind
+            client = redis.Redis.from_url(url)
+            client.delete(*client.keys(f"*{QUEUE}*"))
 
     text = log.read_text(errors="replace")
     assert f"transport:   {kind}://" in text, text[:3000]
