@@ -29,6 +29,7 @@ from core.models import PendingTask
 from core.queue import enqueue, enqueue_on_commit, publish_pending_tasks
 from core.tasks import heartbeat
 from notifications.models import Notification
+from notifications.tasks import dispatch_notifications_task
 from shipments.models import Shipment, ShipmentStatus
 from tests import factories
 from tickets.models import BusinessCalendar, CalendarException, Message, Team, Ticket
@@ -132,6 +133,10 @@ def test_an_agents_reply(dead_broker, agent, client, caplog, django_capture_on_c
     assert_one_warning(caplog)
     assert not PendingTask.objects.exists()  # the dispatcher's beat pass is the sweeper
     assert elapsed < 5  # a refused connection: a fraction of a second of it
+
+    # Beat's dispatcher pass, once the broker is back, sends what the lost nudge would have.
+    assert dispatch_notifications_task()["sent"] == 1
+    assert Notification.objects.get(ticket=ticket).status == "sent"
 
 
 def test_a_delay_detection_pass(dead_broker, caplog, django_capture_on_commit_callbacks):
