@@ -4,9 +4,12 @@ middleware gives before any view runs. It allows no inline script or style and n
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests import factories
@@ -110,3 +113,34 @@ def test_the_api_docs_page_has_no_inline_script_or_style(agent_client):
     script = agent_client.get("/api/docs/?script")
     assert script["Content-Type"].startswith("application/javascript")
     assert b"SwaggerUIBundle" in script.content
+
+
+INLINE = re.compile(
+    r"<script(?![^>]*\ssrc=)[^>]*>"  # a script without src
+    r"|<style[\s>]"  # a style block
+    r"|\sstyle\s*="  # a style attribute
+    r"|\son[a-z]+\s*="  # an event handler attribute (onclick=...)
+    r"|\shx-on[:-]"  # htmx's inline handlers (evaluated code: 'unsafe-eval')
+    r"|javascript:",
+    re.IGNORECASE,
+)
+
+
+def test_no_template_of_the_project_has_inline_script_or_style():
+    """What the policy would refuse in a browser, refused at the source: every template of the
+    project (the error pages and the lockout page included), not only the pages a browser test
+    visits."""
+    root = Path(settings.BASE_DIR)
+    templates = [
+        path
+        for path in root.glob("**/templates/**/*.html")
+        if not {".venv", "node_modules", "var"} & set(path.relative_to(root).parts)
+    ]
+    assert len(templates) > 20
+
+    found = [
+        f"{path.relative_to(root)}: {match.group(0)!r}"
+        for path in templates
+        for match in INLINE.finditer(path.read_text())
+    ]
+    assert found == []

@@ -170,7 +170,13 @@ def world(transactional_db, default_configuration):
         customer=customer, shipment=shipment, status="solved", solved_at=timezone.now()
     )
     survey = SatisfactionSurvey.objects.create(ticket=solved)
-    return {"alice": alice, "ticket": ticket, "shipment": shipment, "survey": survey}
+    return {
+        "alice": alice,
+        "incident": incident,
+        "ticket": ticket,
+        "shipment": shipment,
+        "survey": survey,
+    }
 
 
 def log_in(watched_page: Watched, username: str, next_path: str) -> None:
@@ -215,6 +221,8 @@ def test_an_agent_works_a_ticket_without_a_policy_violation(watched, world):
 
     agent.goto(f"/console/shipments/{shipment.public_id}/")
     expect(page.locator("h1")).to_contain_text(shipment.tracking_number)
+    agent.goto(f"/console/customers/{ticket.customer.public_id}/")
+    expect(page.locator("h1")).to_contain_text("Mei Lin")
     agent.assert_clean()
 
     agent.goto("/api/docs/")
@@ -226,7 +234,9 @@ def test_an_agent_works_a_ticket_without_a_policy_violation(watched, world):
 def test_the_supervisor_page_has_no_policy_violation(watched, world):
     supervisor = watched()
     log_in(supervisor, "sam", "/supervisor/")
-    expect(supervisor.page.locator("h1")).to_be_visible()
+    expect(supervisor.page.locator("#incidents")).to_contain_text("Customs strike at Leipzig")
+    supervisor.goto("/supervisor/incidents/new/")
+    supervisor.goto(f"/supervisor/incidents/{world['incident'].public_id}/notify/")
     supervisor.assert_clean()
 
 
@@ -251,6 +261,10 @@ def test_the_admin_and_error_pages_have_no_policy_violation(watched, world):
     operator.assert_clean()
     operator.goto("/admin/tickets/ticket/")
     operator.goto(f"/admin/tickets/ticket/{world['ticket'].pk}/change/")
+    operator.goto("/admin/tickets/macro/")  # translated fields (django-modeltranslation)
+    operator.page.locator("#result_list tbody a").first.click()
+    expect(operator.page.locator("#content h2, #content h1").first).to_be_visible()
+    operator.goto("/admin/shipments/delayrule/")
     operator.assert_clean()
 
     visitor = watched()
@@ -258,6 +272,12 @@ def test_the_admin_and_error_pages_have_no_policy_violation(watched, world):
     visitor.goto(f"/survey/{uuid.uuid4().hex}/", status=404)
     visitor.goto("/no-such-page/", status=404)
     visitor.assert_clean()
+
+    agent = watched()  # the staff error pages: a page the role may not open, a refused input
+    log_in(agent, "alice", "/console/")
+    agent.goto("/supervisor/", status=403)
+    agent.goto("/console/?q=%00", status=400)
+    agent.assert_clean()
 
 
 # The innermost elements that reach past the right edge of the window, outside any container
