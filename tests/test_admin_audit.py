@@ -237,3 +237,44 @@ def test_an_operator_cannot_change_a_superuser(operator_client, admin_user):
     assert operator_client.get(password_url).status_code == 403
     admin_user.refresh_from_db()
     assert admin_user.is_active
+
+
+# --- Who gets in -------------------------------------------------------------------------------
+
+
+def test_the_admin_login_form_refuses_agents_and_says_where_they_work(client, agent):
+    response = client.post(
+        reverse("admin:login"),
+        {"username": agent.username, "password": factories.PASSWORD, "next": "/admin/"},
+    )
+
+    assert response.status_code == 200
+    assert "Agents and supervisors work in the console" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_login_form_lets_operators_in(client, operator):
+    response = client.post(
+        reverse("admin:login"),
+        {"username": operator.username, "password": factories.PASSWORD, "next": "/admin/"},
+    )
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["agent", "supervisor"])
+def test_agents_and_supervisors_are_sent_to_the_admin_login_from_any_admin_page(
+    client, request, persona
+):
+    client.force_login(request.getfixturevalue(persona))
+    ticket = factories.TicketFactory()
+
+    for url in (
+        "/admin/",
+        admin_url(Message, "changelist"),
+        admin_url(type(ticket), "change", ticket.pk),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("admin:login")), url
