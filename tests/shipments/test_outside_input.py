@@ -562,3 +562,57 @@ def test_the_event_in_is_unmapped_with_no_status():
         cause="none",
         unmapped=True,
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_mapping_saved_while_batches_arrive_leaves_no_event_unmapped(carrier, shipment):
+    """Batches carrying a new code race the admin saving its mapping: whichever commits
+    first, every event of the code ends up mapped and the code leaves the unmapped list."""
+    import threading
+
+    from django.db import connection
+
+    for round_ in range(5):
+        code = f"R{round_}"
+        start = threading.Barrier(4)
+        errors = []
+
+        def deliver(n: int, code=code, start=start, errors=errors, round_=round_):
+            try:
+                start.wait()
+                scan = ingest.unmapped_event(
+                    event_id=f"{code}-{n}",
+                    tracking_number="ACME0001",
+                    occurred_at=NOW - (n + 1) * HOUR,
+                    carrier_code=code,
+                )
+                tracking_events_ingest(carrier=carrier, events=[scan], received_at=NOW)
+            except Exception as exc:  # surfaced by the assertion below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        def map_code(code=code, start=start, errors=errors):
+            try:
+                start.wait()
+                CarrierStatusMapping.objects.create(
+                    carrier=carrier, carrier_code=code, status="in_transit"
+                )
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(3)]
+        threads.append(threading.Thread(target=map_code))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        events = TrackingEvent.objects.filter(carrier_code=code)
+        assert events.count() == 3
+        assert not events.filter(unmapped=True).exists()
+        assert not UnmappedStatusCode.objects.filter(carrier_code=code).exists()
