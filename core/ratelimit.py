@@ -28,11 +28,13 @@ import functools
 import ipaddress
 import logging
 import math
+import re
 from collections.abc import Callable
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +56,16 @@ UNSHARED_CACHES = {
 }
 
 Key = str | Callable[[str, HttpRequest], str]
+
+# The rate settings of the public endpoints (config/settings.py), "COUNT/PERIOD" as
+# django-ratelimit reads it: PERIOD is s, m, h or d, optionally with a multiplier ("5/10m").
+RATE_SETTINGS = (
+    "RATELIMIT_WEBHOOK",
+    "RATELIMIT_RECEIPTS",
+    "RATELIMIT_PUBLIC_LINK",
+    "RATELIMIT_LOGIN",
+)
+RATE = re.compile(r"[0-9]+/[0-9]*[smhd]")
 
 
 def client_address(group: str, request: HttpRequest) -> str:
@@ -95,6 +107,9 @@ def wait_seconds(
     read from the setting named ``rate_setting``.
     """
     rate = getattr(settings, rate_setting)
+    if not isinstance(rate, str) or not RATE.fullmatch(rate):
+        # Loud, not a silently lifted limit (the system check reports it at start-up too).
+        raise ImproperlyConfigured(f"{rate_setting}: expected COUNT/PERIOD like 30/m, got {rate!r}")
     if value is not None:
         key = functools.partial(_fixed, value)
     try:
@@ -184,3 +199,17 @@ def shared_cache_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+@checks.register()
+def rate_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(
+            f"{name}: expected COUNT/PERIOD like 30/m, got {getattr(settings, name)!r}",
+            hint="PERIOD is s, m, h or d, optionally with a multiplier: 600/m, 5/10m, 1000/h.",
+            id="core.E102",
+        )
+        for name in RATE_SETTINGS
+        if not isinstance(getattr(settings, name, None), str)
+        or not RATE.fullmatch(getattr(settings, name))
+    ]

@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection, connections
@@ -26,7 +27,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from core.ratelimit import rate_limited, shared_cache_check, wait_seconds
+from core.ratelimit import (
+    rate_limited,
+    rate_settings_check,
+    shared_cache_check,
+    wait_seconds,
+)
 from notifications.models import SatisfactionSurvey
 from shipments.ingest import webhook_signature
 from shipments.models import CarrierStatusMapping
@@ -522,6 +528,19 @@ def test_a_per_process_cache_is_refused_by_the_system_check(settings, backend):
     assert [error.id for error in shared_cache_check()] == ["core.E101"]
     with pytest.raises(SystemCheckError, match="core.E101"):
         call_command("check")
+
+
+@pytest.mark.parametrize("rate", ["30", "30/minute", "m/30", ""])
+def test_a_malformed_rate_is_refused_not_silently_lifted(client, settings, rate):
+    settings.RATELIMIT_PUBLIC_LINK = rate
+
+    assert [error.id for error in rate_settings_check()] == ["core.E102"]
+    with pytest.raises(ImproperlyConfigured, match="RATELIMIT_PUBLIC_LINK"):
+        client.get("/survey/x/")
+
+
+def test_the_default_rates_are_well_formed():
+    assert rate_settings_check() == []
 
 
 def test_the_counter_is_a_row_of_the_database_cache(client, settings):
