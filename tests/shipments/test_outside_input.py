@@ -548,6 +548,18 @@ def test_the_api_shows_an_unmapped_event_as_such(post_events, shipment, agent):
     assert (shown["carrier_code"], shown["status"], shown["unmapped"]) == ("ZX", "", True)
 
 
+def test_the_shipment_page_shows_an_unmapped_scan_by_its_raw_code(post_events, shipment, agent):
+    post_events([event("e1", status="ZX", location="Mars")])
+    client = Client()
+    client.force_login(agent)
+
+    response = client.get(f"/console/shipments/{shipment.public_id}/")
+
+    page = response.content.decode()
+    assert "<strong>ZX</strong>" in page
+    assert "unmapped code" in page
+
+
 def test_the_event_in_is_unmapped_with_no_status():
     unmapped = ingest.unmapped_event(
         event_id="e", tracking_number="t", occurred_at=NOW, carrier_code="ZX"
