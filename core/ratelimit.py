@@ -117,16 +117,40 @@ def wait_seconds(
             request, group=group, key=_key(key), rate=rate, method=method, increment=True
         )
     except Exception:  # an unreachable Redis, a database error in the cache table
-        log.warning("rate limit %s not counted: the cache failed", group, exc_info=True)
+        _cache_failed(group, exc_info=True)
         return None
+    if usage is not None and usage["should_limit"] and usage["time_left"] < 0:
+        _cache_failed(group)  # the counter could not be read or written
+        return None
+    _cache_answered()
     if usage is None or not usage["should_limit"]:
-        return None
-    if usage["time_left"] < 0:  # the counter could not be read or written
-        log.warning("rate limit %s not counted: the cache refused the counter", group)
         return None
     # django-ratelimit's window includes its last second (a hit at exactly `time_left` seconds
     # from now still counts in it), so the next window starts one second later.
     return usage["time_left"] + 1
+
+
+# One warning when the cache starts failing and one line when it answers again (per process),
+# not one per request of a flood.
+_failing = False
+
+
+def _cache_failed(group: str, exc_info: bool = False) -> None:
+    global _failing
+    if not _failing:
+        _failing = True
+        log.warning(
+            "rate limit %s not counted: the cache failed; requests pass until it answers",
+            group,
+            exc_info=exc_info,
+        )
+
+
+def _cache_answered() -> None:
+    global _failing
+    if _failing:
+        _failing = False
+        log.warning("rate limits are counted again: the cache answers")
 
 
 def throttled_response(request: HttpRequest, wait: int) -> HttpResponse:

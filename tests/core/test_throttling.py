@@ -457,6 +457,12 @@ def test_no_limit_while_rate_limits_are_off(client, settings):
     assert {post_receipt(client).status_code for _ in range(3)} == {403}
 
 
+DATABASE_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "delaydesk_cache",
+}
+
+
 def test_an_unreachable_cache_lets_requests_through(client, settings, caplog):
     settings.RATELIMIT_RECEIPTS = "1/m"
     settings.SMS_API_KEY = "provider-key"
@@ -467,8 +473,13 @@ def test_an_unreachable_cache_lets_requests_through(client, settings, caplog):
         }
     }
 
-    assert [post_receipt(client).status_code for _ in range(2)] == [403, 403]
-    assert "rate limit receipts not counted" in caplog.text
+    assert [post_receipt(client).status_code for _ in range(3)] == [403, 403, 403]
+    failures = [r for r in caplog.records if "rate limit receipts not counted" in r.message]
+    assert len(failures) == 1  # once, not once a request
+
+    settings.CACHES = {"default": DATABASE_CACHE}
+    post_receipt(client)
+    assert "rate limits are counted again" in caplog.text
 
 
 def test_the_decorator_serves_any_public_view(rf: RequestFactory, settings):
