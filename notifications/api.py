@@ -68,6 +68,9 @@ parameter's name and value sorted by name. A wrong or missing signature answers 
 over 16 KiB (setting `RECEIPTS_MAX_BODY_BYTES`) answers 413 unread; a signed body without the
 required fields (an empty one included) answers 400.
 
+**Rate limit**: `RATELIMIT_RECEIPTS` requests per client address (600 a minute by default),
+counted before anything else; over it, 429 with `Retry-After` (seconds until the window resets).
+
 `delivered` marks the notification delivered; `undelivered` and `failed` mark it failed and
 queue the customer's next channel; other statuses change nothing. Receipts for unknown message
 ids are ignored. Repeated receipts change nothing, so the provider may retry freely.

@@ -95,6 +95,10 @@ when they map it, its stored events are applied.
 **Validation is all or nothing**: one invalid event answers 400 with field errors keyed by the
 event's index (`{{"events": {{"3": {{"occurred_at": ["..."]}}}}}}`) and nothing is stored.
 
+**Rate limit**: `RATELIMIT_WEBHOOK` signed requests per carrier (600 a minute by default),
+counted once the signature is checked; over it, 429 with `Retry-After` (seconds until the
+window resets) and nothing stored.
+
 **Idempotent**: an event id already stored for the carrier (or repeated in the batch) is
 counted in `duplicates` and never stored twice, so redelivering a batch is safe. Events for
 tracking numbers the carrier has no shipment for are listed in `unknown_tracking_numbers`.
