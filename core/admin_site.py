@@ -13,6 +13,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from core.inputs import bounded_admin_search
 from core.roles import may_use_admin
 
 NOT_AN_OPERATOR = _(
@@ -35,3 +36,7 @@ class DelaydeskAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request.user)
+
+    def admin_view(self, view, cacheable=False):
+        # Every admin page's search text bounded, third-party ModelAdmins' too (core.inputs).
+        return super().admin_view(bounded_admin_search(view), cacheable)

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.urls import register_converter
 
 
 class CoreConfig(AppConfig):
@@ -8,6 +9,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import ratelimit, signals  # noqa: F401 - registers the cache check, receivers
+        from core.inputs import IdConverter
         from core.roles import ensure_roles
         from core.schedules import sync_beat_schedules
 
@@ -15,3 +17,5 @@ class CoreConfig(AppConfig):
         # them, kept in step with the code after each migrate.
         post_migrate.connect(ensure_roles, dispatch_uid="core.ensure_roles")
         post_migrate.connect(sync_beat_schedules, sender=self, dispatch_uid="core.sync_beat")
+        # `<id:name>` in URL patterns: an id the database can hold, else no match (404).
+        register_converter(IdConverter, "id")

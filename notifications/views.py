@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from core.inputs import parse_page
 from core.ratelimit import rate_limited
 from customers.models import Customer
 from notifications import dispatch, selectors, services
@@ -102,7 +103,9 @@ def customer_detail(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     filter_form = NotificationFilterForm(request.GET or None)
     filters = filter_form.filters()
     notices = selectors.customer_notifications(customer=customer, **filters)
-    page = Paginator(notices, selectors.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(notices, selectors.HISTORY_PAGE_SIZE).get_page(
+        parse_page(request.GET.get("page"))
+    )
     page.object_list = selectors.decorate_notices(list(page.object_list))
     active = {key: value for key, value in filters.items() if value}
     context = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
+from core.inputs import IdFilter
 from core.models import DelayCause
 from shipments.models import DelayLevel, Shipment, ShipmentStatus
 
@@ -23,7 +24,7 @@ class ShipmentFilter(django_filters.FilterSet):
         choices=DelayCause.choices, help_text="Cause of the detected delay."
     )
     carrier = django_filters.CharFilter(field_name="carrier__code", help_text="Carrier code.")
-    lane = django_filters.NumberFilter(field_name="lane_id", help_text="Lane id.")
+    lane = IdFilter(field_name="lane_id", help_text="Lane id (digits 0-9).")
     incident = django_filters.UUIDFilter(
         field_name="incident__public_id", help_text="Incident public id."
     )

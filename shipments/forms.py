@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.inputs import IdModelChoiceField
 from core.models import DelayCause
 from shipments.models import Carrier, DelayLevel, Lane
 
@@ -13,10 +14,10 @@ class IncidentFilterForm(forms.Form):
 
     title = forms.CharField(label=_("Title"), max_length=200)
     cause = forms.ChoiceField(label=_("Cause"), choices=CAUSE_CHOICES)
-    carrier = forms.ModelChoiceField(
+    carrier = IdModelChoiceField(
         label=_("Carrier"), queryset=Carrier.objects.filter(is_active=True), required=False
     )
-    lane = forms.ModelChoiceField(
+    lane = IdModelChoiceField(
         label=_("Lane"),
         queryset=Lane.objects.select_related("carrier").order_by(
             "carrier__code", "origin_region", "destination_region"

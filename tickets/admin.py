@@ -16,6 +16,7 @@ from core.admin_utils import (
     clean_time_zone,
     mask_secret,
 )
+from core.inputs import parse_id
 from core.models import Language
 from customers.models import CustomerRegion, CustomerTier
 from tickets.macros import unknown_placeholders
@@ -42,7 +43,8 @@ from tickets.models import (
 UNKNOWN_HOLIDAY_COUNTRY = _("No public holiday calendar for this country code.")
 UNKNOWN_HOLIDAY_SUBDIVISION = _("Unknown subdivision for this country. Known: %(known)s")
 
-TICKET_REFERENCE = re.compile(r"#(\d+)")
+# ASCII digits: `\d` matches any Unicode digit ('#١٢٣' is text, not a ticket number).
+TICKET_REFERENCE = re.compile(r"#([0-9]+)")
 
 
 def duration(minutes: int) -> str:
@@ -448,7 +450,8 @@ class TicketAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         reference = TICKET_REFERENCE.fullmatch(search_term.strip())
         if reference:
-            return queryset.filter(pk=int(reference[1])), False
+            number = parse_id(reference[1])  # None beyond the id range: no ticket has it
+            return (queryset.filter(pk=number) if number else queryset.none()), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description=_("ticket"), ordering="pk")

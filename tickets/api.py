@@ -60,12 +60,12 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from core.inputs import StrictPageNumberPagination
 from tickets.filters import TicketFilter
 from tickets.models import Message, SLATimer, Source, Ticket, TicketEvent
 from tickets.serializers import (
@@ -249,7 +249,7 @@ class TicketPermissions(BasePermission):
         return is_staff(user) or user.has_perm("tickets.view_ticket")
 
 
-class TicketPagination(PageNumberPagination):
+class TicketPagination(StrictPageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.inputs import IdField, IdModelChoiceField
 from tickets import services
 from tickets.models import Category, Priority, TicketStatus
 from tickets.selectors import console_agents
@@ -25,8 +26,7 @@ def _choices(values) -> list[tuple[str, str]]:
 
 
 class TicketActionForm(forms.Form):
-    version = forms.IntegerField(
-        min_value=1,
+    version = IdField(
         widget=forms.HiddenInput,
         error_messages={
             "required": MISSING_VERSION,
@@ -49,7 +49,7 @@ class CarrierContactedForm(TicketActionForm):
 
 
 class AssignForm(TicketActionForm):
-    assignee = forms.ModelChoiceField(
+    assignee = IdModelChoiceField(
         queryset=console_agents(),
         label=_("Assign to"),
         error_messages={
@@ -76,7 +76,7 @@ class ReplyForm(TicketActionForm):
 class NoteForm(TicketActionForm):
     # Notes only append: the service takes no version (they never make a form stale), the
     # hidden field is there so that every ticket form posts the same way.
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    version = IdField(required=False, widget=forms.HiddenInput)
     body = forms.CharField(
         label=_("Internal note"),
         widget=forms.Textarea,
@@ -123,8 +123,7 @@ class CategoryForm(TicketActionForm):
 
 
 class MilestoneForm(TicketActionForm):
-    timer = forms.IntegerField(
-        min_value=1,
+    timer = IdField(
         widget=forms.HiddenInput,
         error_messages={
             "required": services.NO_SUCH_MILESTONE,

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.inputs import clean_search, parse_id
 from core.models import Channel, Language, TimeStampedModel, choice_values
 from customers.models import Customer, CustomerTier
 
@@ -363,7 +364,8 @@ class TicketQuerySet(models.QuerySet):
         """Find tickets by what an agent has at hand, choosing the conditions by the term's shape:
 
         - an email address: the customer's email (exact, any case);
-        - anything else: the exact order or tracking number, or #reference;
+        - anything else: the exact order or tracking number, or #reference (ASCII digits
+          within the id range only: '#١٢٣' or a 30-digit number is text, not a ticket number);
         - and, for a term without digits (names and words, not identifiers): part of the
           customer's name or of the ticket's subject.
 
@@ -374,7 +376,7 @@ class TicketQuerySet(models.QuerySet):
         from customers.models import Customer
         from shipments.models import Shipment
 
-        term = term.strip()
+        term = clean_search(term)
         if not term:
             return self
         if "@" in term:
@@ -382,8 +384,9 @@ class TicketQuerySet(models.QuerySet):
             return self.filter(customer_id__in=customers.values("pk"))
         shipments = Shipment.objects.filter(Q(order_number=term) | Q(tracking_number=term))
         match = Q(shipment_id__in=shipments.values("pk"))
-        if term.lstrip("#").isdigit():
-            match |= Q(pk=int(term.lstrip("#")))
+        reference = parse_id(term.removeprefix("#"))
+        if reference is not None:
+            match |= Q(pk=reference)
         if not any(char.isdigit() for char in term):
             customers = Customer.objects.filter(name__icontains=term)
             match |= Q(subject__icontains=term) | Q(customer_id__in=customers.values("pk"))

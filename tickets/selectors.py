@@ -29,6 +29,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.inputs import parse_id, parse_page
 from core.models import Channel
 from customers.models import Customer
 from shipments.models import Incident, TrackingEvent
@@ -80,10 +81,12 @@ def next_sla_due_at() -> Subquery:
 
 
 def find_incident(reference: str) -> Incident | None:
-    """An incident by its public id (what links use) or its number; None when unknown."""
+    """An incident by its public id (what links use) or its number; None when unknown (a
+    number in other digits than 0-9 or beyond the id range is no incident's)."""
     reference = (reference or "").strip()
-    if reference.isdigit():
-        return Incident.objects.filter(pk=int(reference)).first()
+    number = parse_id(reference)
+    if number is not None:
+        return Incident.objects.filter(pk=number).first()
     try:
         public_id = uuid.UUID(reference)
     except ValueError:
@@ -164,10 +167,7 @@ class QueuePaginator(Paginator):
         self.cap = COUNT_CAP if cap is None else cap
 
     def get_page(self, number) -> Page:
-        try:
-            wanted = max(1, min(int(number), 1_000_000))
-        except (TypeError, ValueError):
-            wanted = 1
+        wanted = parse_page(number)
         bottom = (wanted - 1) * self.per_page
         if bottom >= self.cap:
             ids = list(self.object_list[bottom : bottom + self.per_page + 1])

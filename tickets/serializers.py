@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.inputs import IdSerializerField
 from core.models import Channel, Language
 from customers.models import Customer, CustomerTier
 from shipments.models import Shipment
@@ -299,8 +300,7 @@ class TicketCreateSerializer(serializers.Serializer):
 
 
 class TicketUpdateSerializer(serializers.Serializer):
-    version = serializers.IntegerField(
-        min_value=1,
+    version = IdSerializerField(
         help_text="Required: the ticket's version as you read it; a changed ticket answers 409.",
     )
     status = _documented_choice(
@@ -355,8 +355,7 @@ class MessageCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=Channel.choices, required=False, allow_blank=True, default=""
     )
-    version = serializers.IntegerField(
-        min_value=1,
+    version = IdSerializerField(
         required=False,
         help_text="Staff public replies: the version you read; a changed ticket answers 409.",
     )

@@ -10,7 +10,7 @@ urlpatterns = [
     path("tickets/<uuid:public_id>/", views.ticket_detail, name="ticket_detail"),
     # Reads for the ticket page's widgets.
     path(
-        "tickets/<uuid:public_id>/macros/<int:macro_id>/render/",
+        "tickets/<uuid:public_id>/macros/<id:macro_id>/render/",
         views.macro_render,
         name="macro_render",
     ),

@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from core.inputs import clean_search, parse_id
 from tickets import forms, selectors, services
 from tickets.macros import macros_for_ticket, render_for_ticket
 from tickets.models import Ticket
@@ -107,7 +108,7 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
         queue = selectors.QUEUE_INCIDENT
     if queue not in selectors.QUEUES:
         queue = selectors.DEFAULT_QUEUE
-    search = request.GET.get("q", "").strip()[:200]
+    search = clean_search(request.GET.get("q", ""))
     now = timezone.now()
 
     incident = selectors.find_incident(incident_ref) if incident_ref else None
@@ -234,10 +235,7 @@ def assign_form(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     """The "assign to" form: loaded into the ticket page when the agent opens it (the list of
     agents is not part of every page view), or as a page of its own without JavaScript."""
     ticket = _get_ticket_for_action(request.user, public_id)
-    try:
-        version = int(request.GET.get("version", ""))
-    except ValueError:
-        version = ticket.version
+    version = parse_id(request.GET.get("version")) or ticket.version
     inline = _wants_partial(request)
     context = {
         "ticket": ticket,
