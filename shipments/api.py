@@ -93,7 +93,7 @@ when they map it, its stored events are applied.
 (`OUTSIDE_TIME_MAX_AHEAD_HOURS`); outside it, a field error on that event.
 
 **Validation is all or nothing**: one invalid event answers 400 with field errors keyed by the
-event's index (`{{"events": {{"3": {{"occurred_at": ["..."]}}}}}}`) and nothing is stored.
+event's index (`{{"errors": {{"events.3.occurred_at": ["..."]}}}}`) and nothing is stored.
 
 **Rate limit**: `RATELIMIT_WEBHOOK` signed requests per carrier (600 a minute by default),
 counted once the signature is checked; over it, 429 with `Retry-After` (seconds until the
@@ -180,7 +180,15 @@ class TrackingEventWebhookView(APIView):
             ),
             OpenApiExample(
                 "Invalid event",
-                value={"events": {"3": {"occurred_at": ["Give a time zone offset ..."]}}},
+                value={
+                    "detail": "Invalid input.",
+                    "code": "invalid",
+                    "errors": {
+                        "events.3.occurred_at": [
+                            "Not a plausible time: more than 24 hours after it reached us."
+                        ]
+                    },
+                },
                 response_only=True,
                 status_codes=["400"],
             ),
