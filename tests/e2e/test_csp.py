@@ -156,6 +156,10 @@ def world(transactional_db, default_configuration):
         status="new",
         team=team,
     )
+    # An unbroken line as customers paste them: it wraps on a phone instead of widening the page.
+    factories.MessageFactory(
+        ticket=ticket, body="See https://tracking.example.com/" + "x7" * 60 + " please."
+    )
     # Rows for every table of the supervisor page (and the queue's incident badge).
     incident = factories.IncidentFactory(
         title="Customs strike at Leipzig: every parcel through the hub waits", hub="Leipzig"
@@ -314,7 +318,7 @@ def save_screenshots(page, stem: str, height: int = 1000) -> None:
         page.screenshot(path=f"{stem}-{number}.png", full_page=True, clip=clip)
 
 
-CONSOLE_PAGES = ["console", "ticket", "shipment", "supervisor", "survey"]
+CONSOLE_PAGES = ["console", "ticket", "shipment", "supervisor", "survey", "customer", "incident"]
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
@@ -325,11 +329,15 @@ def test_the_console_fits_a_phone_without_scrolling_sideways(watched, world, lan
         "shipment": f"/console/shipments/{world['shipment'].public_id}/",
         "supervisor": "/supervisor/",
         "survey": f"/survey/{world['survey'].token}/",
+        "customer": f"/console/customers/{world['ticket'].customer.public_id}/",
+        "incident": "/supervisor/incidents/new/",
     }
     # One person who may see every page: an agent who also supervises.
     Group.objects.get(name=SUPERVISOR).user_set.add(world["alice"])
     wide, overflowing = {}, {}
     phone = watched(language=language, viewport=PHONE)
+    phone.goto("/accounts/login/")
+    wide["login"] = phone.page.evaluate("document.documentElement.scrollWidth")
     log_in(phone, "alice", "/console/")
     for name in CONSOLE_PAGES:
         phone.goto(paths[name])
@@ -338,5 +346,5 @@ def test_the_console_fits_a_phone_without_scrolling_sideways(watched, world, lan
             overflowing[name] = phone.page.evaluate(OVERFLOWING)
         if SCREENSHOTS:
             save_screenshots(phone.page, f"{SCREENSHOTS}/phone-{name}-{language}")
-    assert wide == dict.fromkeys(CONSOLE_PAGES, PHONE["width"]), overflowing
+    assert wide == dict.fromkeys(["login", *CONSOLE_PAGES], PHONE["width"]), overflowing
     phone.assert_clean()
