@@ -25,7 +25,7 @@ from core.api_errors import (
     is_api_path,
 )
 from core.models import Heartbeat
-from core.roles import AGENT, SUPERVISOR, user_roles
+from core.roles import AGENT, OPERATOR, SUPERVISOR, user_roles
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +175,6 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("compensation:supervisor")
     if AGENT in roles:
         return redirect("tickets:console")
-    if request.user.is_staff and request.user.get_all_permissions():
+    if OPERATOR in roles:
         return redirect("admin:index")
     return render(request, "core/no_role.html", status=403)

@@ -105,14 +105,20 @@ def test_a_staff_user_without_any_role_gets_the_no_role_page(client):
     assert "Your account has no role yet" in response.content.decode()
 
 
-def test_an_operator_with_admin_permissions_lands_on_the_admin(client):
+def test_an_operator_lands_on_the_admin(operator_client):
+    assert operator_client.get(HOME)["Location"] == "/admin/"
+
+
+def test_a_staff_user_with_stray_permissions_but_no_role_is_told_so(client):
+    # Issue 11: the admin is for the operator role only, so a permission alone no longer
+    # sends anyone there (it used to, and the admin then refused them).
     from django.contrib.auth.models import Permission
 
-    operator = factories.UserFactory(username="operator", is_staff=True)
-    operator.user_permissions.add(Permission.objects.get(codename="change_delayrule"))
-    client.force_login(operator)
+    user = factories.UserFactory(username="stray", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_delayrule"))
+    client.force_login(user)
 
-    assert client.get(HOME)["Location"] == "/admin/"
+    assert client.get(HOME).status_code == 403
 
 
 def test_home_sends_anonymous_visitors_to_log_in(client):
@@ -152,7 +158,9 @@ def test_the_navigation_shows_each_role_its_pages(agent_client, client, supervis
     supervisor_nav = client.get(SUPERVISOR_PAGE).content.decode()
     assert f'href="{CONSOLE}"' in supervisor_nav
     assert f'href="{SUPERVISOR_PAGE}"' in supervisor_nav
-    assert 'href="/admin/"' in supervisor_nav  # role users are staff
+    # Role users are staff, but the admin is for operators (issue 11): no link to it.
+    assert 'href="/admin/"' not in supervisor_nav
+    assert 'href="/admin/"' not in agent_nav
     assert "Sam" in supervisor_nav
 
 
