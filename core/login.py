@@ -29,11 +29,10 @@ from django.utils.decorators import method_decorator
 
 from core.ratelimit import rate_limited
 
-LOCKOUT_TEMPLATE = "registration/locked_out.html"
-
 
 def _cooloff() -> dt.timedelta:
-    return get_cool_off() or dt.timedelta(minutes=15)
+    # Always set (AXES_COOLOFF_MINUTES >= 1 in config/settings.py): every lock expires.
+    return get_cool_off()
 
 
 def lockout_context(request: HttpRequest | None, credentials: dict | None = None) -> dict:
@@ -53,7 +52,9 @@ def lockout_response(
     Every attempt while locked is recorded as one more failure and restarts the cool-off
     (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT, axes' default), so the wait is always the
     whole cool-off counted from now."""
-    response = render(request, LOCKOUT_TEMPLATE, lockout_context(request, credentials), status=429)
+    response = render(
+        request, settings.AXES_LOCKOUT_TEMPLATE, lockout_context(request, credentials), status=429
+    )
     response["Retry-After"] = str(int(_cooloff().total_seconds()))
     response["Cache-Control"] = "no-store"
     return response

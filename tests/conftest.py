@@ -76,6 +76,8 @@ def other_customer(db):
 
 @pytest.fixture
 def agent_client(client, agent):
+    # force_login, never client.login(): django-axes (first authentication backend) refuses an
+    # authenticate() call without the request, which client.login() does not pass.
     client.force_login(agent)
     return client
 
