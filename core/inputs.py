@@ -93,20 +93,31 @@ def clean_search(text: Any, *, max_length: int = SEARCH_MAX_LENGTH) -> str:
 # ANDed, and SQLite refuses an expression tree deeper than 1000 (a long pasted text answered 500).
 ADMIN_SEARCH_MAX_WORDS = 20
 ADMIN_SEARCH_VARS = ("q", "term")  # the changelist's search box, the autocomplete's
+# The admin's date hierarchy (`?created_at__year=2026&created_at__month=5`) builds a datetime
+# from these and the next year, month or day after it, outside its own error handling: year
+# 9999 or a 30-digit year answered 500.
+ADMIN_DATE_PARTS = {"__year": (1, 9998), "__month": (1, 12), "__day": (1, 31)}
 
 
 def bounded_admin_search(view):
     """Wrap an admin view so its search text (`?q=`, the autocomplete's `?term=`) is clean
-    search text of at most `ADMIN_SEARCH_MAX_WORDS` words, whatever ModelAdmin searches it."""
+    search text of at most `ADMIN_SEARCH_MAX_WORDS` words, whatever ModelAdmin searches it, and
+    a date-hierarchy part that is not ASCII digits in its range is dropped (as a stale link)."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        if any(name in request.GET for name in ADMIN_SEARCH_VARS):
+        dates = [key for key in request.GET if key.endswith(tuple(ADMIN_DATE_PARTS))]
+        if dates or any(name in request.GET for name in ADMIN_SEARCH_VARS):
             request.GET = request.GET.copy()
             for name in ADMIN_SEARCH_VARS:
                 if name in request.GET:
                     words = clean_search(request.GET[name]).split()
                     request.GET[name] = " ".join(words[:ADMIN_SEARCH_MAX_WORDS])
+            for key in dates:
+                low, high = ADMIN_DATE_PARTS["__" + key.rsplit("__", 1)[1]]
+                values = [parse_id(value) for value in request.GET.getlist(key)]
+                if not values or any(v is None or not low <= v <= high for v in values):
+                    del request.GET[key]
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -46,6 +46,8 @@ BAD_INPUTS = {
     "very_long": "ž漢字🙂 " * 1000,
 }
 NUL = "\x00"
+# The last year a datetime holds: the admin's date hierarchy adds one to it.
+LAST_YEAR = {"last_year": "9999"}
 # What numbers and ids are checked with where every input would take too long (admin filters,
 # form fields of POST actions): the digits that look like numbers, the number beyond 64 bits, NUL.
 ID_INPUTS = {
@@ -292,11 +294,14 @@ def test_every_admin_search_filter_and_object_url_takes_any_input(model, model_a
     request = RequestFactory().get(url)
     request.user = world["user"]
     parameters = {"q"} if model_admin.get_search_fields(request) else set()
+    parameters.update(("p", "o"))  # page and ordering
+    if model_admin.date_hierarchy:
+        parameters.update(f"{model_admin.date_hierarchy}__{part}" for part in ("year", "month"))
     changelist = model_admin.get_changelist_instance(request)
     for spec in changelist.filter_specs:
         parameters.update(spec.expected_parameters())
     for parameter in sorted(parameters):
-        for value in (BAD_INPUTS if parameter == "q" else ID_INPUTS).values():
+        for value in (BAD_INPUTS if parameter == "q" else ID_INPUTS | LAST_YEAR).values():
             response = client.get(url, {parameter: value})
             _assert_answered(response, f"admin {url}?{parameter}=", value)
     for value in ID_INPUTS.values():
