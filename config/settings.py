@@ -274,6 +274,8 @@ REST_FRAMEWORK = {
     # DRF's cursor pagination, with the position of a forged cursor checked (core.inputs).
     "DEFAULT_PAGINATION_CLASS": "core.inputs.StrictCursorPagination",
     "PAGE_SIZE": 50,
+    # Every API error as {"detail", "code", "errors"} (core/api_errors.py, README "Errors").
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Delaydesk API",
@@ -287,6 +289,15 @@ SPECTACULAR_SETTINGS = {
     # img-src refuses the image anyway).
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
+    # The error answers of every operation, in the one shape (core/api_errors.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api_errors.add_error_responses",
+    ],
+    # A PATCH documents the serializer as it validates: `version` is required there.
+    "COMPONENT_SPLIT_PATCH": False,
+    # A text field that refuses "" says so (minLength 1), e.g. a message's body.
+    "ENFORCE_NON_BLANK_FIELDS": True,
 }
 
 LOGGING = {

@@ -38,6 +38,7 @@ CODE_PERMISSION_DENIED = exceptions.PermissionDenied.default_code
 CODE_NOT_FOUND = exceptions.NotFound.default_code
 CODE_SERVER_ERROR = "server_error"
 CODE_CSRF_FAILED = "csrf_failed"
+CODE_CONFLICT = "conflict"
 
 BAD_REQUEST = _("Bad request.")
 SERVER_ERROR = _("A server error occurred. It has been logged; please try again later.")
@@ -88,12 +89,13 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
-    # The same conversions DRF's own handler makes, but with the generic (translated) message:
-    # Django's "No Ticket matches the given query." names a model and is English only.
+    # The same conversions DRF's own handler makes. A 404 says the generic (translated)
+    # message: Django's "No Ticket matches the given query." names a model and is English only.
+    # A refusal keeps the reason our code gave (services raise translated messages).
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(*exc.args[:1])
     if isinstance(exc, exceptions.APIException):
         return exc
     return None

@@ -18,7 +18,8 @@ Who may do what:
 
 **Optimistic lock.** Every change that another agent could overwrite bumps the ticket's
 `version`. PATCH must send the version it read; a PATCH that would change a ticket changed
-since answers 409 `{"detail": ..., "current_version": n}` and changes nothing. A PATCH whose
+since answers 409 `{"detail": ..., "code": "conflict", "errors": {"version": [...]},
+"current_version": n}` and changes nothing. A PATCH whose
 fields are all already in place answers 200 whatever the version (a double click is harmless),
 as the services do. The fields of one PATCH are applied in one transaction, category, priority,
 assignee, status in that order: if one fails, none is saved.
@@ -65,6 +66,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from core.api_errors import CODE_CONFLICT, error_body
 from core.inputs import StrictPageNumberPagination
 from tickets.filters import TicketFilter
 from tickets.models import Message, SLATimer, Source, Ticket, TicketEvent
@@ -114,10 +116,13 @@ _ERROR_FIELDS = {
 }
 
 _DETAIL = inline_serializer("TicketErrorDetail", fields={"detail": serializers.CharField()})
+# The API's error shape (core.api_errors) plus the version to reload at.
 _CONFLICT = inline_serializer(
     "TicketConflict",
     fields={
         "detail": serializers.CharField(),
+        "code": serializers.CharField(help_text="conflict"),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
         "current_version": serializers.IntegerField(help_text="Reload at this version."),
     },
 )
@@ -161,7 +166,10 @@ def _ticket_detail(ticket: Ticket, user) -> Ticket:
 
 def _conflict(exc: StaleTicketError) -> Response:
     return Response(
-        {"detail": exc.messages[0], "current_version": exc.current_version},
+        {
+            **error_body(exc.messages[0], CODE_CONFLICT, {"version": exc.messages}),
+            "current_version": exc.current_version,
+        },
         status=status.HTTP_409_CONFLICT,
     )
 
@@ -268,7 +276,13 @@ _ID_PARAMETER = OpenApiParameter(
 
 _IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    # What _idempotency_key accepts: printable ASCII, no surrounding spaces (they are stripped).
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
     OpenApiParameter.HEADER,
     description=(
         "Optional, up to 255 printable ASCII characters. The same key from the same user "

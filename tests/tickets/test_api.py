@@ -336,7 +336,7 @@ def test_an_invalid_filter_value_is_a_field_error(agent_api, query, field):
     response = agent_api.get(LIST_URL, query)
 
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_the_list_pages_by_number(agent_api):
@@ -526,7 +526,7 @@ def test_an_integration_user_may_not_set_the_priority(integration_api, parcel):
     response = integration_api.post(LIST_URL, new_ticket(priority="urgent"), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"priority": [str(services.CANNOT_OVERRIDE)]}
+    assert response.json()["errors"] == {"priority": [str(services.CANNOT_OVERRIDE)]}
     assert not Ticket.objects.exists()
 
 
@@ -567,7 +567,7 @@ def test_opening_with_bad_input_answers_field_errors(
     response = integration_api.post(LIST_URL, new_ticket(**changes), format="json")
 
     assert response.status_code == 400
-    assert response.json()[field] == [str(message)]
+    assert response.json()["errors"][field] == [str(message)]
     assert not Ticket.objects.exists()
 
 
@@ -582,7 +582,7 @@ def test_a_tracking_number_at_two_carriers_needs_the_carrier(integration_api, pa
     chosen = integration_api.post(LIST_URL, new_ticket(carrier="beta"), format="json")
 
     assert ambiguous.status_code == 400
-    assert "(acme, beta)" in ambiguous.json()["carrier"][0]
+    assert "(acme, beta)" in ambiguous.json()["errors"]["carrier"][0]
     assert chosen.status_code == 201
     assert chosen.json()["shipment"]["carrier"] == "beta"
 
@@ -593,7 +593,9 @@ def test_another_customers_shipment_is_refused(integration_api, parcel):
     response = integration_api.post(LIST_URL, new_ticket(customer="SHOP-C-99"), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"tracking_number": [str(serializers.OTHER_CUSTOMERS_SHIPMENT)]}
+    assert response.json()["errors"] == {
+        "tracking_number": [str(serializers.OTHER_CUSTOMERS_SHIPMENT)]
+    }
 
 
 def test_an_email_shared_by_two_customers_needs_the_reference(integration_api, shop_customer):
@@ -604,7 +606,7 @@ def test_an_email_shared_by_two_customers_needs_the_reference(integration_api, s
     )
 
     assert response.status_code == 400
-    assert response.json() == {"customer": [str(serializers.AMBIGUOUS_CUSTOMER_EMAIL)]}
+    assert response.json()["errors"] == {"customer": [str(serializers.AMBIGUOUS_CUSTOMER_EMAIL)]}
 
 
 # --- Create: Idempotency-Key ---------------------------------------------------------------------
@@ -654,7 +656,7 @@ def test_an_invalid_idempotency_key_is_refused(integration_api, parcel, key):
     response = integration_api.post(LIST_URL, new_ticket(), format="json", HTTP_IDEMPOTENCY_KEY=key)
 
     assert response.status_code == 400
-    assert "idempotency_key" in response.json()
+    assert "idempotency_key" in response.json()["errors"]
     assert not Ticket.objects.exists()
 
 
@@ -752,7 +754,7 @@ def test_a_priority_without_a_reason_is_a_field_error(agent_api, ticket):
     response = patch(agent_api, ticket, version=1, priority="urgent", priority_reason=" ")
 
     assert response.status_code == 400
-    assert response.json() == {"priority_reason": [str(services.REASON_REQUIRED)]}
+    assert response.json()["errors"] == {"priority_reason": [str(services.REASON_REQUIRED)]}
     ticket.refresh_from_db()
     assert ticket.priority == "normal"
 
@@ -800,7 +802,7 @@ def test_a_bad_change_is_a_field_error(agent_api, ticket, body, field, message):
     response = agent_api.patch(detail_url(ticket), body, format="json")
 
     assert response.status_code == 400
-    assert response.json()[field] == [message]
+    assert response.json()["errors"][field] == [message]
 
 
 def test_assigning_a_user_who_cannot_work_tickets_is_a_field_error(agent_api, ticket):
@@ -809,7 +811,7 @@ def test_assigning_a_user_who_cannot_work_tickets_is_a_field_error(agent_api, ti
     response = patch(agent_api, ticket, version=1, assignee="mallory")
 
     assert response.status_code == 400
-    assert response.json() == {"assignee": [str(services.NOT_AN_AGENT)]}
+    assert response.json()["errors"] == {"assignee": [str(services.NOT_AN_AGENT)]}
 
 
 def test_a_stale_version_is_a_409_and_changes_nothing(agent_api, other_agent, ticket):
@@ -818,7 +820,12 @@ def test_a_stale_version_is_a_409_and_changes_nothing(agent_api, other_agent, ti
     response = patch(agent_api, ticket, version=1, status="pending", category="lost")
 
     assert response.status_code == 409
-    assert response.json() == {"detail": str(services.STALE_TICKET), "current_version": 2}
+    assert response.json() == {
+        "detail": str(services.STALE_TICKET),
+        "code": "conflict",
+        "errors": {"version": [str(services.STALE_TICKET)]},
+        "current_version": 2,
+    }
     ticket.refresh_from_db()
     assert (ticket.status, ticket.category, ticket.version) == ("on_hold", "delay", 2)
 
@@ -852,7 +859,7 @@ def test_when_the_second_change_fails_the_first_is_rolled_back(agent_api, ticket
     response = patch(agent_api, ticket, version=1, category="lost", status="open")
 
     assert response.status_code == 400
-    assert response.json() == {"status": [str(services.TICKET_CLOSED)]}
+    assert response.json()["errors"] == {"status": [str(services.TICKET_CLOSED)]}
     ticket.refresh_from_db()
     assert (ticket.category, ticket.version) == ("delay", 1)
     assert not TicketEvent.objects.filter(ticket=ticket, kind="category_changed").exists()
@@ -973,7 +980,7 @@ def test_an_integration_user_cannot_write_an_internal_note(integration_api, tick
     )
 
     assert response.status_code == 400
-    assert response.json() == {"kind": [str(serializers.CUSTOMER_MESSAGES_ONLY)]}
+    assert response.json()["errors"] == {"kind": [str(serializers.CUSTOMER_MESSAGES_ONLY)]}
     assert not Message.objects.exists()
 
 
@@ -985,7 +992,7 @@ def test_a_bad_message_is_a_field_error(agent_api, ticket, body, field):
     response = agent_api.post(messages_url(ticket), body, format="json")
 
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_a_reply_on_a_closed_ticket_is_refused(agent_api, ticket):
@@ -994,7 +1001,7 @@ def test_a_reply_on_a_closed_ticket_is_refused(agent_api, ticket):
     response = agent_api.post(messages_url(ticket), {"body": "Hello?"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": [str(services.TICKET_CLOSED)]}
+    assert response.json()["errors"] == {"non_field_errors": [str(services.TICKET_CLOSED)]}
 
 
 # --- Schema ------------------------------------------------------------------------------------
