@@ -274,20 +274,26 @@ class IdConverter:
 
 
 class RefuseNulMiddleware:
-    """400 for a path or query string holding a NUL character (%00).
+    """400 for a path, query string or cookie holding a NUL character (%00, or "\\000" in a
+    quoted cookie value).
 
     No page or API reads one as valid input, and PostgreSQL refuses text holding NUL with an
-    error, so any lookup by such a value (a survey token, a tracking number, an admin search)
-    would answer 500. Form bodies are checked by Django's and DRF's fields, which refuse NUL.
+    error, so any lookup by such a value (a survey token, a tracking number, an admin search,
+    a session key) would answer 500. Form bodies are checked by Django's and DRF's fields,
+    which refuse NUL. The session is read lazily, after this middleware.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path_info or any(
-            "\x00" in key or any("\x00" in value for value in values)
-            for key, values in request.GET.lists()
+        if (
+            "\x00" in request.path_info
+            or any(
+                "\x00" in key or any("\x00" in value for value in values)
+                for key, values in request.GET.lists()
+            )
+            or any("\x00" in value for value in request.COOKIES.values())
         ):
             raise BadRequest(NUL_IN_REQUEST)
         return self.get_response(request)

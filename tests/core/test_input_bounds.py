@@ -262,18 +262,18 @@ ROUTES_WITH_IDS = [(route, names) for route, names in SITE_ROUTES if names]
 @pytest.mark.parametrize(
     ("route", "names"), ROUTES_WITH_IDS, ids=[route for route, _ in ROUTES_WITH_IDS]
 )
-@pytest.mark.parametrize("value", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
-def test_every_path_id_takes_any_input_and_answers_not_found(route, names, value, world):
+def test_every_path_id_takes_any_input_and_answers_not_found(route, names, world):
     client = _client(world)
-    for name in names:
-        path = _fill(route, names, world, override={name: value})
-        for method in ("get", "post"):
-            response = getattr(client, method)(path)
-            _assert_answered(response, f"{method.upper()} {path}", value)
-            if response.status_code not in (405,):
-                assert response.status_code in (400, 404), (path, response.status_code)
-            if path.startswith("/api/") and response.status_code in (400, 404):
-                assert response["Content-Type"].startswith("application/json"), path
+    for value in BAD_INPUTS.values():
+        for name in names:
+            path = _fill(route, names, world, override={name: value})
+            for method in ("get", "post"):
+                response = getattr(client, method)(path)
+                _assert_answered(response, f"{method.upper()} {path}", value)
+                if response.status_code != 405:
+                    assert response.status_code in (400, 404), (path, response.status_code)
+                if path.startswith("/api/") and response.status_code in (400, 404):
+                    assert response["Content-Type"].startswith("application/json"), path
 
 
 # --- the admin ----------------------------------------------------------------------------
@@ -457,3 +457,9 @@ def test_the_assign_form_reads_an_agent_in_other_digits_as_no_agent(
     assert response.status_code == 422
     ticket.refresh_from_db()
     assert ticket.assignee == agent
+
+
+def test_a_nul_in_a_cookie_is_a_bad_request_not_a_session_lookup(client, db):
+    # A quoted cookie value may spell NUL as an octal escape; the session key is looked up as is.
+    response = client.get(reverse("tickets:console"), HTTP_COOKIE='sessionid="\\000abcdefgh"')
+    assert response.status_code == 400
