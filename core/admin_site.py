@@ -1,4 +1,4 @@
-"""The admin site Delaydesk installs as the default one (core.apps.DelaydeskAdminConfig).
+"""The admin site Delaydesk installs as the default one (core.admin_apps.DelaydeskAdminConfig).
 
 Agents and supervisors are staff users, yet the admin is not theirs: it reads and changes every
 team's data without the console's team scope. Django checks `AdminSite.has_permission` before

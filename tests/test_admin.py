@@ -33,6 +33,7 @@ from shipments.models import (
     Lane,
     Shipment,
     TrackingEvent,
+    UnmappedStatusCode,
 )
 from tests import factories
 from tickets.models import (
@@ -137,6 +138,13 @@ BUILDERS: dict[type[Model], Callable[[], Model]] = {
     TrackingEvent: factories.TrackingEventFactory,
     DelayRule: lambda: DelayRule.objects.create(
         key=f"rule-{next(_seq)}", kind="no_update_hours", level="orange", threshold=Decimal("48")
+    ),
+    UnmappedStatusCode: lambda: UnmappedStatusCode.objects.create(
+        carrier=factories.CarrierFactory(),
+        carrier_code=f"NEW-{next(_seq)}",
+        event_count=3,
+        first_seen_at=timezone.now(),
+        last_seen_at=timezone.now(),
     ),
     DelayLevelChange: lambda: DelayLevelChange.objects.create(
         shipment=factories.ShipmentFactory(),

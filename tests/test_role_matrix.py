@@ -430,13 +430,6 @@ def admin_row(model: type[Model], world: World) -> Model:
         "django_celery_beat.ClockedSchedule": lambda: ClockedSchedule.objects.create(
             clocked_time=now
         ),
-        "shipments.UnmappedStatusCode": lambda: model.objects.create(
-            carrier=factories.CarrierFactory(),
-            carrier_code="NEW-CODE",
-            event_count=3,
-            first_seen_at=now,
-            last_seen_at=now,
-        ),
     }
     assert label in rows, f"{label}: add a row builder (tests/test_admin.py BUILDERS or here)"
     return rows[label]()
