@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_SEED ?= 42
 
-.PHONY: help install run test test-postgres bench lint format migrate seed check-deploy clean
+.PHONY: help install run test test-postgres fuzz bench lint format migrate seed check-deploy clean
 
 help:
 	@echo "make run            start web, worker and beat with demo data on http://127.0.0.1:$(PORT)/"
 	@echo "make test           run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL)"
 	@echo "make test-postgres  run the suite on the local PostgreSQL"
+	@echo "make fuzz           schemathesis over every API operation (FUZZ_MAX_EXAMPLES per operation)"
 	@echo "make bench          run the benchmarks in bench/ on the local PostgreSQL (see docs/PERFORMANCE.md)"
 	@echo "make lint           ruff check and format check"
 
@@ -43,6 +44,11 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis over /api/schema/ (tests/test_schema_fuzz.py, deselected from `make test`).
+FUZZ_MAX_EXAMPLES ?= 25
+fuzz: install
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
 # Benchmarks are scripts, not tests: each prints machine, data size, date and timings.
 BENCH_ARGS ?=
