@@ -20,9 +20,9 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 User = get_user_model()
 
-# Who may change whom: operators manage staff accounts and their role groups; superuser status,
-# raw permissions and the superusers themselves stay with superusers (an operator who could
-# tick "superuser" or add a permission to themselves would hold every role at once).
+# Who may change whom, for a user a superuser lets manage accounts (auth.change_user; the
+# operator role only reads them): role groups yes; superuser status, raw permissions, the
+# superusers themselves and one's own roles no (or they would hold every role at once).
 SUPERUSER_ONLY_FIELDS = ("is_superuser", "user_permissions")
 OWN_ACCOUNT_FIELDS = ("is_active", "is_staff", "groups")
 

@@ -3,7 +3,8 @@
 Customers have no account. Agents work tickets; supervisors also approve compensation, run
 incidents and read KPIs; both work in the console and the supervisor pages, never in the admin.
 Operators configure Delaydesk in the admin (rules, policies, templates, calendars, teams,
-carriers, users, lockouts) and see no ticket, customer, message or offer there. The groups are
+carriers, lockouts; staff accounts read only) and see no ticket, customer, message or offer
+there. The groups are
 (re)synced after every migrate, so a new permission in code reaches every database without a
 hand edit.
 """
@@ -104,11 +105,11 @@ OPERATOR_PERMISSIONS = (
     "tickets.change_priorityrule",
     *_manage("compensation", "compensationpolicy", "policyremedy", "authoritylimit", "budget"),
     *_manage("notifications", "notificationtemplate"),
-    # Staff accounts (core.admin keeps superuser status and raw permissions out of reach);
-    # groups are synced from this module, so they are shown, not edited.
+    # Staff accounts are shown (agent profiles and authority limits pick a user), not made or
+    # given roles: an operator who could give themselves the agent or supervisor role would
+    # hold the authority limits they configure. Accounts and roles stay with superusers.
+    # Groups are synced from this module, so they are shown, not edited.
     "auth.view_user",
-    "auth.add_user",
-    "auth.change_user",
     "auth.view_group",
     # Lockouts: deleting an access attempt unlocks the user or address.
     "axes.view_accessattempt",

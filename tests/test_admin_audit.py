@@ -198,11 +198,37 @@ def user_form(user, **values) -> dict:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def test_an_operator_grants_an_agent_a_role_but_never_superuser_status(operator_client):
+@pytest.fixture
+def account_manager_client(client, operator):
+    """An operator a superuser also lets manage staff accounts (not part of the operator role)."""
+    from django.contrib.auth.models import Permission
+
+    operator.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="auth", codename__in=["change_user"])
+    )
+    client.force_login(operator)
+    return client
+
+
+def test_an_operator_reads_staff_accounts_but_gives_nobody_a_role(operator_client):
     agent = factories.AgentFactory()
     supervisor_group = Group.objects.get(name="supervisor")
 
+    assert operator_client.get(admin_url(agent, "change", agent.pk)).status_code == 200
+    assert operator_client.get(admin_url(agent, "add")).status_code == 403
     response = operator_client.post(
+        admin_url(agent, "change", agent.pk), user_form(agent, groups=[supervisor_group.pk])
+    )
+
+    assert response.status_code == 403
+    assert set(agent.groups.values_list("name", flat=True)) == {"agent"}
+
+
+def test_an_account_manager_grants_a_role_but_never_superuser_status(account_manager_client):
+    agent = factories.AgentFactory()
+    supervisor_group = Group.objects.get(name="supervisor")
+
+    response = account_manager_client.post(
         admin_url(agent, "change", agent.pk),
         user_form(agent, is_superuser="on", groups=[supervisor_group.pk]),
     )
@@ -213,10 +239,10 @@ def test_an_operator_grants_an_agent_a_role_but_never_superuser_status(operator_
     assert not agent.is_superuser
 
 
-def test_an_operator_never_widens_their_own_roles(operator_client, operator):
+def test_an_account_manager_never_widens_their_own_roles(account_manager_client, operator):
     supervisor_group = Group.objects.get(name="supervisor")
 
-    operator_client.post(
+    account_manager_client.post(
         admin_url(operator, "change", operator.pk),
         user_form(operator, is_superuser="on", groups=[supervisor_group.pk]),
     )
@@ -226,15 +252,15 @@ def test_an_operator_never_widens_their_own_roles(operator_client, operator):
     assert not operator.is_superuser
 
 
-def test_an_operator_cannot_change_a_superuser(operator_client, admin_user):
+def test_an_account_manager_cannot_change_a_superuser(account_manager_client, admin_user):
     assert (
-        operator_client.post(
+        account_manager_client.post(
             admin_url(admin_user, "change", admin_user.pk), user_form(admin_user, is_active=None)
         ).status_code
         == 403
     )
     password_url = reverse("admin:auth_user_password_change", args=[admin_user.pk])
-    assert operator_client.get(password_url).status_code == 403
+    assert account_manager_client.get(password_url).status_code == 403
     admin_user.refresh_from_db()
     assert admin_user.is_active
 

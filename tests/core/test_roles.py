@@ -59,6 +59,8 @@ def test_operators_configure_but_never_read_tickets_customers_messages_or_offers
         "notifications.view_notification",
         "shipments.view_shipment",
         "auth.change_group",
+        "auth.add_user",
+        "auth.change_user",
         "auth.delete_user",
     ):
         assert not operator.has_perm(perm), perm
