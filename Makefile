@@ -46,7 +46,7 @@ test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
 
 # schemathesis over /api/schema/ (tests/test_schema_fuzz.py, deselected from `make test`).
-FUZZ_MAX_EXAMPLES ?= 25
+FUZZ_MAX_EXAMPLES ?= 50
 fuzz: install
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(PY) -m pytest -m fuzz -p no:cacheprovider tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
