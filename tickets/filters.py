@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 from tickets.models import Category, Priority, Source, Ticket, TicketStatus
 from tickets.selectors import QUEUE_MINE, QUEUE_UNASSIGNED
 
 ME = "me"
+OUT_OF_RANGE_MOMENT = _("Enter a moment between the years 1 and 9999 in UTC.")
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 moment compared in UTC.
+
+    ISO 8601 (and Python) allow UTC offsets up to +/-23:59, PostgreSQL up to +/-15:59: a moment
+    sent with its own offset answered 500 there ("time zone displacement out of range"). In
+    UTC, a moment of year 1 or 9999 can leave the calendar: that is a field error.
+    """
+
+    def __init__(self, *args, param: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.param = param  # the query parameter, which names the field error
+
+    def filter(self, qs: QuerySet, value: dt.datetime | None) -> QuerySet:
+        if value is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError:
+                raise serializers.ValidationError({self.param: [OUT_OF_RANGE_MOMENT]}) from None
+        return super().filter(qs, value)
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -40,7 +66,8 @@ class TicketFilter(django_filters.FilterSet):
         help_text="Words of the subject or customer name, an exact order or tracking number, "
         "the customer's email, or a ticket reference (#123).",
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = UtcIsoDateTimeFilter(
+        param="updated_after",
         field_name="updated_at",
         lookup_expr="gt",
         help_text="Changed after this moment (ISO 8601): poll for changes since the last call.",

@@ -190,3 +190,30 @@ def test_a_webhook_batch_error_names_the_event_by_dotted_path(settings):
     )
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["events.1.occurred_at"]
+
+
+# --- Found by the schemathesis run (make fuzz) ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-01-17T14:17:05+18:40",  # an offset ISO 8601 allows and PostgreSQL refuses
+        "1153-01-17T14:17:05+18:40",
+        "2026-01-17T14:17:05-23:59",
+    ],
+)
+def test_a_moment_with_any_utc_offset_filters_tickets(agent_api, moment):
+    ticket = factories.TicketFactory()
+    response = agent_api.get("/api/v1/tickets/", {"updated_after": moment})
+    assert response.status_code == 200
+    assert response.json()["count"] in (0, 1)
+    assert ticket.pk
+
+
+@pytest.mark.django_db
+def test_a_moment_that_leaves_the_calendar_in_utc_is_a_field_error(agent_api):
+    response = agent_api.get("/api/v1/tickets/", {"updated_after": "0001-01-01T00:00:00+05:00"})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["updated_after"]
