@@ -112,7 +112,12 @@ def json_too_deep(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
 
 
 def json_carrier_code(body: bytes) -> str | None:
-    """The value of the first ``"carrier": "<code>"`` in ``body``, found without parsing it."""
+    """The value of the first ``"carrier": "<code>"`` in ``body``, found without parsing it.
+
+    None unless it is printable text: a NUL (which PostgreSQL refuses in a query) or a lone
+    surrogate (which no database encodes) names no carrier, and must not reach the lookup
+    (found by make fuzz: an unsigned body answered 500).
+    """
     match = _CARRIER.search(body)
     if match is None:
         return None
@@ -120,7 +125,7 @@ def json_carrier_code(body: bytes) -> str | None:
         code = json.loads(match.group(1))  # one flat string: no depth to fear
     except ValueError:
         return None
-    return code if isinstance(code, str) else None
+    return code if isinstance(code, str) and code.isprintable() else None
 
 
 def json_loads_bounded(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:

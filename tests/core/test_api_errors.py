@@ -217,3 +217,21 @@ def test_a_moment_that_leaves_the_calendar_in_utc_is_a_field_error(agent_api):
     response = agent_api.get("/api/v1/tickets/", {"updated_after": "0001-01-01T00:00:00+05:00"})
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["updated_after"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["DHL\u0000", "\ud9eb\udece", "D\u0007"])
+def test_an_unsigned_webhook_naming_an_impossible_carrier_is_refused_not_a_500(settings, code):
+    import json
+
+    settings.RATELIMIT_ENABLE = False
+    body = json.dumps({"carrier": code, "events": []}).encode()
+    response = APIClient().post(
+        "/api/v1/tracking-events/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_SIGNATURE="sha256=00",
+        HTTP_X_TIMESTAMP="5000",
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
