@@ -21,8 +21,8 @@ Who may do what:
 since answers 409 `{"detail": ..., "code": "conflict", "errors": {"version": [...]},
 "current_version": n}` (the API's error shape, core.api_errors, plus the version) and changes
 nothing. A PATCH whose fields are all already in place answers 200 whatever the version (a
-double click is harmless), as the services do. The fields of one PATCH are applied in one transaction, category, priority,
-assignee, status in that order: if one fails, none is saved.
+double click is harmless), as the services do. The fields of one PATCH are applied in one
+transaction, category, priority, assignee, status in that order: if one fails, none is saved.
 
 **Idempotent create.** A client may send an `Idempotency-Key` header with POST /tickets/.
 The key is stored in the ticket's "created" timeline row; the same key from the same user
