@@ -48,6 +48,7 @@ from shipments.ingest import (
     webhook_request_verify,
 )
 from shipments.models import Carrier, Shipment, TrackingEvent
+from shipments.selectors import shipments_for_api
 from shipments.serializers import (
     IngestResultSerializer,
     ShipmentCreateSerializer,
@@ -268,11 +269,6 @@ class ShipmentPagination(StrictCursorPagination):
     max_page_size = 200
 
 
-def shipments_for_api() -> QuerySet[Shipment]:
-    """Shipments with what the representation shows, joined: one query for a whole page."""
-    return Shipment.objects.select_related("carrier", "customer", "lane", "incident")
-
-
 def _events_in_order() -> Prefetch:
     return Prefetch("events", queryset=TrackingEvent.objects.order_by("occurred_at", "id"))
 
@@ -320,7 +316,10 @@ class ShipmentViewSet(
     queryset = Shipment.objects.none()  # for DjangoModelPermissions and the schema
 
     def get_queryset(self) -> QuerySet[Shipment]:
-        return shipments_for_api()
+        # DjangoModelPermissions asks for the queryset too: look the reader's scope up once.
+        if not hasattr(self, "_shipments"):
+            self._shipments = shipments_for_api(user=self.request.user)
+        return self._shipments.all()
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -361,5 +360,9 @@ class ShipmentViewSet(
             shipment = shipment_create(data=serializer.to_shipment_in(), now=timezone.now())
         except ShipmentExists as exc:
             raise ValidationError({"tracking_number": [str(exc)]}) from None
-        shipment = shipments_for_api().prefetch_related(_events_in_order()).get(pk=shipment.pk)
+        shipment = (
+            shipments_for_api(user=request.user)
+            .prefetch_related(_events_in_order())
+            .get(pk=shipment.pk)
+        )
         return Response(ShipmentDetailSerializer(shipment).data, status=status.HTTP_201_CREATED)

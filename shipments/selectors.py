@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Value
 
 from shipments.models import DelayLevelChange, DelayRule, Shipment, TrackingEvent
 
@@ -24,6 +24,29 @@ def shipment_detail_queryset(*, user) -> QuerySet[Shipment]:
         Prefetch("level_changes", queryset=DelayLevelChange.objects.order_by("-changed_at", "-pk")),
         Prefetch("tickets", queryset=tickets, to_attr="visible_tickets"),
     )
+
+
+def sees_every_customer(user) -> bool:
+    """Supervisors, superusers and the merchant's own systems (who create shipments, and send
+    their customers in with them) see every shipment's customer; an agent only those with a
+    ticket in their scope (the customer page's rule)."""
+    return (
+        user.is_superuser
+        or user.has_perm("tickets.supervise")
+        or user.has_perm("shipments.add_shipment")
+    )
+
+
+def shipments_for_api(*, user) -> QuerySet[Shipment]:
+    """Shipments with what the API shows, joined: one query for a whole page. Each row carries
+    `customer_visible`: whether `user` may see who its customer is (see sees_every_customer)."""
+    from tickets.models import Ticket  # tickets depends on shipments, not the reverse at import
+
+    shipments = Shipment.objects.select_related("carrier", "customer", "lane", "incident")
+    if sees_every_customer(user):
+        return shipments.annotate(customer_visible=Value(True))
+    in_scope = Ticket.objects.visible_to(user).filter(customer_id=OuterRef("customer_id"))
+    return shipments.annotate(customer_visible=Exists(in_scope))
 
 
 @dataclass(frozen=True)
@@ -60,8 +83,7 @@ def shipment_detail(*, shipment: Shipment, user) -> ShipmentDetail:
     )
     tickets = shipment.visible_tickets
     customer_visible = (
-        user.is_superuser
-        or user.has_perm("tickets.supervise")
+        sees_every_customer(user)
         or any(ticket.customer_id == shipment.customer_id for ticket in tickets)
         or Ticket.objects.visible_to(user).filter(customer_id=shipment.customer_id).exists()
     )

@@ -302,9 +302,26 @@ class TrackingEventSerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_field(CustomerBriefSerializer(allow_null=True))
+class ScopedCustomerField(serializers.Field):
+    """The shipment's customer, or null for a reader who may not see who it is: an agent sees
+    the customers with a ticket in their scope (selectors.shipments_for_api)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, shipment: Shipment):
+        if not getattr(shipment, "customer_visible", False):
+            return None
+        return CustomerBriefSerializer(shipment.customer).data
+
+
 class ShipmentSerializer(serializers.ModelSerializer):
     carrier = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    customer = CustomerBriefSerializer(read_only=True)
+    customer = ScopedCustomerField(
+        help_text="Null when the reader may not see who the customer is: an agent sees the "
+        "customers with a ticket in their team's scope."
+    )
     lane = LaneBriefSerializer(read_only=True, allow_null=True)
     incident = IncidentBriefSerializer(read_only=True, allow_null=True)
     delay_cause = DelayCauseField(read_only=True)

@@ -69,12 +69,13 @@ def test_an_integration_token_reads_and_creates(integration_api, carrier):
 
 
 def test_the_list_shows_a_shipment_with_its_slip(api, carrier):
-    factories.ShipmentFactory(
+    shipment = factories.ShipmentFactory(
         carrier=carrier,
         tracking_number="ACME-SLIP",
         promised_at=NOW,
         predicted_eta=NOW + dt.timedelta(hours=60),
     )
+    factories.TicketFactory(customer=shipment.customer, shipment=shipment)
 
     item = api.get(LIST_URL).json()["results"][0]
 
@@ -84,6 +85,42 @@ def test_the_list_shows_a_shipment_with_its_slip(api, carrier):
     assert item["customer"]["name"].startswith("Customer")
     assert item["lane"]["origin_region"] == "CN-GD"
     assert item["incident"] is None
+
+
+def test_an_agent_sees_only_the_customers_of_tickets_in_their_scope(agent, carrier):
+    """The API is no side door to the customers the console keeps from an agent."""
+    ours, theirs = factories.TeamFactory(), factories.TeamFactory()
+    agent.agent_profile.team = ours
+    agent.agent_profile.save()
+    in_scope = factories.ShipmentFactory(carrier=carrier, tracking_number="ACME-OURS")
+    factories.TicketFactory(customer=in_scope.customer, shipment=in_scope, team=ours)
+    other_team = factories.ShipmentFactory(carrier=carrier, tracking_number="ACME-THEIRS")
+    factories.TicketFactory(customer=other_team.customer, shipment=other_team, team=theirs)
+    factories.ShipmentFactory(carrier=carrier, tracking_number="ACME-NONE")
+    client = APIClient()
+    client.force_login(agent)
+
+    listed = {
+        item["tracking_number"]: item["customer"] for item in client.get(LIST_URL).json()["results"]
+    }
+    detail = client.get(f"{LIST_URL}ACME-THEIRS/").json()
+
+    assert listed["ACME-OURS"]["name"] == in_scope.customer.name
+    assert listed["ACME-THEIRS"] is None
+    assert listed["ACME-NONE"] is None
+    assert detail["customer"] is None
+
+
+@pytest.mark.parametrize("reader", ["supervisor", "integration_user"])
+def test_supervisors_and_the_merchant_see_every_customer(request, reader, carrier):
+    shipment = factories.ShipmentFactory(carrier=carrier, tracking_number="ACME-ANY")
+    factories.TicketFactory(customer=shipment.customer, team=factories.TeamFactory())
+    client = APIClient()
+    client.force_login(request.getfixturevalue(reader))
+
+    item = client.get(LIST_URL).json()["results"][0]
+
+    assert item["customer"]["name"] == shipment.customer.name
 
 
 @pytest.fixture
@@ -176,9 +213,10 @@ def test_the_list_costs_the_same_queries_at_any_size(api, carrier, django_assert
     for n in range(size):
         factories.ShipmentFactory(carrier=carrier, incident=incident if n % 2 else None)
 
-    # 1 session, 2 user, 3 the user's permissions, 4 its groups' permissions,
-    # 5 the page of shipments joined with carrier, customer, lane and incident.
-    with django_assert_num_queries(5):
+    # 1 session, 2 user, 3 the user's permissions, 4 its groups' permissions, 5 the agent's team
+    # (their ticket scope), 6 the page of shipments joined with carrier, customer, lane and
+    # incident, each with whether a ticket in scope makes its customer visible.
+    with django_assert_num_queries(6):
         response = api.get(LIST_URL, {"page_size": 100})
 
     assert len(response.json()["results"]) == size
