@@ -226,6 +226,12 @@ class CompensationOfferAdmin(AuthoredAdmin):
         fields = super().get_readonly_fields(request, obj)
         return fields if obj is None else fields + self.readonly_on_change
 
+    def has_add_permission(self, request) -> bool:
+        # An offer is money: it is made through the compensation services, which check the
+        # requester's authority limit and open the approval above it. A row typed in here,
+        # even by a superuser, would skip both.
+        return False
+
     @admin.display(description=_("value"))
     def value(self, obj: CompensationOffer) -> str:
         return remedy_value(obj)
