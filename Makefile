@@ -34,7 +34,7 @@ seed: migrate
 run: seed
 	@echo ""
 	@echo "  Delaydesk is starting on http://127.0.0.1:$(PORT)/"
-	@echo "  Demo logins (password: delaydesk-demo): agent, agent2, supervisor, admin"
+	@echo "  Demo logins (password: delaydesk-demo): agent, agent2, supervisor, operator, admin"
 	@echo "  Carrier webhook: carrier DEMO, secret demo-secret. Ctrl-C stops web, worker and beat."
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 honcho start --procfile Procfile --port $(PORT)

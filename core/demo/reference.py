@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 
 from core.demo import texts
 from core.demo.common import stamps
-from core.roles import AGENT, SUPERVISOR
+from core.roles import AGENT, OPERATOR, SUPERVISOR
 from tickets.models import (
     AgentProfile,
     BusinessCalendar,
@@ -80,6 +80,8 @@ USERS = (
         time_zone="Europe/Berlin",
         max_open_tickets=10,
     ),
+    # Configures rules, policies, templates and carriers in the admin; works no tickets.
+    UserSpec("operator", "Otto", "Meyer", (OPERATOR,), is_available=False, max_open_tickets=0),
     UserSpec(
         "admin", "Ada", "Admin", (), is_superuser=True, is_available=False, max_open_tickets=0
     ),
@@ -88,11 +90,13 @@ DEMO_USERNAMES = tuple(spec.username for spec in USERS)
 
 
 def ensure_users(now: dt.datetime) -> dict[str, object]:
-    """The four demo logins, all with the demo password, in their role groups."""
+    """The demo logins, all with the demo password, in their role groups."""
     User = get_user_model()
-    # One hash for the four users: PBKDF2 is slow on purpose, and they share the password.
+    # One hash for all the users: PBKDF2 is slow on purpose, and they share the password.
     password = make_password(DEMO_PASSWORD)
-    groups = {group.name: group for group in Group.objects.filter(name__in=[AGENT, SUPERVISOR])}
+    groups = {
+        group.name: group for group in Group.objects.filter(name__in=[AGENT, SUPERVISOR, OPERATOR])
+    }
     users = {}
     for spec in USERS:
         user, _created = User.objects.update_or_create(

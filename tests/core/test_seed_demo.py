@@ -183,14 +183,14 @@ class TestTheSeededDemo:
 
     def test_it_prints_a_summary_with_the_counts_and_the_demo_logins(self, seeded):
         assert re.search(rf"shipments\s+{SHIPMENTS}\n", seeded)
-        assert "agent, agent2, supervisor, admin" in seeded
+        assert "agent, agent2, supervisor, operator, admin" in seeded
         assert "delaydesk-demo" in seeded
 
-    def test_it_creates_the_four_demo_logins_with_the_demo_password(self, seeded):
+    def test_it_creates_the_demo_logins_with_the_demo_password(self, seeded):
         users = {user.username: user for user in get_user_model().objects.all()}
 
-        assert set(users) >= {"agent", "agent2", "supervisor", "admin"}
-        for username in ("agent", "agent2", "supervisor", "admin"):
+        assert set(users) >= {"agent", "agent2", "supervisor", "operator", "admin"}
+        for username in ("agent", "agent2", "supervisor", "operator", "admin"):
             user = users[username]
             assert user.check_password("delaydesk-demo")
             assert user.is_staff
@@ -200,6 +200,10 @@ class TestTheSeededDemo:
         assert set(users["supervisor"].groups.values_list("name", flat=True)) == {"supervisor"}
         assert users["supervisor"].has_perm("compensation.approve_compensationoffer")
         assert users["admin"].is_superuser
+        # The operator configures in the admin and works no tickets.
+        assert set(users["operator"].groups.values_list("name", flat=True)) == {"operator"}
+        assert users["operator"].has_perm("core.use_admin")
+        assert not users["operator"].has_perm("tickets.work_console")
         assert users["agent2"].agent_profile.language == "zh-hans"
         assert users["agent2"].agent_profile.time_zone == "Asia/Shanghai"
         assert users["agent"].agent_profile.is_senior
