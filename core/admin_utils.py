@@ -28,12 +28,8 @@ def choice_rank(field: str, choices) -> Case:
     )
 
 
-class TimelineInline(admin.TabularInline):
-    """Read-only history shown on its parent's page: carrier scans, level changes, events."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class ViewOnly:
+    """Shown to whoever may view the rows; never added, changed or deleted here by anyone."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -45,7 +41,15 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
-class HistoryAdmin(admin.ModelAdmin):
+class TimelineInline(ViewOnly, admin.TabularInline):
+    """Read-only history shown on its parent's page: carrier scans, level changes, events."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+class HistoryAdmin(ViewOnly, admin.ModelAdmin):
     """Rows that record what happened: timeline events, carrier scans, level changes, messages,
     SLA timers, approval decisions.
 
@@ -55,15 +59,6 @@ class HistoryAdmin(admin.ModelAdmin):
     message "from the customer"). Their parents cannot be deleted here either, since that
     would delete them with it.
     """
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AuthoredAdmin(admin.ModelAdmin):
