@@ -238,3 +238,25 @@ def _drop_unreferenced(result: dict, components: dict) -> None:
             return
         for name in unused:
             del components[name]
+
+
+class ApiNotFoundAsJsonMiddleware:
+    """An API path that matches no route answers the JSON 404 in development too.
+
+    With DEBUG on (the embedded default of `make run`), Django answers a 404 with its technical
+    HTML page instead of handler404; an integrator trying the API locally must get the same
+    answer as in production, so an HTML 404 under /api/ is replaced by the JSON one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and is_api_path(request.path)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return error_response(exceptions.NotFound.default_detail, CODE_NOT_FOUND, 404)
+        return response

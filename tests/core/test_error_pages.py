@@ -227,3 +227,22 @@ def test_head_healthz_answers_503_when_the_database_does_not(client, monkeypatch
     response = client.head("/healthz")
     assert response.status_code == 503
     assert response.content == b""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/tickets/99999999999999999999999/", "/api/v1/nothing/"])
+def test_with_debug_on_an_api_url_that_matches_nothing_still_answers_json_404(
+    settings, agent_browser, path
+):
+    """`make run` runs with DEBUG on, where Django would answer its technical HTML page."""
+    settings.DEBUG = True
+    body = _api_error(agent_browser.get(path, **ZH), 404, "not_found")
+    assert body["detail"] == "未找到。"
+
+
+@pytest.mark.django_db
+def test_with_debug_on_a_console_404_stays_the_technical_page(settings, agent_browser):
+    settings.DEBUG = True
+    response = agent_browser.get("/console/no-such-page/", **EN)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
