@@ -35,12 +35,14 @@ from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
+
+from core.api_errors import error_response, is_api_path
+from core.views import render_error_page
 
 log = logging.getLogger(__name__)
 
@@ -154,21 +156,16 @@ def _cache_answered() -> None:
 
 
 def throttled_response(request: HttpRequest, wait: int) -> HttpResponse:
-    """429 with Retry-After: JSON in the API's error shape under /api/, else the 429 page."""
-    if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse(
-            {
-                "detail": str(THROTTLED_API % {"seconds": wait}),
-                "code": THROTTLED_CODE,
-                "errors": {},
-            },
-            status=429,
-        )
+    """429 with Retry-After: JSON in the API's error shape under /api/, else the 429 page in
+    the error pages' frame (staff navigation only for staff, as on every error page)."""
+    if is_api_path(request.path):
+        response = error_response(THROTTLED_API % {"seconds": wait}, THROTTLED_CODE, 429)
     else:
         minutes = max(1, math.ceil(wait / 60))
-        response = render(
+        response = render_error_page(
             request,
             "429.html",
+            429,
             {
                 "retry_after_seconds": wait,
                 "retry_after_minutes": minutes,
@@ -177,7 +174,6 @@ def throttled_response(request: HttpRequest, wait: int) -> HttpResponse:
                 )
                 % {"count": minutes},
             },
-            status=429,
         )
     response["Retry-After"] = str(wait)
     response["Cache-Control"] = "no-store"
