@@ -9,10 +9,10 @@ from decimal import Decimal
 from django.conf import settings
 
 from compensation.models import MONEY_KINDS, ApprovalRequest, CompensationOffer
-from core.demo import texts
-from core.demo.shipment_data import CURRENCY_RATE
-from core.demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from customers.models import Customer
+from demo import texts
+from demo.shipment_data import CURRENCY_RATE
+from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from notifications import reasons
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import Incident, Shipment

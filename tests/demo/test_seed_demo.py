@@ -19,9 +19,9 @@ from django.test import override_settings
 from modeltranslation.utils import build_localized_fieldname
 
 from compensation.models import ApprovalRequest, Budget, CompensationOffer
-from core.demo import DEFAULT_SHIPMENTS
 from core.models import DelayCause
 from customers.models import Customer, CustomerTier
+from demo.builder import DEFAULT_SHIPMENTS
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import Carrier, DelayLevel, Incident, Lane, Shipment
 from tickets.macros import unknown_placeholders

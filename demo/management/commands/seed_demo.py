@@ -8,15 +8,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from tqdm import tqdm
 
-from core.demo import (
+from demo.builder import (
     DEFAULT_SHIPMENTS,
-    DEMO_PASSWORD,
-    DEMO_USERNAMES,
     MIN_SHIPMENTS,
     delete_demo_data,
     demo_data_exists,
     seed_demo_data,
 )
+from demo.reference import DEMO_PASSWORD, DEMO_USERNAMES
 
 ALREADY_SEEDED = (
     "Demo data already exists in this database. Run `manage.py seed_demo --reset` to delete "

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from core.demo.common import DemoRandom
-from core.demo.shipment_data import Built
 from customers.models import Customer
+from demo.common import DemoRandom
+from demo.shipment_data import Built
 from shipments.models import Incident, Shipment
 
 H = dt.timedelta(hours=1)

@@ -40,7 +40,7 @@ from tickets.models import (
 from tickets.sla.calendar import Schedule, add_business_time, business_time_between
 
 if TYPE_CHECKING:
-    from core.demo.ticket_data import Story
+    from demo.ticket_data import Story
 
 # The holidays `tickets.sla.timers.Clocks` loads around "now" (the demo history is months long),
 # so a timer's due time here is the one the engine computes at the demo's now.

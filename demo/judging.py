@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from shipments.models import DELAY_LEVEL_RANK
 
 if TYPE_CHECKING:
-    from core.demo.shipment_data import Built
+    from demo.shipment_data import Built
 
 # Statuses in which a parcel can be held at a hub (shipments.detection.HUB_HOLD_STATUSES).
 HUB_HOLD_STATUSES = ("in_transit", "exception")

@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 
-from core.demo import texts
-from core.demo.common import stamps
 from core.roles import AGENT, OPERATOR, SUPERVISOR
+from demo import texts
+from demo.common import stamps
 from tickets.models import (
     AgentProfile,
     BusinessCalendar,

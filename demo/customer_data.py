@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from core.demo import texts
-from core.demo.common import DemoRandom
-from core.demo.network import DESTINATIONS
 from customers.models import Customer
+from demo import texts
+from demo.common import DemoRandom
+from demo.network import DESTINATIONS
 
 # Marks every customer the seeder owns; --reset and --if-empty look for it.
 DEMO_REF_PREFIX = "DEMO-C"

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.demo import texts
-from core.demo.common import DemoRandom
-from core.demo.customer_data import CustomerPicker
-from core.demo.judging import RuleSpec, judge
-from core.demo.network import CARRIER_SPECS, PLACES, ROLE_STATUS, LaneSpec, Stop
-from core.demo.shipment_plans import FINAL_SCENARIOS, Plan
+from demo import texts
+from demo.common import DemoRandom
+from demo.customer_data import CustomerPicker
+from demo.judging import RuleSpec, judge
+from demo.network import CARRIER_SPECS, PLACES, ROLE_STATUS, LaneSpec, Stop
+from demo.shipment_plans import FINAL_SCENARIOS, Plan
 from shipments.models import (
     Carrier,
     DelayLevelChange,

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from compensation.models import ApprovalRequest, CompensationOffer
-from core.demo import texts
-from core.demo.case_plans import Case
-from core.demo.common import DemoRandom
-from core.demo.reference import USERS
-from core.demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
 from customers.models import Customer
+from demo import texts
+from demo.case_plans import Case
+from demo.common import DemoRandom
+from demo.reference import USERS
+from demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
 from notifications.models import Notification, SatisfactionSurvey
 from tickets.models import Message, MilestoneTrigger, SLAPolicy, SLATimer, Ticket, TicketEvent
 from tickets.sla.policy import policy_matches
@@ -509,7 +509,7 @@ class Story:
     # --- the story ------------------------------------------------------------------------------
 
     def tell(self) -> None:
-        from core.demo.remedy_data import NoticeWriter, OfferStory
+        from demo.remedy_data import NoticeWriter, OfferStory
 
         case = self.case
         rng = self.rng
@@ -683,7 +683,7 @@ class Story:
     def solve(self) -> None:
         """Solved with a last word: delivered, or (a parcel still on its way) the new date and
         "we keep you posted"; a reply from the customer would reopen the ticket."""
-        from core.demo.remedy_data import SurveyStory
+        from demo.remedy_data import SurveyStory
 
         at = self.limit
         shipment = self.shipment

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.demo.common import DemoRandom
+from demo.common import DemoRandom
 
 FINAL_SCENARIOS = ("delivered", "delivered_late", "returned", "expired")
 

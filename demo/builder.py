@@ -27,22 +27,22 @@ from compensation.models import (
     CompensationPolicy,
     PolicyRemedy,
 )
-from core.demo import network, reference
-from core.demo.case_plans import CasePlanner
-from core.demo.common import DemoRandom, floor_hour, history_timestamps
-from core.demo.customer_data import (
+from core.roles import AGENT
+from customers.models import Customer
+from demo import network, reference
+from demo.case_plans import CasePlanner
+from demo.common import DemoRandom, floor_hour, history_timestamps
+from demo.customer_data import (
     DEMO_REF_PREFIX,
     CustomerPicker,
     build_customers,
     finish_customers,
 )
-from core.demo.judging import DEFAULT_RULES, RuleSpec, lane_statistics
-from core.demo.remedy_data import NoticeWriter
-from core.demo.shipment_data import ShipmentBuilder, build_incidents
-from core.demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
-from core.demo.ticket_data import CaseworkBuilder
-from core.roles import AGENT
-from customers.models import Customer
+from demo.judging import DEFAULT_RULES, RuleSpec, lane_statistics
+from demo.remedy_data import NoticeWriter
+from demo.shipment_data import ShipmentBuilder, build_incidents
+from demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
+from demo.ticket_data import CaseworkBuilder
 from notifications.models import Notification, SatisfactionSurvey
 from shipments.models import DelayLevelChange, DelayRule, Incident, Lane, Shipment, TrackingEvent
 from tickets.models import Message, PriorityRule, SLATimer, Ticket, TicketEvent

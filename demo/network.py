@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from core.demo import texts
-from core.demo.common import DemoRandom, stamps
+from demo import texts
+from demo.common import DemoRandom, stamps
 from shipments.models import Carrier, CarrierStatusMapping, Lane
 
 # Event role -> (Delaydesk status, cause). Every carrier maps its own code for each role.
