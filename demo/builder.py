@@ -39,7 +39,7 @@ from demo.customer_data import (
     finish_customers,
 )
 from demo.judging import DEFAULT_RULES, RuleSpec, lane_statistics
-from demo.remedy_data import NoticeWriter
+from demo.remedy_data import NoticeWriter, StoryRemedies
 from demo.shipment_data import ShipmentBuilder, build_incidents
 from demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
 from demo.ticket_data import CaseworkBuilder
@@ -245,7 +245,7 @@ def _generate_shipments(rng, now, total, builder: ShipmentBuilder, progress: Pro
         if plan.scenario in FINAL_SCENARIOS:
             built.append(builder.build(plan))
             bar.update(1)
-    lane_stats = lane_statistics(now, built)
+    lane_stats = lane_statistics(now, (item.shipment for item in built))
     builder.lane_means = {pk: row["mean_transit_hours"] for pk, row in lane_stats.items()}
     for plan in plans:
         if plan.scenario not in FINAL_SCENARIOS:
@@ -290,6 +290,7 @@ def _casework_builder(rng, now, users, teams) -> CaseworkBuilder:
             .prefetch_related(Prefetch("remedies", queryset=PolicyRemedy.objects.order_by("pk")))
         ),
         agent_limit=(limit.max_amount, limit.max_percent) if limit else (Decimal(50), Decimal(10)),
+        remedies=StoryRemedies(),
     )
 
 

@@ -8,13 +8,10 @@ agree with those jobs, so running them on the demo changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from shipments.models import DELAY_LEVEL_RANK
-
-if TYPE_CHECKING:
-    from demo.shipment_data import Built
+from shipments.models import DELAY_LEVEL_RANK, Shipment
 
 # Statuses in which a parcel can be held at a hub (shipments.detection.HUB_HOLD_STATUSES).
 HUB_HOLD_STATUSES = ("in_transit", "exception")
@@ -76,12 +73,11 @@ def judge(
     return "none", ""
 
 
-def lane_statistics(now: dt.datetime, built: list[Built]) -> dict[int, dict]:
+def lane_statistics(now: dt.datetime, shipments: Iterable[Shipment]) -> dict[int, dict]:
     """Per lane, as shipments.lanes computes them: count, mean, nearest-rank p50/p90, on time."""
     transit: dict[int, list[float]] = {}
     on_time: dict[int, int] = {}
-    for item in built:
-        shipment = item.shipment
+    for shipment in shipments:
         if shipment.status != "delivered":
             continue
         hours = (shipment.delivered_at - shipment.shipped_at).total_seconds() / 3600

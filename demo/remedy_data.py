@@ -33,6 +33,20 @@ def days_late(shipment: Shipment | None, now: dt.datetime) -> float:
     return max(0.0, (end - shipment.promised_at).total_seconds() / 86400)
 
 
+class StoryRemedies:
+    """The remedy chapters of a ticket story, as ticket_data's ``CaseworkBuilder`` asks for them
+    (its ``Remedies``): builder.py hands one in."""
+
+    def delay_notices(self, story: Story) -> None:
+        NoticeWriter(story.b).delay_notices(story)
+
+    def offer(self, story: Story) -> None:
+        OfferStory(story).tell()
+
+    def survey(self, story: Story) -> None:
+        SurveyStory(story).tell()
+
+
 class OfferStory:
     """A remedy that fits the cause and the customer, through approval when above authority.
 

@@ -26,21 +26,21 @@ Due times come from the engine's calendar arithmetic on one `Schedule` per team 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from compensation.models import CompensationOffer
 from tickets.models import (
     BusinessCalendar,
     MilestoneTrigger,
+    SLAPolicy,
     SLATarget,
     SLATimer,
+    Ticket,
     TicketEvent,
     TimerKind,
     TimerStatus,
 )
 from tickets.sla.calendar import Schedule, add_business_time, business_time_between
-
-if TYPE_CHECKING:
-    from demo.ticket_data import Story
 
 # The holidays `tickets.sla.timers.Clocks` loads around "now" (the demo history is months long),
 # so a timer's due time here is the one the engine computes at the demo's now.
@@ -83,10 +83,31 @@ class TeamClock:
         return int(business_time_between(schedule, start, end).total_seconds())
 
 
+class TimedStory(Protocol):
+    """What `StoryTimers` reads from a told story (ticket_data's `Story`), and where it writes."""
+
+    ticket: Ticket
+    clock: TeamClock
+    policy: SLAPolicy | None
+    now: dt.datetime
+    assignee: object  # the agent (a user) or None
+    inbound: list[dt.datetime]  # customer messages
+    outbound: list[dt.datetime]  # public agent replies
+    carrier_contacted_at: dt.datetime | None
+    offers: list[CompensationOffer]
+    status_times: dict[str, dt.datetime]
+    timers: list[SLATimer]  # out: the timer rows
+    timer_events: list[tuple[TicketEvent, SLATimer]]  # out: events naming their timer
+
+    def event(
+        self, event_kind: str, at: dt.datetime, actor=None, public: bool = True, **data
+    ) -> TicketEvent: ...
+
+
 class StoryTimers:
     """The timers of one told story, and the sweeper's and milestones' timeline rows."""
 
-    def __init__(self, story: Story):
+    def __init__(self, story: TimedStory):
         self.s = story
         self.ticket = story.ticket
         self.clock = story.clock

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.conf import settings
 
@@ -93,6 +94,21 @@ class Target:
     business: bool = False
 
 
+class Remedies(Protocol):
+    """The parts of a story another module writes (remedy_data's ``StoryRemedies``, handed in
+    by builder.py, which sits above both): notices, compensation and the survey all tell of a
+    ticket, so they know this module, not the other way round."""
+
+    def delay_notices(self, story: Story) -> None:
+        """A proactive ticket's notices: one per delay level reached, and on delivery."""
+
+    def offer(self, story: Story) -> None:
+        """A remedy for the case, through approval when above the agent's authority."""
+
+    def survey(self, story: Story) -> None:
+        """After resolution, perhaps a satisfaction survey, perhaps answered."""
+
+
 @dataclass
 class Casework:
     tickets: list[Ticket] = field(default_factory=list)
@@ -124,6 +140,7 @@ class CaseworkBuilder:
         sla_policies: list,
         compensation_policies: list,
         agent_limit: tuple,
+        remedies: Remedies,
     ) -> None:
         self.rng = rng
         self.now = now
@@ -138,6 +155,7 @@ class CaseworkBuilder:
         self.sla_policies = sla_policies
         self.compensation_policies = compensation_policies
         self.agent_limit = agent_limit  # (max amount in EUR, max percent)
+        self.remedies = remedies
         self.out = Casework()
         self.dedupe_keys: set[str] = set()
 
@@ -509,8 +527,6 @@ class Story:
     # --- the story ------------------------------------------------------------------------------
 
     def tell(self) -> None:
-        from demo.remedy_data import NoticeWriter, OfferStory
-
         case = self.case
         rng = self.rng
         ticket = self.ticket
@@ -540,7 +556,7 @@ class Story:
             case.due_soon = False
 
         if case.source == "proactive":
-            NoticeWriter(self.b).delay_notices(self)
+            self.b.remedies.delay_notices(self)
         else:
             channel = {"email": "email", "agent": "phone"}.get(case.source, "")
             body = rng.choice(texts.CUSTOMER_FIRST[self.language][case.category])
@@ -602,7 +618,7 @@ class Story:
             self._follow_up(target)
 
         if case.remedy:
-            OfferStory(self).tell()
+            self.b.remedies.offer(self)
 
         if target == "pending":
             self.agent_says(self._question().format(**self.values()), self.step(0.2, 4))
@@ -683,8 +699,6 @@ class Story:
     def solve(self) -> None:
         """Solved with a last word: delivered, or (a parcel still on its way) the new date and
         "we keep you posted"; a reply from the customer would reopen the ticket."""
-        from demo.remedy_data import SurveyStory
-
         at = self.limit
         shipment = self.shipment
         category = self.case.category
@@ -704,7 +718,7 @@ class Story:
             closed_at = at + 4 * 24 * H
             self.set_status("closed", closed_at)
             self.ticket.closed_at = closed_at
-        SurveyStory(self).tell()
+        self.b.remedies.survey(self)
 
     # --- timers and bookkeeping -------------------------------------------------------------------
 
