@@ -8,10 +8,17 @@ class CompensationConfig(AppConfig):
     verbose_name = _("Compensation")
 
     def ready(self) -> None:
+        # In ready(): these modules import models, which need the app registry.
+        from compensation import texts
         from compensation.defaults import ensure_default_authority_limits
+        from tickets import macros, selectors
 
         # Connected after core's ensure_roles (core is earlier in INSTALLED_APPS), so the
         # role groups exist when this runs.
         post_migrate.connect(
             ensure_default_authority_limits, dispatch_uid="compensation.default_authority_limits"
         )
+        # What tickets (below) shows of remedies without importing compensation: the
+        # {compensation} macro placeholder and the remedy named in timeline events.
+        macros.register_placeholder("compensation", texts.ticket_compensation)
+        selectors.register_remedy_label(texts.remedy_kind_label)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from compensation.texts import describe_offer
 from core.models import Channel
 from notifications.models import NoticeKind, Notification
 
@@ -306,8 +307,6 @@ def survey_enqueue(*, ticket: Ticket, now: dt.datetime) -> Notification:
 
 def remedy_enqueue(*, offer: Any, kind: str, now: dt.datetime | None = None) -> Notification:
     """Tell the customer about a remedy offered to them or issued (compensation offers)."""
-    from tickets.macros import describe_offer
-
     now = now or timezone.now()
     customer = offer.customer
     from django.utils import translation

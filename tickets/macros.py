@@ -9,14 +9,22 @@ A value that is empty ("") has nothing to say: a ticket without a shipment has n
 tracking number, estimate or delay reason, a ticket without a standing offer no compensation.
 The text then leaves out what would dangle (``without_empty_values``) instead of writing
 "your order — ..." or "we offer you .".
+
+Some values belong to apps above tickets, which tickets does not import (docs/ARCHITECTURE.md):
+``{compensation}`` is the offer that still stands, which compensation knows. Such a placeholder
+is named in ``PROVIDED_PLACEHOLDERS`` (it is part of the macro language: the default macros and
+the admin's help use it) and its value comes from the provider that app registers in its
+``AppConfig.ready()`` (``register_placeholder``). With no provider registered the value is "":
+the placeholder stays known (a macro that uses it validates and renders), and the sentence that
+holds it is left out as for a ticket without an offer, so a customer never reads
+"{compensation}" or "we offer you .".
 """
 
 from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping
-from decimal import Decimal
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -24,7 +32,6 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy
 
-from compensation.models import CompensationOffer, OfferStatus, RemedyKind
 from core import placeholders
 from core.middleware import valid_time_zone
 from core.models import DelayCause
@@ -36,41 +43,37 @@ if TYPE_CHECKING:
     from shipments.models import Shipment
     from tickets.models import Ticket
 
+# Placeholders whose value an app above tickets provides (register_placeholder).
+PROVIDED_PLACEHOLDERS = ("compensation",)
+
 PLACEHOLDERS = (
     "customer_name",
     "order_number",
     "tracking_number",
     "new_eta",
     "delay_reason",
-    "compensation",
+    *PROVIDED_PLACEHOLDERS,
 )
 
 # delay_reason when the shipment carries no cause, or "unknown".
 CAUSE_BEING_CHECKED = gettext_lazy("Being checked with the carrier")
-# Two alternatives of one choice group ("the customer picks one").
-ALTERNATIVES = gettext_lazy("%(first)s or %(second)s")
 
-# Offers that no longer stand: a supervisor or the customer said no, or it was withdrawn.
-_DEAD_OFFER_STATUSES = (OfferStatus.REJECTED, OfferStatus.DECLINED, OfferStatus.CANCELLED)
+# name -> provider(ticket) -> plain text in the active language ("" when there is nothing to say).
+_providers: dict[str, Callable[[Ticket], str]] = {}
 
-# How each remedy reads after "we would like to offer you ...".
-_MONEY_PHRASES = {
-    RemedyKind.COUPON: gettext_lazy("a coupon worth %(amount)s"),
-    RemedyKind.PARTIAL_REFUND: gettext_lazy("a refund of %(amount)s"),
-    RemedyKind.FULL_REFUND: gettext_lazy("a full refund of %(amount)s"),
-    RemedyKind.CASH: gettext_lazy("compensation of %(amount)s"),
-}
-_PERCENT_PHRASE = gettext_lazy("a discount code for %(percent)s%% off")
-_POINTS_PHRASE = gettext_lazy("%(points)s loyalty points")
-_FIXED_PHRASES = {
-    RemedyKind.RESHIP: gettext_lazy("a free replacement shipment"),
-    RemedyKind.FREE_SHIPPING: gettext_lazy("a free-shipping coupon"),
-    RemedyKind.EXPEDITED_RESHIP: gettext_lazy("an express replacement shipment"),
-    RemedyKind.PRIORITY_SHIPPING: gettext_lazy("priority shipping on your next order"),
-    RemedyKind.GIFT: gettext_lazy("a small gift"),
-    RemedyKind.UPGRADE: gettext_lazy("a free upgrade"),
-    RemedyKind.SENIOR_CALL: gettext_lazy("a call from a senior member of our team"),
-}
+
+def register_placeholder(name: str, provider: Callable[[Ticket], str]) -> None:
+    """Fill the placeholder ``name`` (one of ``PROVIDED_PLACEHOLDERS``) with ``provider(ticket)``.
+
+    Called by the app that owns the value, in its ``AppConfig.ready()``; registering again
+    replaces the provider. The provider runs in the language the macro is rendered in.
+    """
+    if name not in PROVIDED_PLACEHOLDERS:
+        raise ValueError(
+            f"{name!r} is not a provided placeholder: add it to PROVIDED_PLACEHOLDERS "
+            "(and to the macro admin's help) first"
+        )
+    _providers[name] = provider
 
 
 def render_macro(body: str, context: Mapping[str, str]) -> str:
@@ -153,7 +156,7 @@ def macro_context(ticket: Ticket, *, language: str | None = None) -> dict[str, s
             "tracking_number": shipment.tracking_number.strip() if shipment else "",
             "new_eta": _new_eta(shipment, customer.time_zone),
             "delay_reason": _delay_reason(shipment),
-            "compensation": _compensation(ticket),
+            **{name: _provided(name, ticket) for name in PROVIDED_PLACEHOLDERS},
         }
 
 
@@ -197,38 +200,7 @@ def _delay_reason(shipment: Shipment | None) -> str:
     return str(CAUSE_BEING_CHECKED)
 
 
-def _compensation(ticket: Ticket) -> str:
-    """The most recent offer that still stands, with its alternatives when the customer is to
-    choose among several; "" when there is none."""
-    standing = ticket.offers.exclude(status__in=_DEAD_OFFER_STATUSES).order_by("-created_at", "-pk")
-    latest = standing.first()
-    if latest is None:
-        return ""
-    offers = [latest]
-    if latest.choice_group is not None:
-        offers = list(
-            standing.filter(choice_group=latest.choice_group).order_by("created_at", "pk")
-        )
-    text = describe_offer(offers[0])
-    for offer in offers[1:]:
-        text = str(ALTERNATIVES) % {"first": text, "second": describe_offer(offer)}
-    return text
-
-
-def describe_offer(offer: CompensationOffer) -> str:
-    """One remedy as a short phrase in the active language, e.g. "a refund of 10.00 EUR"."""
-    if offer.kind in _MONEY_PHRASES and offer.amount is not None:
-        amount = f"{formats.number_format(offer.amount, 2)} {offer.currency}"
-        return str(_MONEY_PHRASES[offer.kind]) % {"amount": amount}
-    if offer.kind == RemedyKind.DISCOUNT_CODE and offer.percent is not None:
-        return str(_PERCENT_PHRASE) % {"percent": _plain_number(offer.percent)}
-    if offer.kind == RemedyKind.LOYALTY_POINTS and offer.points is not None:
-        return str(_POINTS_PHRASE) % {"points": offer.points}
-    if offer.kind in _FIXED_PHRASES:
-        return str(_FIXED_PHRASES[offer.kind])
-    return str(offer.get_kind_display())
-
-
-def _plain_number(value: Decimal) -> str:
-    """15.00 -> "15", 12.50 -> "12.5" (normalize alone would give "1E+1" for 10)."""
-    return format(value.normalize(), "f")
+def _provided(name: str, ticket: Ticket) -> str:
+    """The value an app above tickets gives ``name``; "" when none registered (see the top)."""
+    provider = _providers.get(name)
+    return "" if provider is None else str(provider(ticket))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -468,6 +469,18 @@ def _display_name(user) -> str:
     return (user.first_name or user.get_username()) if user is not None else ""
 
 
+# The name of a remedy kind in timeline events about remedies ("Remedy proposed: Partial
+# refund"). Remedies are compensation's, above tickets: it registers the labeller in its
+# AppConfig.ready(). Without one the sentence names no remedy ("A remedy was proposed").
+_remedy_label: Callable[[str], str] | None = None
+
+
+def register_remedy_label(label: Callable[[str], str]) -> None:
+    """Name remedy kinds in the timeline with ``label(kind)`` (plain text, active language)."""
+    global _remedy_label
+    _remedy_label = label
+
+
 # Which choices an event's "old"/"new" values come from.
 _CHANGE_CHOICES = {
     TicketEvent.Kind.STATUS_CHANGED: TicketStatus,
@@ -493,7 +506,8 @@ def describe_event(
     event.timer_label = (
         (milestone_labels or {}).get(name) or name or _label(TimerKind, data.get("timer_kind"))
     )
-    event.remedy_label = _label(RemedyKind, data.get("kind"))
+    kind = data.get("kind")
+    event.remedy_label = str(_remedy_label(kind)) if _remedy_label and kind else ""
     event.source_label = _label(Source, data.get("source"))
     event.channel_label = _label(Channel, data.get("channel"))
     event.minutes_late = max(

@@ -1059,3 +1059,30 @@ def test_the_customer_panel_lists_past_remedies_with_their_tickets(agent_client,
     assert "Percentage discount code · 15%" in body
     assert f"#{older.pk}</a>: Full refund · 49.90 EUR" in body
     assert "and 1 more remedy" in body
+
+
+def test_a_remedy_event_names_the_remedy_in_the_timeline(agent_client, agent):
+    ticket = factories.TicketFactory(assignee=agent)
+    factories.TicketEventFactory(
+        ticket=ticket, kind=TicketEvent.Kind.COMPENSATION_PROPOSED, data={"kind": "partial_refund"}
+    )
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    assert "Remedy proposed: Partial refund" in body
+
+
+def test_without_a_remedy_labeller_a_remedy_event_still_reads_well(
+    agent_client, agent, monkeypatch
+):
+    """Tickets on its own: remedies are compensation's, which names their kinds (registry)."""
+    monkeypatch.setattr(selectors, "_remedy_label", None)
+    ticket = factories.TicketFactory(assignee=agent)
+    factories.TicketEventFactory(
+        ticket=ticket, kind=TicketEvent.Kind.COMPENSATION_PROPOSED, data={"kind": "partial_refund"}
+    )
+
+    body = agent_client.get(detail_url(ticket)).content.decode()
+
+    assert "A remedy was proposed" in body
+    assert "Partial refund" not in body

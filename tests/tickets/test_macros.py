@@ -20,6 +20,7 @@ from django.utils.safestring import SafeData
 
 from compensation.models import OfferStatus, RemedyKind
 from tests import factories
+from tickets import macros
 from tickets.macros import (
     PLACEHOLDERS,
     macro_context,
@@ -305,6 +306,53 @@ def test_the_compensation_keeps_its_numbers_in_chinese():
     offer(ticket, kind=RemedyKind.DISCOUNT_CODE, amount=None, percent=Decimal("15"))
 
     assert "15%" in macro_context(ticket)["compensation"]
+
+
+# ---- Values from the apps above tickets (register_placeholder) ------------------------------
+
+
+@pytest.fixture
+def nothing_registered(monkeypatch):
+    """Tickets on its own: no app above it has filled a provided placeholder."""
+    monkeypatch.setattr(macros, "_providers", {})
+
+
+def test_without_a_provider_the_compensation_placeholder_is_known_and_empty(nothing_registered):
+    ticket = delayed_ticket()
+    offer(ticket, amount=Decimal("10.00"))
+
+    context = macro_context(ticket)
+
+    assert "compensation" in PLACEHOLDERS
+    assert set(context) == set(PLACEHOLDERS)
+    assert context["compensation"] == ""
+    assert unknown_placeholders("We offer you {compensation}.") == []
+
+
+def test_without_a_provider_the_sentence_with_the_compensation_is_left_out(nothing_registered):
+    ticket = delayed_ticket()
+    offer(ticket, amount=Decimal("10.00"))
+    macro = Macro(
+        language="en", body="Hello {customer_name}. We offer you {compensation}.\nThanks."
+    )
+
+    assert render_for_ticket(macro, ticket) == "Hello Carla Customer.\nThanks."
+
+
+def test_a_registered_provider_fills_its_placeholder_in_the_macros_language(
+    nothing_registered,
+):
+    macros.register_placeholder("compensation", lambda ticket: translation.get_language())
+
+    assert macro_context(delayed_ticket(), language="zh-hans")["compensation"] == "zh-hans"
+
+
+def test_only_a_declared_placeholder_can_be_provided(nothing_registered):
+    with pytest.raises(ValueError, match="PROVIDED_PLACEHOLDERS"):
+        macros.register_placeholder("coupon_code", lambda ticket: "X")
+
+    assert macros._providers == {}
+    assert "coupon_code" not in PLACEHOLDERS
 
 
 # ---- Rendering ---------------------------------------------------------------------------------
