@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
+from core import panels
+
 
 class CompensationConfig(AppConfig):
     name = "compensation"
@@ -19,6 +21,15 @@ class CompensationConfig(AppConfig):
             ensure_default_authority_limits, dispatch_uid="compensation.default_authority_limits"
         )
         # What tickets (below) shows of remedies without importing compensation: the
-        # {compensation} macro placeholder and the remedy named in timeline events.
+        # {compensation} macro placeholder, the remedy named in timeline events, and the
+        # ticket page's remedy panel (compensation.panels).
         macros.register_placeholder("compensation", texts.ticket_compensation)
         selectors.register_remedy_label(texts.remedy_kind_label)
+        panels.register_panel(
+            slot="ticket.sidebar",
+            url_name="compensation:ticket_panel",
+            title=_("Compensation"),
+            link_text=_("Show the remedies offered to this customer"),
+            order=20,
+            marker="remedy-panel",
+        )

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "tickets",
     "compensation",
     "notifications",
+    "supervisor",
     "demo",
 ]
 

@@ -15,9 +15,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("console/shipments/", include("shipments.urls")),
     path("console/", include("tickets.urls")),
+    path("console/", include("compensation.console_urls")),
     path("", include("notifications.urls")),
     path("supervisor/incidents/", include("shipments.supervisor_urls")),
-    path("supervisor/", include("compensation.urls")),
+    path("supervisor/", include("supervisor.urls")),
     # The admin's login form under the same per-address limit (before the admin's own route).
     path("admin/login/", core_login.admin_login),
     path("admin/", admin.site.urls),

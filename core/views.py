@@ -172,7 +172,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """
     roles = user_roles(request.user)
     if SUPERVISOR in roles:
-        return redirect("compensation:supervisor")
+        return redirect("supervisor:home")
     if AGENT in roles:
         return redirect("tickets:console")
     if OPERATOR in roles:

@@ -33,9 +33,9 @@ from core.ratelimit import rate_limited
 from customers.models import Customer
 from notifications import dispatch, selectors, services
 from notifications.forms import NotificationFilterForm, SurveyForm
-from notifications.models import SatisfactionSurvey
 from shipments.models import Incident
-from tickets.models import Ticket
+from tickets.models import SatisfactionSurvey, Ticket
+from tickets.services import survey_answer
 
 INCIDENT_RESOLVED = gettext_lazy(
     "This incident is resolved: its customers hear about their parcels through their own notices."
@@ -137,7 +137,7 @@ def incident_notify(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     affected customer (notifications.services.incident_notify; a second POST queues nothing
     new, the dedupe keys are taken)."""
     incident = get_object_or_404(Incident.objects.select_related("carrier"), public_id=public_id)
-    target = reverse("compensation:supervisor") + "#incidents"
+    target = reverse("supervisor:home") + "#incidents"
     if request.method == "GET":
         return render(
             request,
@@ -201,7 +201,7 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
         else:
             form = SurveyForm(request.POST)
             if form.is_valid():
-                recorded = services.survey_answer(
+                recorded = survey_answer(
                     survey=survey,
                     rating=form.cleaned_data["rating"],
                     comment=form.cleaned_data["comment"],

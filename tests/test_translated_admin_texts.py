@@ -136,8 +136,8 @@ def test_the_supervisor_alerts_name_milestones_in_the_readers_language(
 ):
     lost_parcel_ticket.timers.update(due_at=timezone.now() + dt.timedelta(minutes=10))
 
-    chinese = supervisor_client.get(reverse("compensation:supervisor"), **ZH).content.decode()
-    english = supervisor_client.get(reverse("compensation:supervisor"), **EN).content.decode()
+    chinese = supervisor_client.get(reverse("supervisor:home"), **ZH).content.decode()
+    english = supervisor_client.get(reverse("supervisor:home"), **EN).content.decode()
 
     assert "联系客户" in chinese
     assert "Contact the customer" in english

@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,7 +28,6 @@ from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from compensation.models import CompensationOffer, OfferStatus, RemedyKind
 from core.inputs import parse_id, parse_page
 from core.models import Channel
 from customers.models import Customer
@@ -254,21 +252,6 @@ MESSAGE_EVENT_KINDS = frozenset(
 
 
 @dataclass(frozen=True)
-class OfferSummary:
-    """The latest remedy of one ticket, and how many it has."""
-
-    count: int
-    kind: str
-    kind_label: str
-    status: str
-    status_label: str
-    amount: Any
-    currency: str
-    percent: Any
-    points: int | None
-
-
-@dataclass(frozen=True)
 class TimelineEntry:
     at: dt.datetime
     message: Message | None = None
@@ -281,17 +264,12 @@ class TicketDetail:
     other_tickets: list[Ticket]
     timeline: list[TimelineEntry]
     macros: list[Macro]
-    this_offer: OfferSummary | None = None
     timers: list[SLATimer] = field(default_factory=list)
 
     @property
     def shipment_events(self) -> list[TrackingEvent]:
         shipment = self.ticket.shipment
         return list(shipment.events.all()) if shipment is not None else []
-
-    @property
-    def past_offers(self) -> list[tuple[Ticket, OfferSummary]]:
-        return [(t, t.offer_summary) for t in self.other_tickets if t.offer_summary]
 
 
 def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
@@ -301,12 +279,6 @@ def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
     other_tickets = (
         Ticket.objects.filter(customer=OuterRef("customer"))
         .exclude(pk=OuterRef("pk"))
-        .values("customer")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    offers = (
-        CompensationOffer.objects.filter(customer=OuterRef("customer"))
         .values("customer")
         .annotate(n=Count("pk"))
         .values("n")
@@ -326,7 +298,6 @@ def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
         )
         .annotate(
             customer_other_tickets=Coalesce(Subquery(other_tickets), 0),
-            customer_offer_count=Coalesce(Subquery(offers), 0),
         )
         .prefetch_related(
             # With its target, whose label names a milestone in the reader's language.
@@ -350,79 +321,22 @@ def ticket_detail_queryset(*, user: Any) -> QuerySet[Ticket]:
     )
 
 
-def _with_offer_summary(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """Each ticket's latest remedy (correlated subqueries: one query for the whole list)."""
-    latest = CompensationOffer.objects.filter(ticket=OuterRef("pk")).order_by("-created_at", "-pk")
-    count = (
-        CompensationOffer.objects.filter(ticket=OuterRef("pk"))
-        .order_by()
-        .values("ticket")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return tickets.annotate(
-        offer_count=Coalesce(Subquery(count), 0),
-        **{
-            f"offer_{name}": Subquery(latest.values(name)[:1])
-            for name in ("kind", "status", "amount", "currency", "percent", "points")
-        },
-    )
-
-
-def _offer_summary(ticket: Ticket) -> OfferSummary | None:
-    if not ticket.offer_count:
-        return None
-    return OfferSummary(
-        count=ticket.offer_count,
-        kind=ticket.offer_kind,
-        kind_label=_label(RemedyKind, ticket.offer_kind),
-        status=ticket.offer_status,
-        status_label=_label(OfferStatus, ticket.offer_status),
-        # Through a subquery SQLite hands the decimal back unquantized (49.9000000000000).
-        amount=None if ticket.offer_amount is None else _cents(ticket.offer_amount),
-        currency=ticket.offer_currency,
-        percent=ticket.offer_percent,
-        points=ticket.offer_points,
-    )
-
-
-def _cents(value: Any) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"))
-
-
 def ticket_detail(*, ticket: Ticket) -> TicketDetail:
     """What the ticket page shows next to the prefetched ticket.
 
-    Two queries: the customer's recent tickets (this one and up to five others) with the latest
-    remedy of each, and the macros for the reply box.
+    Two queries: the customer's recent other tickets (up to five), and the macros for the reply
+    box. (Their remedies are compensation's panel: compensation.panels.)
     """
-    recent_others = (
+    other_tickets = list(
         Ticket.objects.filter(customer_id=ticket.customer_id)
         .exclude(pk=ticket.pk)
-        .order_by("-created_at", "-pk")
-        .values("pk")[:PROFILE_LIST_LIMIT]
+        .order_by("-created_at", "-pk")[:PROFILE_LIST_LIMIT]
     )
-    history = list(
-        _with_offer_summary(
-            Ticket.objects.filter(customer_id=ticket.customer_id).filter(
-                Q(pk=ticket.pk) | Q(pk__in=recent_others)
-            )
-        ).order_by("-created_at", "-pk")
-    )
-    this_offer = None
-    other_tickets = []
-    for row in history:
-        row.offer_summary = _offer_summary(row)
-        if row.pk == ticket.pk:
-            this_offer = row.offer_summary
-        else:
-            other_tickets.append(row)
     return TicketDetail(
         ticket=ticket,
         other_tickets=other_tickets,
         timeline=ticket_timeline(ticket),
         macros=list(macros_for_ticket(ticket)),
-        this_offer=this_offer,
         timers=list(ticket.timers.all()),
     )
 

@@ -13,7 +13,7 @@ LOGIN = reverse("login")
 LOGOUT = reverse("logout")
 HOME = reverse("home")
 CONSOLE = reverse("tickets:console")
-SUPERVISOR_PAGE = reverse("compensation:supervisor")
+SUPERVISOR_PAGE = reverse("supervisor:home")
 
 
 # ---- Login and logout -----------------------------------------------------------------------

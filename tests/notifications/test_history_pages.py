@@ -602,7 +602,7 @@ def flashed(response) -> list[str]:
 
 
 def test_the_supervisor_page_offers_the_notice_with_a_confirmation(supervisor_client, incident):
-    body = supervisor_client.get(reverse("compensation:supervisor")).content.decode()
+    body = supervisor_client.get(reverse("supervisor:home")).content.decode()
 
     assert f'href="{notify_url(incident)}" hx-post="{notify_url(incident)}"' in body
     assert "hx-confirm=" in body
@@ -629,7 +629,7 @@ def test_notifying_queues_the_notices_and_says_how_many(
     response = supervisor_client.post(notify_url(incident), follow=False)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("compensation:supervisor") + "#incidents"
+    assert response["Location"] == reverse("supervisor:home") + "#incidents"
     assert fake_notify == [{"incident": incident, "by": supervisor}]
     assert flashed(response) == ["3 customers will be notified about “French customs strike”."]
 
@@ -640,7 +640,7 @@ def test_with_htmx_the_browser_is_sent_back_to_the_supervisor_page(
     response = supervisor_client.post(notify_url(incident), **HTMX)
 
     assert response.status_code == 200
-    assert response["HX-Redirect"] == reverse("compensation:supervisor") + "#incidents"
+    assert response["HX-Redirect"] == reverse("supervisor:home") + "#incidents"
     assert len(fake_notify) == 1
 
 

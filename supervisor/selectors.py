@@ -1,7 +1,7 @@
 """Reads for the supervisor page: approvals, incidents, SLA alerts and the KPI strip.
 
 Every list is one query and every KPI a single aggregate, so the page costs the same number of
-queries with ten rows or ten thousand (tests/compensation/test_supervisor_page.py).
+queries with ten rows or ten thousand (tests/supervisor/test_supervisor_page.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, Q, QuerySet
 
 from compensation.models import CompensationOffer
-from notifications.models import SatisfactionSurvey
 from shipments.models import DelayLevel, Incident, Shipment
-from tickets.models import CLOSED_STATUSES, SLATimer, Ticket, TicketStatus
+from tickets.models import CLOSED_STATUSES, SatisfactionSurvey, SLATimer, Ticket, TicketStatus
 
 LIST_LIMIT = 50
 SLA_ALERT_WINDOW = dt.timedelta(hours=1)

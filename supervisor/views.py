@@ -1,4 +1,4 @@
-"""Supervisor pages: approvals, incidents, SLA alerts and KPIs (read-only for now)."""
+"""The supervisor workspace: approvals, incidents, SLA alerts and KPIs (read-only for now)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from compensation import selectors
+from supervisor import selectors
 
 
 @require_GET
@@ -17,4 +17,4 @@ from compensation import selectors
 def supervisor_home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     dashboard = selectors.supervisor_dashboard(now=now)
-    return render(request, "compensation/supervisor.html", {"dashboard": dashboard, "now": now})
+    return render(request, "supervisor/home.html", {"dashboard": dashboard, "now": now})

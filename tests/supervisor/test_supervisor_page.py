@@ -10,13 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compensation.models import CompensationOffer
-from notifications.models import SatisfactionSurvey
 from tests import factories
-from tickets.models import Ticket
+from tickets.models import SatisfactionSurvey, Ticket
 
 pytestmark = pytest.mark.django_db
 
-SUPERVISOR_PAGE = reverse("compensation:supervisor")
+SUPERVISOR_PAGE = reverse("supervisor:home")
 
 
 def solved(**kwargs) -> Ticket:
