@@ -11,6 +11,10 @@ hand edit.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group, Permission
+
+from core.models import tables_exist
+
 AGENT = "agent"
 SUPERVISOR = "supervisor"
 OPERATOR = "operator"
@@ -39,7 +43,7 @@ AGENT_PERMISSIONS = (
     "compensation.add_compensationoffer",
     "compensation.view_compensationpolicy",
     "notifications.view_notification",
-    "notifications.view_satisfactionsurvey",
+    "tickets.view_satisfactionsurvey",
 )
 
 SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS + (
@@ -137,10 +141,6 @@ def ensure_roles(sender=None, **kwargs) -> None:
 
     Runs on post_migrate for every app; it acts once all the permissions it names exist.
     """
-    from django.contrib.auth.models import Group, Permission
-
-    from core.models import tables_exist
-
     using = kwargs.get("using", "default")
     if not tables_exist(Group, Permission, using=using):
         return

@@ -6,10 +6,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin_utils import mask_secret
 from core.models import Channel
 from core.placeholders import has_stray_braces, unknown_placeholders
-from notifications.models import Notification, NotificationTemplate, SatisfactionSurvey
+from notifications.models import Notification, NotificationTemplate
 from notifications.rendering import PLACEHOLDERS, render_sample
 
 # What notifications_template_channel_valid allows: a phone call is a task for an agent, not
@@ -257,46 +256,3 @@ class NotificationAdmin(admin.ModelAdmin):
             % {"count": cancelled},
             messages.SUCCESS,
         )
-
-
-@admin.register(SatisfactionSurvey)
-class SatisfactionSurveyAdmin(admin.ModelAdmin):
-    list_display = ("ticket", "rating", "sent_at", "answered_at", "short_comment")
-    list_filter = ("rating", ("answered_at", admin.EmptyFieldListFilter))
-    list_select_related = ("ticket",)
-    search_fields = ("ticket__id__exact", "comment")
-    search_help_text = _("Ticket number or words of the comment.")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-    raw_id_fields = ("ticket",)
-    # The customer's answer, and the link token that is their credential for it.
-    readonly_fields = (
-        "masked_token",
-        "sent_at",
-        "rating",
-        "comment",
-        "answered_at",
-        "created_at",
-        "updated_at",
-    )
-    fields = ("ticket",) + readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        # A survey is sent by the follow-up service, which makes its token.
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # the customer's answer is part of the record
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None:
-            return ("ticket",) + self.readonly_fields
-        return self.readonly_fields
-
-    @admin.display(description=_("token"))
-    def masked_token(self, obj: SatisfactionSurvey) -> str:
-        return mask_secret(obj.token)
-
-    @admin.display(description=_("comment"))
-    def short_comment(self, obj: SatisfactionSurvey) -> str:
-        return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"

@@ -1,5 +1,7 @@
 from django.core import checks
 
+from notifications.backends import TwilioSMSBackend, _load
+
 TWILIO_SETTINGS = ("SMS_API_URL", "SMS_ACCOUNT_SID", "SMS_API_KEY", "SMS_FROM")
 
 
@@ -8,8 +10,6 @@ def check_channel_backends(app_configs=None, **kwargs) -> list[checks.CheckMessa
     """Refuse to start with an SMS or push backend setting that names nothing importable, or
     with a provider backend that lacks the settings it needs to send anything."""
     from django.conf import settings
-
-    from notifications.backends import TwilioSMSBackend, _load
 
     errors = []
     for setting in ("SMS_BACKEND", "PUSH_BACKEND"):

@@ -53,7 +53,9 @@ from django.utils.translation import gettext as _
 from core.models import Channel
 from notifications import backends, reasons
 from notifications.models import DELAY_KINDS, NoticeKind, Notification, NotificationStatus
+from notifications.rendering import NoTemplate, TemplateBook, render_notice
 from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel
+from tickets.models import SatisfactionSurvey, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -318,8 +320,6 @@ def dispatch_pass(
         if not ids:
             break
         if book is None:
-            from notifications.rendering import TemplateBook
-
             book = TemplateBook.load()
         batch = process_batch(ids, now=moment, book=book, worker=worker)
         result.add(batch)
@@ -409,8 +409,6 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
 
 def progress_tickets(rows: list[Notification]) -> dict[int, object]:
     """For notices without a ticket: the newest ticket of their shipment (its progress link)."""
-    from tickets.models import Ticket
-
     wanted = {row.shipment_id for row in rows if row.ticket_id is None and row.shipment_id}
     if not wanted:
         return {}
@@ -498,8 +496,6 @@ def handle(
 
 
 def _send(notification, *, now, book, ticket, heard, result: DispatchResult, outcomes) -> None:
-    from notifications.rendering import NoTemplate, render_notice
-
     try:
         rendered = render_notice(notification, book=book, now=now, ticket=ticket)
     except NoTemplate as error:
@@ -704,8 +700,6 @@ class OutcomeWriter:
             else:
                 cursor.executemany(_GROUP_UPDATE_ROW, _row_params(rows, now=self.now))
             if surveys:
-                from notifications.models import SatisfactionSurvey
-
                 SatisfactionSurvey.objects.filter(ticket_id__in=surveys, sent_at=None).update(
                     sent_at=self.now
                 )
@@ -833,7 +827,8 @@ def notice_failed_after_send(
     notification: Notification, *, error: str, now: dt.datetime
 ) -> Notification | None:
     """The provider accepted the notice but could not deliver it: mark it failed and queue the
-    customer's next channel. Idempotent: a repeated receipt finds the row failed already."""
+    customer's next channel (returned; the caller nudges a worker for it). Idempotent: a
+    repeated receipt finds the row failed already."""
     with transaction.atomic():
         changed = Notification.objects.filter(
             pk=notification.pk, status__in=[Status.SENT, Status.DELIVERED]
@@ -842,8 +837,4 @@ def notice_failed_after_send(
             return None
         notification.refresh_from_db()
         fallback = queue_fallback(notification, now=now)
-    if fallback is not None:
-        from notifications.services import dispatch_soon
-
-        dispatch_soon()
     return fallback

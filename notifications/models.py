@@ -1,13 +1,12 @@
-import secrets
 import uuid
 
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Channel, Language, TimeStampedModel, choice_values
 from customers.models import Customer
+from notifications.reasons import text_of
 
 
 class NoticeKind(models.TextChoices):
@@ -219,37 +218,4 @@ class Notification(TimeStampedModel):
     @property
     def suppressed_reason_text(self) -> str:
         """Why this notice was not sent, in the active language and time zone."""
-        from notifications.reasons import text_of
-
         return text_of(self.suppressed_reason_parts, self.suppressed_reason)
-
-
-def new_survey_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-class SatisfactionSurvey(TimeStampedModel):
-    """After resolution: a rating of 1-5 and a comment."""
-
-    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, related_name="survey")
-    token = models.CharField(_("token"), max_length=64, unique=True, default=new_survey_token)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    rating = models.PositiveSmallIntegerField(
-        _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
-    )
-    comment = models.TextField(_("comment"), blank=True)
-    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("satisfaction survey")
-        verbose_name_plural = _("satisfaction surveys")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
-                name="notifications_survey_rating_1_to_5",
-            ),
-            models.CheckConstraint(
-                condition=Q(rating__isnull=True) | Q(answered_at__isnull=False),
-                name="notifications_survey_rated_has_time",
-            ),
-        ]

@@ -24,9 +24,6 @@ from notifications.models import DELAY_KINDS, NoticeKind, Notification
 from notifications.services import notices_enqueue_for_shipments
 from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel, Shipment, ShipmentStatus
 
-# The predicted ETA must move at least this much for a "new date" notice.
-NEW_ETA_MIN_SHIFT = dt.timedelta(hours=24)
-
 
 def delay_changes_enqueue(*, changes: Sequence[tuple], now: dt.datetime) -> int:
     """Notices for one detection pass's level changes [(shipment_id, from, to, cause), ...].

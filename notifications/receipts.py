@@ -15,7 +15,9 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from notifications import dispatch
 from notifications.models import Notification, NotificationStatus
+from notifications.sender import dispatch_soon
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +83,6 @@ def receipt_record(
         logger.info("Receipt (%s) for unknown provider id %r ignored", status, provider_message_id)
         return RECEIPT_UNKNOWN
 
-    # Imported here: the dispatcher imports the backends, which must not import it back.
-    from notifications import dispatch
-
     if status in DELIVERED_STATUSES:
         if notification.status == NotificationStatus.DELIVERED:
             return RECEIPT_UNCHANGED
@@ -94,9 +93,11 @@ def receipt_record(
     # word (the dispatcher's service accepts both).
     if notification.status not in (NotificationStatus.SENT, NotificationStatus.DELIVERED):
         return RECEIPT_UNCHANGED
-    dispatch.notice_failed_after_send(
+    fallback = dispatch.notice_failed_after_send(
         notification, error=receipt_error_text(status=status, error_code=error_code), now=at
     )
+    if fallback is not None:
+        dispatch_soon()  # the customer's next channel goes out with the next pass
     return RECEIPT_FAILED
 
 

@@ -31,14 +31,15 @@ from django.utils import timezone
 
 from compensation.texts import describe_offer
 from core.models import Channel
-from notifications.models import NoticeKind, Notification
+from notifications.models import DELAY_KINDS, NoticeKind, Notification
+from notifications.sender import dispatch_soon
+from shipments.models import FINAL_STATUSES, Incident, IncidentStatus, Shipment
 
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from customers.models import Customer
-    from shipments.models import Incident, Shipment
-    from tickets.models import Ticket
+    from tickets.models import SatisfactionSurvey, Ticket
 
 
 def first_channel(preferred: str) -> str:
@@ -152,8 +153,6 @@ def notices_enqueue_for_shipments(
             where.append(f"s.status {operator} ({slots})")
             params.update({f"status_{name}_{i}": str(v) for i, v in enumerate(values)})
     if only_if_told:
-        from notifications.models import DELAY_KINDS
-
         kinds = ", ".join(f"'{k}'" for k in DELAY_KINDS)  # constants, not input
         where.append(
             "EXISTS (SELECT 1 FROM notifications_notification told "
@@ -230,8 +229,6 @@ def incident_notify(
     A second call for the same round queues nothing (the keys are taken); a later round (a new
     update of the same incident) writes new keys.
     """
-    from shipments.models import FINAL_STATUSES, IncidentStatus
-
     if incident.status == IncidentStatus.RESOLVED:
         return 0  # its customers hear about their parcels through their own notices
     now = now or timezone.now()
@@ -246,17 +243,6 @@ def incident_notify(
         )
     logger.info("Incident %s: %s customers notified (by %s)", incident.pk, written, by or "system")
     return written
-
-
-def dispatch_soon() -> None:
-    """Ask a worker for a dispatcher pass once the current transaction commits (beat runs one
-    every minute anyway: the outbox rows are the truth, the task is only a nudge)."""
-    from notifications import tasks
-
-    nudge = tasks.dispatch_notifications_soon
-    if any(entry[1] is nudge for entry in connection.run_on_commit):
-        return  # one nudge per transaction, however many notices it writes
-    transaction.on_commit(nudge)
 
 
 # --- Notices about tickets and remedies ----------------------------------------------------------
@@ -289,11 +275,9 @@ def reply_enqueue(
     return notification
 
 
-def survey_enqueue(*, ticket: Ticket, now: dt.datetime) -> Notification:
-    """A solved ticket's satisfaction survey: one per ticket, sent SURVEY_DELAY later."""
-    from notifications.models import SatisfactionSurvey
-
-    survey, _created = SatisfactionSurvey.objects.get_or_create(ticket=ticket)
+def survey_enqueue(*, survey: SatisfactionSurvey, now: dt.datetime) -> Notification:
+    """A solved ticket's satisfaction survey notice: one per ticket, sent SURVEY_DELAY later."""
+    ticket = survey.ticket
     return notice_enqueue(
         kind=NoticeKind.SURVEY,
         customer=ticket.customer,
@@ -324,24 +308,3 @@ def remedy_enqueue(*, offer: Any, kind: str, now: dt.datetime | None = None) -> 
         context={"remedy": remedy},
         now=now,
     )
-
-
-def survey_answer(*, survey: Any, rating: int, comment: str, now: dt.datetime) -> bool:
-    """Record the answer once; False when the survey was already answered (nothing changes).
-
-    A conditional UPDATE, so two submits racing each other record one answer; the timeline row
-    is written in the same transaction.
-    """
-    from notifications.models import SatisfactionSurvey
-    from tickets.models import TicketEvent
-    from tickets.services import record_event
-
-    with transaction.atomic():
-        updated = SatisfactionSurvey.objects.filter(pk=survey.pk, answered_at__isnull=True).update(
-            rating=rating, comment=comment, answered_at=now, updated_at=now
-        )
-        if not updated:
-            return False
-        record_event(survey.ticket, TicketEvent.Kind.SURVEY_ANSWERED, at=now, rating=rating)
-    survey.rating, survey.comment, survey.answered_at = rating, comment, now
-    return True

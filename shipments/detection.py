@@ -55,7 +55,7 @@ from shipments.models import (
     ShipmentStatus,
     TrackingEvent,
 )
-from shipments.signals import shipment_delay_changed
+from shipments.signals import shipment_delay_changed, shipment_delay_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +141,9 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
         changes = [(pk, old, new, cause) for pk, old, new, cause in rows if old != new]
         grouping = incidents_group_automatic(now=now)
         if changes and not from_events:
-            # The customers' notices commit with the level changes (a rebuilt past tells
-            # nobody: it is an audit).
-            from notifications.proactive import delay_changes_enqueue
-
-            delay_changes_enqueue(changes=changes, now=now)
+            # Inside the transaction: the customers' notices commit with the level changes
+            # (a rebuilt past tells nobody: it is an audit). shipments.signals.
+            shipment_delay_recorded.send(sender=Shipment, changes=changes, detected_at=now)
         if changes:
             transaction.on_commit(
                 partial(_announce, changes=changes, now=now, from_events=from_events)

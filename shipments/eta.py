@@ -25,10 +25,13 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from notifications.proactive import NEW_ETA_MIN_SHIFT, new_eta_enqueue
 from shipments.lanes import DEFAULT_WINDOW_DAYS, TransitDistribution, transit_distributions
 from shipments.models import FINAL_STATUSES, DelayLevel, Shipment
+from shipments.signals import shipment_eta_moved
 
+# The predicted ETA of a delayed parcel must move at least this much to be a new date the
+# customer hears about (shipment_eta_moved).
+NEW_ETA_MIN_SHIFT = dt.timedelta(hours=24)
 # A lane with fewer deliveries in the window than this borrows a wider group's distribution:
 # percentiles of a handful of parcels are noise.
 MIN_DELIVERIES = 20
@@ -226,8 +229,9 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
         if moved:
             with transaction.atomic():
                 _write_predicted_etas(updates)
-                # Customers told about a delay hear the new date (notifications.proactive).
-                new_eta_enqueue(shipment_ids=moved, now=now)
+                # Inside the transaction: customers told about a delay hear the new date, and
+                # the notices commit with it (shipments.signals).
+                shipment_eta_moved.send(sender=Shipment, shipment_ids=moved, at=now)
         elif updates:
             _write_predicted_etas(updates)
         changed += len(updates)

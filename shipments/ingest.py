@@ -34,6 +34,7 @@ from shipments.models import (
     TrackingEvent,
     UnmappedStatusCode,
 )
+from shipments.signals import shipment_delivered
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -216,11 +217,10 @@ def tracking_events_ingest(
 
 
 def _delivered_enqueue(*, shipment_ids: Sequence[int], now: dt.datetime) -> None:
-    # A parcel whose delay the customer heard about: the delivered notice closes the story,
-    # written with the scan that delivered it.
-    from notifications.proactive import delivered_enqueue
-
-    delivered_enqueue(shipment_ids=shipment_ids, now=now)
+    # Inside the transaction: a parcel whose delay the customer heard about gets the delivered
+    # notice that closes the story, written with the scan that delivered it (shipments.signals).
+    if shipment_ids:
+        shipment_delivered.send(sender=Shipment, shipment_ids=list(shipment_ids), at=now)
 
 
 # --- Unmapped carrier status codes --------------------------------------------------------------

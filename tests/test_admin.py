@@ -23,7 +23,7 @@ from compensation.models import (
     PolicyRemedy,
 )
 from customers.models import Customer, CustomerTier
-from notifications.models import Notification, NotificationTemplate, SatisfactionSurvey
+from notifications.models import Notification, NotificationTemplate
 from shipments.models import (
     Carrier,
     CarrierStatusMapping,
@@ -43,6 +43,7 @@ from tickets.models import (
     Macro,
     Message,
     PriorityRule,
+    SatisfactionSurvey,
     Severity,
     SLAPolicy,
     SLATarget,

@@ -155,8 +155,8 @@ def test_an_incident_added_in_the_admin_is_opened_by_whoever_adds_it(admin_clien
 
 
 def test_no_ticket_or_notification_is_typed_into_the_admin(admin_client):
-    from notifications.models import Notification, SatisfactionSurvey
-    from tickets.models import Ticket
+    from notifications.models import Notification
+    from tickets.models import SatisfactionSurvey, Ticket
 
     for model in (Ticket, Notification, SatisfactionSurvey):
         assert admin_client.get(admin_url(model, "add")).status_code == 403, model

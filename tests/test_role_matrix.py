@@ -44,10 +44,9 @@ from rest_framework.authtoken.models import Token, TokenProxy
 
 from core.models import Heartbeat
 from core.roles import INTEGRATION
-from notifications.models import SatisfactionSurvey
 from tests import factories
 from tests.test_admin import BUILDERS
-from tickets.models import Macro, Ticket
+from tickets.models import Macro, SatisfactionSurvey, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -223,13 +222,17 @@ ROUTES: dict[str, Route] = {
     "tickets:ticket_carrier_contacted": TICKET_PAGE,
     "tickets:ticket_milestone_done": TICKET_PAGE,
     "notifications:ticket_history": TICKET_PAGE,
+    "compensation:ticket_panel": TICKET_PAGE,
     "notifications:customer_detail": Route(
         "console", lambda w, t: {"public_id": t.customer.public_id}, scoped=True
     ),
     # Every console user reads every shipment; what it shows of tickets follows the scope
     # (test_shipment_page.py).
     "shipments:shipment_detail": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
-    "compensation:supervisor": Route("supervisor"),
+    # Its tickets panel (the tickets app's): the same role; the tickets in it follow the scope
+    # (tests/tickets/test_shipment_panel.py), so another team's shipment is an empty list.
+    "tickets:shipment_tickets": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
+    "supervisor:home": Route("supervisor"),
     "incidents:new": Route("supervisor"),
     "incidents:resolve": Route("supervisor", _incident),
     "notifications:incident_notify": Route("supervisor", _incident),
@@ -364,7 +367,7 @@ NEVER = {
     "compensation.CompensationOffer",
     "compensation.ApprovalRequest",
     "notifications.Notification",
-    "notifications.SatisfactionSurvey",
+    "tickets.SatisfactionSurvey",
     "authtoken.TokenProxy",  # API credentials: superusers only
 }
 OPERATOR_CANNOT_ADD = {"tickets.PriorityRule"}  # a fixed tier x severity grid
@@ -384,13 +387,13 @@ NEVER_ADDED = HISTORY | {
     "tickets.Ticket",
     "compensation.CompensationOffer",  # money: only through the services' authority checks
     "notifications.Notification",
-    "notifications.SatisfactionSurvey",
+    "tickets.SatisfactionSurvey",
     "core.Heartbeat",
     "axes.AccessAttempt",
     "axes.AccessLog",
     "axes.AccessFailureLog",
 }
-NEVER_DELETED = HISTORY | {"notifications.Notification", "notifications.SatisfactionSurvey"}
+NEVER_DELETED = HISTORY | {"notifications.Notification", "tickets.SatisfactionSurvey"}
 # Kept by the webhook's ingest, gone once the code is mapped on the carrier's page.
 NEVER_ADDED |= {"shipments.UnmappedStatusCode"}
 NEVER_DELETED |= {"shipments.UnmappedStatusCode"}

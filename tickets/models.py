@@ -2,6 +2,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from core.inputs import clean_search, parse_id
 from core.models import Channel, Language, TimeStampedModel, choice_values
 from customers.models import Customer, CustomerTier
+from shipments.models import Shipment
 
 
 def new_access_token() -> str:
@@ -373,9 +375,6 @@ class TicketQuerySet(models.QuerySet):
         conditions on joined rows, and an identifier never triggers a "contains" scan of every
         customer name (docs/PERFORMANCE.md).
         """
-        from customers.models import Customer
-        from shipments.models import Shipment
-
         term = clean_search(term)
         if not term:
             return self
@@ -838,3 +837,40 @@ class Macro(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
+
+
+def new_survey_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SatisfactionSurvey(TimeStampedModel):
+    """After resolution: the customer's rating of 1-5 and a comment.
+
+    The rating is a fact about the ticket (the ticket page, the agent scorecard and the KPIs read
+    it), so the model lives with tickets; notifications only sends the survey notice (and marks
+    `sent_at`). Its table and constraint names date from when it lived in notifications
+    (tickets migration 0007 moved it without copying a row).
+    """
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="survey")
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_survey_token)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="notifications_survey_rating_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(answered_at__isnull=False),
+                name="notifications_survey_rated_has_time",
+            ),
+        ]

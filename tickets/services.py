@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import Channel, Language
 from customers.models import Customer
-from notifications import services as notices
 from tickets import routing
 from tickets.models import (
     CLOSED_STATUSES,
@@ -35,6 +34,7 @@ from tickets.models import (
     Message,
     MilestoneTrigger,
     Priority,
+    SatisfactionSurvey,
     SLATimer,
     Source,
     Ticket,
@@ -44,7 +44,7 @@ from tickets.models import (
     TimerStatus,
 )
 from tickets.priority import priority_for
-from tickets.signals import agent_replied, ticket_opened
+from tickets.signals import survey_answered, ticket_opened, ticket_replied, ticket_solved
 from tickets.sla import timers as sla
 from tickets.sla.policy import match_policy
 
@@ -498,8 +498,9 @@ def ticket_reply(
         message = _add_message(
             ticket, TicketEvent.Kind.AGENT_REPLY, body, at=now, channel=channel, author=actor
         )
-        notices.reply_enqueue(
-            ticket=ticket, message_id=message.pk, body=body, channel=channel, now=now
+        # Inside the transaction: the reply notice commits with the reply (tickets.signals).
+        ticket_replied.send(
+            sender=Ticket, ticket=ticket, message=message, body=body, channel=channel, at=now
         )
         met = sla.meet_kinds(
             ticket,
@@ -531,9 +532,6 @@ def ticket_reply(
         if status is not None and status != ticket.status:
             _change_status(ticket, status, actor=actor, at=now, clocks=clocks)
             _save(ticket, "status", "solved_at", "closed_at", now=now, bump=False)
-        transaction.on_commit(
-            lambda: agent_replied.send(sender=Ticket, ticket_id=ticket.pk, message_id=message.pk)
-        )
     return message
 
 
@@ -572,7 +570,9 @@ def _change_status(ticket: Ticket, status: str, *, actor, at: dt.datetime, clock
         met = sla.meet_kinds(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
         _record_breaches(ticket, met, at)
         sla.cancel(ticket)
-        notices.survey_enqueue(ticket=ticket, now=at)
+        survey, _created = SatisfactionSurvey.objects.get_or_create(ticket=ticket)
+        # Inside the transaction: the survey notice commits with the solve (tickets.signals).
+        ticket_solved.send(sender=Ticket, ticket=ticket, survey=survey, at=at)
     elif status == TicketStatus.CLOSED:
         ticket.solved_at = ticket.solved_at or at
         ticket.closed_at = at
@@ -932,6 +932,34 @@ def recompute_team_timers(*, team_id: int, now: dt.datetime | None = None) -> in
     )
 
 
+# --- satisfaction ------------------------------------------------------------------------------
+
+
+def survey_answer(
+    *, survey: SatisfactionSurvey, rating: int, comment: str, now: dt.datetime
+) -> bool:
+    """Record the customer's rating once; False when the survey was already answered (nothing
+    changes).
+
+    A conditional UPDATE, so two submits racing each other record one answer; the timeline row
+    is written in the same transaction.
+    """
+    with transaction.atomic():
+        updated = SatisfactionSurvey.objects.filter(pk=survey.pk, answered_at__isnull=True).update(
+            rating=rating, comment=comment, answered_at=now, updated_at=now
+        )
+        if not updated:
+            return False
+        record_event(survey.ticket, TicketEvent.Kind.SURVEY_ANSWERED, at=now, rating=rating)
+        transaction.on_commit(
+            lambda: survey_answered.send(
+                sender=SatisfactionSurvey, survey=survey, rating=rating, at=now
+            )
+        )
+    survey.rating, survey.comment, survey.answered_at = rating, comment, now
+    return True
+
+
 __all__ = [
     "REOPEN_WINDOW",
     "StaleTicketError",
@@ -940,6 +968,7 @@ __all__ = [
     "record_event",
     "recompute_calendar_timers",
     "recompute_team_timers",
+    "survey_answer",
     "ticket_add_customer_message",
     "ticket_add_note",
     "ticket_assign",

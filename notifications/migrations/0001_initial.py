@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import notifications.models
+import tickets.models
 import uuid
 from django.db import migrations, models
 
@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('token', models.CharField(default=notifications.models.new_survey_token, max_length=64, unique=True, verbose_name='token')),
+                ('token', models.CharField(default=tickets.models.new_survey_token, max_length=64, unique=True, verbose_name='token')),
                 ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
                 ('rating', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='rating')),
                 ('comment', models.TextField(blank=True, verbose_name='comment')),

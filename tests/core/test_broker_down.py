@@ -46,7 +46,7 @@ HOUR = dt.timedelta(hours=1)
 
 # Every call of core.queue in the product: (file, task) -> the test below that drives it.
 CALL_SITES = {
-    ("notifications/tasks.py", "dispatch_notifications_task"): "test_an_agents_reply",
+    ("notifications/sender.py", "dispatch_notifications_task"): "test_an_agents_reply",
     ("tickets/receivers.py", "open_proactive_tickets_task"): "test_a_delay_detection_pass",
     ("tickets/receivers.py", "recompute_calendar_timers_task"): "test_a_calendar_closure",
     ("tickets/receivers.py", "recompute_team_timers_task"): "test_a_teams_calendar_switch",

@@ -8,10 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compensation.models import ApprovalRequest, CompensationOffer
-from notifications.models import Notification, SatisfactionSurvey
+from notifications.models import Notification
 from shipments.models import DelayLevelChange, Shipment, TrackingEvent
 from tests import factories
-from tickets.models import Message, SLATimer, Ticket, TicketEvent
+from tickets.models import Message, SatisfactionSurvey, SLATimer, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -27,9 +27,8 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from core.inputs import ID_MAX, IdConverter, clean_search, parse_id, parse_page
-from notifications.models import SatisfactionSurvey
 from tests import factories
-from tickets.models import Macro
+from tickets.models import Macro, SatisfactionSurvey
 
 BAD_INPUTS = {
     "arabic_indic_digits": "١٢٣",

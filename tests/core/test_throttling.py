@@ -33,10 +33,10 @@ from core.ratelimit import (
     shared_cache_check,
     wait_seconds,
 )
-from notifications.models import SatisfactionSurvey
 from shipments.ingest import webhook_signature
 from shipments.models import CarrierStatusMapping
 from tests import factories
+from tickets.models import SatisfactionSurvey
 
 pytestmark = pytest.mark.django_db
 

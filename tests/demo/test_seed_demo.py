@@ -22,13 +22,14 @@ from compensation.models import ApprovalRequest, Budget, CompensationOffer
 from core.models import DelayCause
 from customers.models import Customer, CustomerTier
 from demo.builder import DEFAULT_SHIPMENTS
-from notifications.models import Notification, SatisfactionSurvey
+from notifications.models import Notification
 from shipments.models import Carrier, DelayLevel, Incident, Lane, Shipment
 from tickets.macros import unknown_placeholders
 from tickets.models import (
     Category,
     Macro,
     Message,
+    SatisfactionSurvey,
     SLATimer,
     Source,
     Ticket,
@@ -85,7 +86,7 @@ DUMPED_MODELS = (
     "compensation.compensationoffer",
     "compensation.approvalrequest",
     "compensation.budget",
-    "notifications.satisfactionsurvey",
+    "tickets.satisfactionsurvey",
     "notifications.notification",
 )
 SECRETS = {"password", "last_login"}

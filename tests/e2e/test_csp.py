@@ -20,10 +20,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from core.roles import SUPERVISOR
-from notifications.models import SatisfactionSurvey
 from shipments.models import DelayLevelChange
 from tests import factories
 from tests.e2e.conftest import browser_missing_reason
+from tickets.models import SatisfactionSurvey
 
 _missing = browser_missing_reason()
 pytestmark = [

@@ -184,10 +184,10 @@ def test_a_dedupe_key_literal_cannot_smuggle_sql():
 def test_queued_notices_nudge_the_dispatcher_after_commit(
     django_capture_on_commit_callbacks, monkeypatch
 ):
-    from notifications import tasks
+    from notifications import sender
 
     nudges = []
-    monkeypatch.setattr(tasks, "dispatch_notifications_soon", lambda: nudges.append(1))
+    monkeypatch.setattr(sender, "dispatch_notifications_soon", lambda: nudges.append(1))
     with django_capture_on_commit_callbacks(execute=True):
         services.notice_enqueue(
             kind=NoticeKind.RECOVERY, customer=factories.CustomerFactory(), dedupe_key="k"

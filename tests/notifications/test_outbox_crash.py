@@ -33,7 +33,7 @@ from celery import Celery
 from django.apps import apps
 from django.db import connection
 
-from notifications import tasks
+from notifications import sender
 from notifications.backends import FileBackend, OutgoingMessage
 from notifications.models import Notification
 from notifications.services import incident_notify
@@ -184,7 +184,7 @@ def outbox(monkeypatch):
     NOTICES customers who prefer SMS, each with one parcel in it, notified: NOTICES pending
     notices. Enqueueing does not nudge the project's own broker."""
     importlib.import_module("notifications.migrations.0003_default_templates").install(apps, None)
-    monkeypatch.setattr(tasks, "dispatch_notifications_soon", lambda: None)
+    monkeypatch.setattr(sender, "dispatch_notifications_soon", lambda: None)
     carrier = factories.CarrierFactory(code="CRASH", name="Crash Express")
     lane = factories.LaneFactory(carrier=carrier)
     incident = factories.IncidentFactory(

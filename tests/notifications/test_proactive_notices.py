@@ -8,12 +8,13 @@ import time_machine
 from django.core import mail
 
 from notifications import dispatch, proactive, services
-from notifications.models import NoticeKind, Notification, SatisfactionSurvey
+from notifications.models import NoticeKind, Notification
 from shipments.detection import detect_delays
 from shipments.ingest import EventIn, tracking_events_ingest
 from shipments.models import ShipmentStatus
 from tests import factories
 from tests.notifications.conftest import NOW, delayed_shipment
+from tickets.models import SatisfactionSurvey
 
 pytestmark = pytest.mark.django_db
 

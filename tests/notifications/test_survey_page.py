@@ -10,9 +10,8 @@ import time_machine
 from django.conf import settings
 from django.urls import reverse
 
-from notifications.models import SatisfactionSurvey
 from tests import factories
-from tickets.models import TicketEvent
+from tickets.models import SatisfactionSurvey, TicketEvent
 
 pytestmark = pytest.mark.django_db
 

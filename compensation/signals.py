@@ -1,0 +1,22 @@
+"""Domain signals of the compensation app: how apps above it hear about remedies.
+
+Compensation imports none of the apps above it (docs/ARCHITECTURE.md). Both signals are sent
+*inside* the transaction that records the offer's change, so the customer's notice commits or
+rolls back with it (the outbox promise); receivers only write rows.
+
+offer_made    sender CompensationOffer; offer, at.
+    A remedy was offered to the customer (within authority, or approved). Listener:
+    notifications queues the "remedy offered" notice (dedupe key `remedy_offered:<offer id>`).
+
+offer_issued  sender CompensationOffer; offer, at.
+    The remedy was issued (coupon code made, refund recorded; `offer.issued_reference` says
+    which). Listener: notifications queues the "remedy issued" notice
+    (dedupe key `remedy_issued:<offer id>`).
+
+The compensation engine's services send these (issue 13); until then nothing sends them.
+"""
+
+from django.dispatch import Signal
+
+offer_made = Signal()
+offer_issued = Signal()
