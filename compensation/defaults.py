@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+from compensation.models import AuthorityLimit
+from core.models import tables_exist
 from core.roles import AGENT, SUPERVISOR
 
 # How much a role may grant without a supervisor's approval (shared/DOMAIN.md, "Compensation").
@@ -16,9 +18,6 @@ DEFAULT_AUTHORITY = {
 def ensure_default_authority_limits(sender=None, **kwargs) -> None:
     """Give each role group its default authority limit once; later edits in the admin stay."""
     from django.contrib.auth.models import Group
-
-    from compensation.models import AuthorityLimit
-    from core.models import tables_exist
 
     using = kwargs.get("using", "default")
     if not tables_exist(Group, AuthorityLimit, using=using):

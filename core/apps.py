@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Delaydesk core"
 
     def ready(self) -> None:
+        # In ready(), not at the top: these modules import models, which need the app registry.
         from core import ratelimit, signals  # noqa: F401 - registers the cache check, receivers
         from core.inputs import IdConverter
         from core.roles import ensure_roles

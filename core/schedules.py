@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from core.models import tables_exist
 
 # Detection every 5 minutes: the first customer notice is due within 24 h of detection, and a
 # pass over 1M shipments takes seconds (docs/PERFORMANCE.md). Predicted ETAs feed the red rule
@@ -106,10 +109,6 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
 
 
 def sync_beat_schedules(sender=None, **kwargs) -> None:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    from core.models import tables_exist
-
     using = kwargs.get("using", "default")
     if not tables_exist(IntervalSchedule, PeriodicTask, using=using):
         return

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.models import Heartbeat
+from core.queue import publish_pending_tasks
 
 
 @shared_task(name="core.heartbeat", ignore_result=True)
@@ -13,6 +14,4 @@ def heartbeat(name: str = "worker") -> None:
 @shared_task(name="core.publish_pending_tasks", ignore_result=True)
 def publish_pending_tasks_task() -> int:
     """Send the tasks kept while the broker was down (core/queue.py)."""
-    from core.queue import publish_pending_tasks
-
     return publish_pending_tasks()

@@ -8,10 +8,10 @@ class ShipmentsConfig(AppConfig):
     verbose_name = _("Shipments")
 
     def ready(self) -> None:
+        # In ready(): models are importable only once the app registry is ready.
         from shipments.models import CarrierStatusMapping
         from shipments.receivers import status_mapping_saved
 
-        # Models are importable only once the registry is ready.
         post_save.connect(
             status_mapping_saved,
             sender=CarrierStatusMapping,

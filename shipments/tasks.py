@@ -9,6 +9,8 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from shipments import detection, eta, lanes
+
 # Retry only what a moment later may cure (a locked SQLite database, a dropped connection);
 # beat's next tick is the retry for everything else.
 _RETRY = {
@@ -22,9 +24,7 @@ _RETRY = {
 @shared_task(name="shipments.detect_delays", ignore_result=True, **_RETRY)
 def detect_delays_task() -> dict:
     """One delay detection pass as of now (skipped if another pass is running)."""
-    from shipments.detection import detect_delays
-
-    result = detect_delays(now=timezone.now(), from_events=False)
+    result = detection.detect_delays(now=timezone.now(), from_events=False)
     return {
         "skipped": result.skipped,
         "levels": result.levels,
@@ -37,15 +37,10 @@ def detect_delays_task() -> dict:
 @shared_task(name="shipments.refresh_lane_statistics", ignore_result=True, **_RETRY)
 def refresh_lane_statistics_task() -> int:
     """Lane transit statistics and carrier reliability from delivered history."""
-    # Imported here: the module is another engineer's, and this one must import without it.
-    from shipments.lanes import refresh_lane_statistics
-
-    return refresh_lane_statistics(now=timezone.now())
+    return lanes.refresh_lane_statistics(now=timezone.now())
 
 
 @shared_task(name="shipments.refresh_predicted_etas", ignore_result=True, **_RETRY)
 def refresh_predicted_etas_task() -> int:
     """Predicted delivery times of in-transit shipments (the red rule's input)."""
-    from shipments.eta import refresh_predicted_etas
-
-    return refresh_predicted_etas(now=timezone.now())
+    return eta.refresh_predicted_etas(now=timezone.now())

@@ -9,15 +9,20 @@ from __future__ import annotations
 import logging
 
 from core.queue import enqueue, enqueue_on_commit
+from shipments.signals import shipment_delay_changed
+from tickets.models import BusinessCalendar, CalendarException, Team, WorkingHours
+from tickets.proactive import chunks, newly_proactive
+from tickets.tasks import (
+    open_proactive_tickets_task,
+    recompute_calendar_timers_task,
+    recompute_team_timers_task,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def open_tickets_for_delays(sender, *, changes, **kwargs) -> None:
     """`shipment_delay_changed`: queue proactive tickets for newly delayed shipments."""
-    from tickets.proactive import chunks, newly_proactive
-    from tickets.tasks import open_proactive_tickets_task
-
     for chunk in chunks(newly_proactive(changes)):
         # Sent on commit (shipments.detection._announce); lost ones are opened by the catch-up.
         enqueue(
@@ -27,9 +32,6 @@ def open_tickets_for_delays(sender, *, changes, **kwargs) -> None:
 
 def calendar_changed(sender, instance, **kwargs) -> None:
     """Working hours, closures or the calendar itself changed: recompute its timers."""
-    from tickets.models import BusinessCalendar
-    from tickets.tasks import recompute_calendar_timers_task
-
     calendar_id = instance.pk if isinstance(instance, BusinessCalendar) else instance.calendar_id
     if calendar_id is None:
         return
@@ -38,8 +40,6 @@ def calendar_changed(sender, instance, **kwargs) -> None:
 
 def team_changed(sender, instance, created=False, update_fields=None, **kwargs) -> None:
     """A team's calendar may have been switched: its tickets' business-hours timers follow."""
-    from tickets.tasks import recompute_team_timers_task
-
     if created or (update_fields is not None and "calendar" not in update_fields):
         return
     team_id = instance.pk
@@ -48,9 +48,6 @@ def team_changed(sender, instance, created=False, update_fields=None, **kwargs) 
 
 def connect() -> None:
     from django.db.models.signals import post_delete, post_save
-
-    from shipments.signals import shipment_delay_changed
-    from tickets.models import BusinessCalendar, CalendarException, Team, WorkingHours
 
     shipment_delay_changed.connect(open_tickets_for_delays, dispatch_uid="tickets.proactive")
     post_save.connect(team_changed, sender=Team, dispatch_uid="tickets.team_calendar")
