@@ -22,4 +22,3 @@ def panel_slot(slot, *args):
     return {
         "panels": [(panel, reverse(panel.url_name, args=args)) for panel in panels.panels(slot)]
     }
-
