@@ -43,9 +43,16 @@ from demo.remedy_data import NoticeWriter, StoryRemedies
 from demo.shipment_data import ShipmentBuilder, build_incidents
 from demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
 from demo.ticket_data import CaseworkBuilder
-from notifications.models import Notification, SatisfactionSurvey
+from notifications.models import Notification
 from shipments.models import DelayLevelChange, DelayRule, Incident, Lane, Shipment, TrackingEvent
-from tickets.models import Message, PriorityRule, SLATimer, Ticket, TicketEvent
+from tickets.models import (
+    Message,
+    PriorityRule,
+    SatisfactionSurvey,
+    SLATimer,
+    Ticket,
+    TicketEvent,
+)
 from tickets.sla.policy import active_policies
 
 DEFAULT_SHIPMENTS = 3000

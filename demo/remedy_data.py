@@ -14,8 +14,9 @@ from demo import texts
 from demo.shipment_data import CURRENCY_RATE
 from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from notifications import reasons
-from notifications.models import Notification, SatisfactionSurvey
+from notifications.models import Notification
 from shipments.models import Incident, Shipment
+from tickets.models import SatisfactionSurvey
 
 H = dt.timedelta(hours=1)
 CENT = Decimal("0.01")

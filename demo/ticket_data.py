@@ -27,8 +27,16 @@ from demo.case_plans import Case
 from demo.common import DemoRandom
 from demo.reference import USERS
 from demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
-from notifications.models import Notification, SatisfactionSurvey
-from tickets.models import Message, MilestoneTrigger, SLAPolicy, SLATimer, Ticket, TicketEvent
+from notifications.models import Notification
+from tickets.models import (
+    Message,
+    MilestoneTrigger,
+    SatisfactionSurvey,
+    SLAPolicy,
+    SLATimer,
+    Ticket,
+    TicketEvent,
+)
 from tickets.sla.policy import policy_matches
 
 H = dt.timedelta(hours=1)
