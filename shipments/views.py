@@ -20,8 +20,9 @@ from shipments.models import Incident, Shipment
 
 
 def _get_shipment_for_user(user, public_id: UUID) -> Shipment:
-    """Every console user may read every shipment (a per-merchant rule would go here); what it
-    shows of tickets and their customer follows the user's ticket scope (the selector's)."""
+    """Every console user may read every shipment (a per-merchant rule would go here); whether
+    it shows who the customer is follows shipments.scope, and its tickets are the tickets app's
+    panel (scoped there)."""
     try:
         return selectors.shipment_detail_queryset(user=user).get(public_id=public_id)
     except Shipment.DoesNotExist:

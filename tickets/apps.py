@@ -7,6 +7,8 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        from tickets import receivers
+        # In ready(): these modules import models, and the app registry is not ready at import.
+        from tickets import panels, receivers
 
         receivers.connect()
+        panels.connect()

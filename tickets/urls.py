@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets import views
+from tickets import panels, views
 
 app_name = "tickets"
 
@@ -8,6 +8,12 @@ urlpatterns = [
     path("", views.console, name="console"),
     path("counts/", views.console_counts, name="console_counts"),
     path("tickets/<uuid:public_id>/", views.ticket_detail, name="ticket_detail"),
+    # The shipment page's tickets panel (tickets.panels).
+    path(
+        "shipments/<uuid:public_id>/tickets/",
+        panels.shipment_tickets,
+        name="shipment_tickets",
+    ),
     # Reads for the ticket page's widgets.
     path(
         "tickets/<uuid:public_id>/macros/<id:macro_id>/render/",

@@ -1,4 +1,5 @@
-"""The shipment page: scans, promise vs prediction, the rule that fired, lane, incident."""
+"""The shipment page: scans, promise vs prediction, the rule that fired, lane, incident; its
+tickets are the tickets app's panel (its own URL, loaded by htmx into the page's slot)."""
 
 import datetime as dt
 
@@ -13,6 +14,11 @@ pytestmark = pytest.mark.django_db
 
 def page_url(shipment) -> str:
     return f"/console/shipments/{shipment.public_id}/"
+
+
+def panel_url(shipment) -> str:
+    """The tickets about the shipment: the tickets app's panel on the shipment page."""
+    return f"/console/shipments/{shipment.public_id}/tickets/"
 
 
 def delayed_shipment(events: int = 3, tickets: int = 1, changes: int = 1):
@@ -107,18 +113,32 @@ def test_the_ticket_page_links_to_the_shipment_page(agent_client):
     assert page_url(ticket.shipment) in html
 
 
+def test_the_page_loads_its_tickets_panel_from_the_tickets_app(agent_client):
+    shipment = delayed_shipment()
+    html = agent_client.get(page_url(shipment)).content.decode()
+    assert f'hx-get="{panel_url(shipment)}"' in html
+    assert f'href="{panel_url(shipment)}"' in html  # without JavaScript, a link to the same
+
+
 def test_the_query_count_does_not_grow_with_scans_tickets_or_history(
     agent_client, django_assert_num_queries
 ):
     small = delayed_shipment(events=2, tickets=1, changes=1)
     large = delayed_shipment(events=25, tickets=6, changes=3)
-    # session, user, user and group permissions (role check), the agent's team (ticket scope),
-    # shipment joined with carrier/lane/customer/incident, events, level changes, tickets in
-    # scope with assignees, the rule (the customer shows through a ticket in scope: no query)
-    with django_assert_num_queries(10):
+    # session, user, user and group permissions (role check), the agent's team (ticket scope
+    # for the customer), shipment joined with carrier/lane/customer/incident and whether the
+    # customer is visible, events, level changes, the rule (tickets: the panel's own queries)
+    with django_assert_num_queries(9):
         assert agent_client.get(page_url(small)).status_code == 200
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         assert agent_client.get(page_url(large)).status_code == 200
+    # session, user, user and group permissions (role check), the shipment, the agent's team
+    # (ticket scope), the tickets in scope with their assignees
+    with django_assert_num_queries(7):
+        assert agent_client.get(panel_url(small), HTTP_HX_REQUEST="true").status_code == 200
+    with django_assert_num_queries(7):
+        response = agent_client.get(panel_url(large), HTTP_HX_REQUEST="true")
+    assert response.content.decode().count("/console/tickets/") == 6
 
 
 # --- What the page shows of tickets follows the console's team scope (issue 11) -------------
@@ -134,11 +154,12 @@ def test_it_lists_only_the_tickets_the_agent_may_open_and_hides_a_stranger_custo
     )
 
     html = agent_client.get(page_url(shipment)).content.decode()
+    panel = agent_client.get(panel_url(shipment)).content.decode()
 
-    assert "Their ticket" not in html
-    assert str(theirs.public_id) not in html
-    assert "Hidden Hilda" not in html
-    assert "No ticket about this shipment in your queues." in html
+    assert "Their ticket" not in html + panel
+    assert str(theirs.public_id) not in html + panel
+    assert "Hidden Hilda" not in html + panel
+    assert "No ticket about this shipment in your queues." in panel
 
 
 def test_it_shows_the_agents_own_team_ticket_and_then_the_customer(agent_client, agent):
@@ -157,9 +178,10 @@ def test_it_shows_the_agents_own_team_ticket_and_then_the_customer(agent_client,
     )
 
     html = agent_client.get(page_url(shipment)).content.decode()
+    panel = agent_client.get(panel_url(shipment)).content.decode()
 
-    assert "Our ticket" in html and str(mine.public_id) in html
-    assert "Other team ticket" not in html
+    assert "Our ticket" in panel and str(mine.public_id) in panel
+    assert "Other team ticket" not in html + panel
     assert "Known Karl" in html
 
 
@@ -170,6 +192,7 @@ def test_a_supervisor_sees_every_ticket_and_the_customer(supervisor_client):
     )
 
     html = supervisor_client.get(page_url(shipment)).content.decode()
+    panel = supervisor_client.get(panel_url(shipment)).content.decode()
 
-    assert "T1" in html
+    assert "T1" in panel
     assert "Known Karl" in html
