@@ -69,7 +69,7 @@ def incident_new(request: HttpRequest) -> HttpResponse:
                 _("Incident “%(title)s” opened with %(count)d shipments.")
                 % {"title": incident.title, "count": incident.affected_count},
             )
-            return redirect("compensation:supervisor")
+            return redirect("supervisor:home")
     return render(request, "shipments/incident_form.html", {"form": form})
 
 
@@ -80,4 +80,4 @@ def incident_resolve_view(request: HttpRequest, public_id: UUID) -> HttpResponse
     incident = get_object_or_404(Incident, public_id=public_id)
     incident = incident_resolve(incident=incident, by=request.user, now=timezone.now())
     messages.success(request, _("Incident “%(title)s” resolved.") % {"title": incident.title})
-    return redirect("compensation:supervisor")
+    return redirect("supervisor:home")
