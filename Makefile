@@ -14,7 +14,7 @@ help:
 	@echo "make test-postgres  run the suite on the local PostgreSQL"
 	@echo "make fuzz           schemathesis over every API operation (FUZZ_MAX_EXAMPLES per operation)"
 	@echo "make bench          run the benchmarks in bench/ on the local PostgreSQL (see docs/PERFORMANCE.md)"
-	@echo "make lint           ruff check and format check"
+	@echo "make lint           ruff check, format check and the import layers (lint-imports)"
 
 # The virtualenv is rebuilt when the pinned dependencies change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -58,9 +58,11 @@ bench: install
 	  echo "== $$script"; $(PY) "$$script" $(BENCH_ARGS); \
 	done
 
+# ruff, then the layer contracts of pyproject.toml (docs/ARCHITECTURE.md): apps import downward.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format .
