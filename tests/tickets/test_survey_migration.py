@@ -1,0 +1,73 @@
+"""The satisfaction survey moved from notifications to tickets without losing or copying a row
+(tickets/migrations/0007_satisfactionsurvey.py), and its permissions followed it."""
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [
+    ("notifications", "0005_suppressed_reason_parts"),
+    ("tickets", "0006_translated_macro_titles_and_milestone_labels"),
+]
+AFTER = [
+    ("notifications", "0006_satisfactionsurvey_moves_to_tickets"),
+    ("tickets", "0007_satisfactionsurvey"),
+]
+
+
+def migrate(targets):
+    """Move the two apps to `targets`, every other app staying at its latest migration; the
+    models as of then."""
+    executor = MigrationExecutor(connection)
+    moved = {app for app, _name in targets}
+    nodes = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in moved]
+    executor.migrate(targets)
+    return executor.loader.project_state(nodes + targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_surveys_and_their_grants_move_to_tickets():
+    try:
+        old = migrate(BEFORE)
+        Customer = old.get_model("customers", "Customer")
+        Ticket = old.get_model("tickets", "Ticket")
+        Survey = old.get_model("notifications", "SatisfactionSurvey")
+        ContentType = old.get_model("contenttypes", "ContentType")
+        Permission = old.get_model("auth", "Permission")
+        Group = old.get_model("auth", "Group")
+        customer = Customer.objects.create(name="Mei", email="mei@example.com")
+        ticket = Ticket.objects.create(customer=customer, subject="Late parcel")
+        survey = Survey.objects.create(
+            ticket=ticket, token="t0k3n", rating=4, comment="Fine", answered_at=timezone.now()
+        )
+        old_type, _ = ContentType.objects.get_or_create(
+            app_label="notifications", model="satisfactionsurvey"
+        )
+        view, _ = Permission.objects.get_or_create(
+            content_type=old_type, codename="view_satisfactionsurvey", defaults={"name": "Can view"}
+        )
+        group = Group.objects.create(name="readers")
+        group.permissions.add(view)
+
+        new = migrate(AFTER)
+
+        moved = new.get_model("tickets", "SatisfactionSurvey").objects.get()
+        assert (moved.pk, moved.ticket_id, moved.token, moved.rating, moved.comment) == (
+            survey.pk,
+            ticket.pk,
+            "t0k3n",
+            4,
+            "Fine",
+        )
+        assert moved._meta.db_table == "tickets_satisfactionsurvey"
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        assert "notifications_satisfactionsurvey" not in tables
+        granted = new.get_model("auth", "Group").objects.get(name="readers").permissions.get()
+        assert (granted.content_type.app_label, granted.codename) == (
+            "tickets",
+            "view_satisfactionsurvey",
+        )
+    finally:
+        migrate(AFTER)
