@@ -25,12 +25,11 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
-from django_htmx.middleware import HtmxDetails
 
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core import panels
+from core.models import choice_label
 from tickets.models import Ticket
 from tickets.selectors import PROFILE_LIST_LIMIT
 
@@ -139,9 +138,9 @@ def _offer_summary(ticket: Ticket) -> OfferSummary | None:
     return OfferSummary(
         count=ticket.offer_count,
         kind=ticket.offer_kind,
-        kind_label=_label(RemedyKind, ticket.offer_kind),
+        kind_label=choice_label(RemedyKind, ticket.offer_kind),
         status=ticket.offer_status,
-        status_label=_label(OfferStatus, ticket.offer_status),
+        status_label=choice_label(OfferStatus, ticket.offer_status),
         # Through a subquery SQLite hands the decimal back unquantized (49.9000000000000).
         amount=None if ticket.offer_amount is None else _cents(ticket.offer_amount),
         currency=ticket.offer_currency,
@@ -154,38 +153,19 @@ def _cents(value: Any) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-def _label(choices, value: Any) -> str:
-    """The translated label of a stored choice value; the value itself when it is unknown."""
-    if value in (None, ""):
-        return ""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
 # --- the view ----------------------------------------------------------------------------------
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _wants_partial(request: HtmxHttpRequest) -> bool:
-    # A history restore (back button after a cache miss) needs the whole page, not a fragment.
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_GET
 @login_required
 @permission_required("tickets.work_console", raise_exception=True)
-def ticket_panel(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
+def ticket_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The remedies of a ticket's customer: the ticket page's panel for htmx, a small page of
     its own otherwise (the panel's link without JavaScript)."""
     ticket = ticket_for_panel(user=request.user, public_id=public_id)
-    context = {"ticket": ticket, "remedies": ticket_remedies(ticket=ticket)}
-    partial = _wants_partial(request)
-    template = "compensation/_ticket_panel.html" if partial else "compensation/ticket_panel.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return panels.render_panel(
+        request,
+        fragment="compensation/_ticket_panel.html",
+        page="compensation/ticket_panel.html",
+        context={"ticket": ticket, "remedies": ticket_remedies(ticket=ticket)},
+    )

@@ -17,6 +17,7 @@ from django.utils import formats
 from django.utils.translation import gettext_lazy
 
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.models import choice_label
 
 if TYPE_CHECKING:
     from tickets.models import Ticket
@@ -85,12 +86,7 @@ def describe_offer(offer: CompensationOffer) -> str:
 def remedy_kind_label(value: str) -> str:
     """The translated name of a stored remedy kind ("Partial refund"); the value itself when it
     is not a kind (an old row), "" when there is none."""
-    if not value:
-        return ""
-    try:
-        return str(RemedyKind(value).label)
-    except ValueError:
-        return str(value)
+    return choice_label(RemedyKind, value)
 
 
 def _plain_number(value: Decimal) -> str:

@@ -52,6 +52,17 @@ def choice_values(choices: type[models.TextChoices]) -> list[str]:
     return [value for value, _label in choices.choices]
 
 
+def choice_label(choices: type[models.TextChoices], value) -> str:
+    """The translated label of a stored choice value; the value itself when it is unknown, ""
+    for none (values read through a subquery or a JSON field are not checked by the field)."""
+    if value in (None, ""):
+        return ""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
 class Heartbeat(models.Model):
     """The last time a background process proved it is alive (shown by /healthz)."""
 

@@ -32,6 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import Promise
 
 _panels: dict[str, dict[str, Panel]] = {}
@@ -71,3 +74,14 @@ def unregister_panel(*, slot: str, url_name: str) -> None:
 def panels(slot: str) -> list[Panel]:
     """The panels registered for ``slot``, in order."""
     return sorted(_panels.get(slot, {}).values(), key=lambda p: (p.order, p.url_name))
+
+
+def render_panel(request: HttpRequest, *, fragment: str, page: str, context: dict) -> HttpResponse:
+    """A panel's answer: the ``fragment`` template for htmx, else the small ``page`` around it
+    (the panel's link without JavaScript, or a history restore after a cache miss, which
+    needs the whole page). Varies on HX-Request, so a cache never serves one for the other."""
+    htmx = getattr(request, "htmx", None)
+    partial = bool(htmx) and not htmx.history_restore_request
+    response = render(request, fragment if partial else page, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from core import panels
 from core.inputs import parse_page
 from core.ratelimit import rate_limited
 from customers.models import Customer
@@ -76,12 +77,12 @@ def ticket_history(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     except Ticket.DoesNotExist:
         raise Http404("No such ticket") from None
     history = selectors.ticket_notifications(ticket=ticket)
-    context = {"ticket": ticket, "history": history, "customer": ticket.customer}
-    partial = _wants_partial(request)
-    template = "notifications/_history.html" if partial else "notifications/ticket_history.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return panels.render_panel(
+        request,
+        fragment="notifications/_history.html",
+        page="notifications/ticket_history.html",
+        context={"ticket": ticket, "history": history, "customer": ticket.customer},
+    )
 
 
 # --- customer page ---------------------------------------------------------------------------

@@ -18,8 +18,7 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Exists
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -56,14 +55,12 @@ def shipment_tickets(request: HttpRequest, public_id: UUID) -> HttpResponse:
         .select_related("assignee")
         .order_by("-created_at")
     )
-    context = {"shipment": shipment, "tickets": tickets}
-    htmx = getattr(request, "htmx", None)
-    # A history restore (back button after a cache miss) needs the whole page, not a fragment.
-    partial = bool(htmx) and not htmx.history_restore_request
-    template = "_shipment_tickets.html" if partial else "_shipment_tickets_page.html"
-    response = render(request, f"tickets/{template}", context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return panels.render_panel(
+        request,
+        fragment="tickets/_shipment_tickets.html",
+        page="tickets/_shipment_tickets_page.html",
+        context={"shipment": shipment, "tickets": tickets},
+    )
 
 
 def connect() -> None:

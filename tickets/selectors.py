@@ -29,7 +29,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from core.inputs import parse_id, parse_page
-from core.models import Channel
+from core.models import Channel, choice_label
 from customers.models import Customer
 from shipments.models import Incident, TrackingEvent
 from tickets.macros import macros_for_ticket
@@ -369,16 +369,6 @@ def ticket_timeline(ticket: Ticket) -> list[TimelineEntry]:
     return entries
 
 
-def _label(choices, value: Any) -> str:
-    """The translated label of a stored choice value; the value itself when it is unknown."""
-    if value in (None, ""):
-        return ""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
 def _display_name(user) -> str:
     return (user.first_name or user.get_username()) if user is not None else ""
 
@@ -414,16 +404,18 @@ def describe_event(
     event.actor_name = _display_name(event.actor)
     choices = _CHANGE_CHOICES.get(event.kind)
     if choices is not None:
-        event.old_label = _label(choices, data.get("old"))
-        event.new_label = _label(choices, data.get("new"))
+        event.old_label = choice_label(choices, data.get("old"))
+        event.new_label = choice_label(choices, data.get("new"))
     name = data.get("name")
     event.timer_label = (
-        (milestone_labels or {}).get(name) or name or _label(TimerKind, data.get("timer_kind"))
+        (milestone_labels or {}).get(name)
+        or name
+        or choice_label(TimerKind, data.get("timer_kind"))
     )
     kind = data.get("kind")
     event.remedy_label = str(_remedy_label(kind)) if _remedy_label and kind else ""
-    event.source_label = _label(Source, data.get("source"))
-    event.channel_label = _label(Channel, data.get("channel"))
+    event.source_label = choice_label(Source, data.get("source"))
+    event.channel_label = choice_label(Channel, data.get("channel"))
     event.minutes_late = max(
         int(data.get("minutes_late") or 0), -int(data.get("minutes_early") or 0), 0
     )

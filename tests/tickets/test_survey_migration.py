@@ -3,8 +3,8 @@
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 BEFORE = [
     ("notifications", "0005_suppressed_reason_parts"),
