@@ -92,3 +92,35 @@ def test_the_ticket_page_loads_the_notification_panel_and_shows_why_a_notice_was
     page.get_by_role("link", name="Why didn't they hear from us?").click()
     expect(page.locator("[data-notice]")).to_have_count(1)
     expect(page.locator("[data-suppressed-reason]")).to_contain_text("opted out of SMS")
+
+
+def test_the_higher_apps_panels_load_into_the_ticket_and_shipment_pages(
+    live_server, browser_page, alice, held_back
+):
+    """core.panels in a real browser: the ticket page (tickets) shows compensation's remedies
+    and notifications' notices, the shipment page (shipments) the tickets app's list, each
+    loaded from its own app's URL under the Content-Security-Policy."""
+    factories.CompensationOfferFactory(ticket=held_back, kind="coupon", amount="10.00")
+    page = browser_page
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and violations.append(message.text)
+        ),
+    )
+    log_in(page, live_server, f"/console/tickets/{held_back.public_id}/")
+
+    remedies = page.locator("[data-remedy-panel]")
+    expect(remedies).to_contain_text("1 compensation offer")
+    expect(remedies).to_contain_text("Coupon")
+    expect(page.locator("[data-notice-panel] [data-notice]")).to_have_count(2)
+    # Remedies come before notices in the sidebar (their panels' order).
+    sidebar = page.locator("[data-remedy-panel], [data-notice-panel]")
+    expect(sidebar.first).to_have_attribute("data-remedy-panel", "")
+
+    page.get_by_role("link", name="Open the shipment page").click()
+    tickets = page.locator("[data-shipment-tickets]")
+    expect(tickets).to_contain_text("Where is my tea set?")
+    settled(page)
+    assert violations == []
