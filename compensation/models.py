@@ -29,28 +29,140 @@ class RemedyKind(models.TextChoices):
 MONEY_KINDS = ("coupon", "partial_refund", "full_refund", "cash")
 
 
+class PolicyKind(models.TextChoices):
+    RULE = "rule", _("Rule: gives remedies")
+    UPLIFT = "uplift", _("Uplift: raises the remedies of the rule that applies")
+
+
+class IncidentScope(models.TextChoices):
+    ANY = "any", _("Any shipment")
+    IN_INCIDENT = "in_incident", _("Only shipments in an incident")
+    NO_INCIDENT = "no_incident", _("Only shipments in no incident")
+
+
 class CompensationPolicy(TimeStampedModel):
-    """The default remedy matrix: the first active policy (by position) that matches applies."""
+    """One row of the remedy matrix (compensation.policies): the first active rule (by
+    position) whose conditions all match gives its remedies; every active uplift that matches
+    then raises their money and percentages (e.g. "VIP +50%"). An empty condition matches
+    anything."""
+
+    Kind = PolicyKind
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    position = models.PositiveIntegerField(_("position"), default=100)
+    position = models.PositiveIntegerField(
+        _("position"), default=100, help_text=_("Lower first: the first matching rule applies.")
+    )
     is_active = models.BooleanField(_("active"), default=True)
+    kind = models.CharField(
+        _("kind"),
+        max_length=8,
+        choices=PolicyKind.choices,
+        default=PolicyKind.RULE,
+        help_text=_(
+            "A rule gives its remedies; an uplift gives none and raises the money and "
+            "percentages of the rule that applies by its uplift percent."
+        ),
+    )
+    uplift_percent = models.DecimalField(
+        _("uplift percent"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Uplifts only: 50 raises 10 EUR to 15 EUR and 10% to 15% (at most 100%)."),
+    )
     cause = models.CharField(
         _("cause"),
         max_length=24,
         choices=DelayCause.choices,
         blank=True,
-        help_text=_("Empty: any cause."),
+        help_text=_("The shipment's cause (or its delay cause). Empty: any cause."),
     )
-    min_days_late = models.PositiveIntegerField(_("at least days late"), null=True, blank=True)
+    delay_levels = models.JSONField(
+        _("delay levels"),
+        default=list,
+        blank=True,
+        help_text=_("The shipment's delay level is one of these. None ticked: any level."),
+    )
+    min_days_late = models.PositiveIntegerField(
+        _("more than days late"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Days between the promised delivery and now (or the delivery): 30 matches from "
+            "the 31st day. Empty: no lower bound."
+        ),
+    )
+    max_days_late = models.PositiveIntegerField(
+        _("at most days late"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: no upper bound."),
+    )
+    categories = models.JSONField(
+        _("ticket categories"),
+        default=list,
+        blank=True,
+        help_text=_("The ticket's category is one of these. None ticked: any category."),
+    )
     min_order_value = models.DecimalField(
-        _("order value at least"), max_digits=12, decimal_places=2, null=True, blank=True
+        _("order value at least"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("In the order value currency below. Empty: no lower bound."),
     )
-    customer_tiers = models.JSONField(_("customer tiers"), default=list, blank=True)
+    max_order_value = models.DecimalField(
+        _("order value below"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Empty: no upper bound."),
+    )
+    order_currency = models.CharField(
+        _("order value currency"),
+        max_length=3,
+        default="EUR",
+        help_text=_("An order value bound only matches orders in this currency."),
+    )
+    customer_tiers = models.JSONField(
+        _("customer tiers"),
+        default=list,
+        blank=True,
+        help_text=_("None ticked: any tier."),
+    )
+    regions = models.JSONField(
+        _("destination regions"),
+        default=list,
+        blank=True,
+        help_text=_("The customer's region, where the parcel goes. None ticked: any region."),
+    )
+    incident_scope = models.CharField(
+        _("incidents"),
+        max_length=12,
+        choices=IncidentScope.choices,
+        default=IncidentScope.ANY,
+    )
+    incident = models.ForeignKey(
+        "shipments.Incident",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="compensation_policies",
+        verbose_name=_("incident"),
+        help_text=_("Only the shipments and tickets of this incident. Empty: any."),
+    )
     offer_proactively = models.BooleanField(
         _("offer before being asked"), default=False, help_text=_("E.g. full refund after 30 days.")
     )
-    description = models.CharField(_("description"), max_length=300, blank=True)
+    description = models.CharField(
+        _("explanation"),
+        max_length=300,
+        blank=True,
+        help_text=_("Why this policy gives what it gives; agents read it with the suggestion."),
+    )
 
     class Meta:
         verbose_name = _("compensation policy")
@@ -60,6 +172,30 @@ class CompensationPolicy(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(cause="") | Q(cause__in=choice_values(DelayCause)),
                 name="compensation_policy_cause_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(PolicyKind)),
+                name="compensation_policy_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(incident_scope__in=choice_values(IncidentScope)),
+                name="compensation_policy_incident_scope_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="uplift") | Q(uplift_percent__isnull=False, uplift_percent__gt=0),
+                name="compensation_policy_uplift_has_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_days_late__isnull=True)
+                | Q(max_days_late__isnull=True)
+                | Q(max_days_late__gte=F("min_days_late")),
+                name="compensation_policy_days_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_order_value__isnull=True)
+                | Q(max_order_value__isnull=True)
+                | Q(max_order_value__gt=F("min_order_value")),
+                name="compensation_policy_value_ordered",
             ),
         ]
 
