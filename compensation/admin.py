@@ -125,9 +125,12 @@ class AuthorityLimitForm(forms.ModelForm):
 @admin.register(AuthorityLimit)
 class AuthorityLimitAdmin(admin.ModelAdmin):
     form = AuthorityLimitForm
-    list_display = ("holder", "max_amount", "max_percent", "currency")
+    list_display = ("holder", "currency", "max_amount", "max_percent", "max_points")
+    list_filter = ("currency", "group")
     list_select_related = ("group", "user")
+    ordering = ("group__name", "user__username", "currency")
     autocomplete_fields = ("user",)
+    fields = ("group", "user", "currency", "max_amount", "max_percent", "max_points")
 
     @admin.display(description=_("for"))
     def holder(self, obj: AuthorityLimit) -> str:

@@ -248,24 +248,34 @@ class PolicyRemedy(models.Model):
 
 
 class AuthorityLimit(models.Model):
-    """How much compensation a role (or one user) may grant without a supervisor."""
+    """How much compensation a role (or one user) may grant without a supervisor, per currency.
 
-    group = models.OneToOneField(
+    One row per (group, currency) or (user, currency). For a user and a currency the user's own
+    row wins; otherwise the highest of the user's groups' rows (compensation.services
+    `authority_for`). No row for a currency: every offer in it waits for a supervisor.
+    """
+
+    group = models.ForeignKey(
         "auth.Group",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="authority_limit",
+        related_name="authority_limits",
     )
-    user = models.OneToOneField(
+    user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="authority_limit",
+        related_name="authority_limits",
     )
     max_amount = models.DecimalField(_("up to amount"), max_digits=12, decimal_places=2)
     max_percent = models.DecimalField(_("up to percent"), max_digits=5, decimal_places=2, default=0)
+    max_points = models.PositiveIntegerField(
+        _("up to loyalty points"),
+        default=0,
+        help_text=_("Points are not money: the same number applies whatever the row's currency."),
+    )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
 
     class Meta:
@@ -279,6 +289,21 @@ class AuthorityLimit(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(max_amount__gte=0), name="compensation_authoritylimit_amount_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_percent__gte=0, max_percent__lte=100),
+                name="compensation_authoritylimit_percent_range",
+            ),
+            # One limit per holder and currency.
+            models.UniqueConstraint(
+                fields=["group", "currency"],
+                condition=Q(group__isnull=False),
+                name="compensation_authoritylimit_one_per_group_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "currency"],
+                condition=Q(user__isnull=False),
+                name="compensation_authoritylimit_one_per_user_currency",
             ),
         ]
 
@@ -455,7 +480,12 @@ class ApprovalRequest(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: proposed by the system (an incident's bulk offer, a proactive one)."),
     )
     requested_at = models.DateTimeField(_("requested at"))
     decided_by = models.ForeignKey(
