@@ -8,7 +8,12 @@ from compensation.models import (
     Budget,
     CompensationOffer,
     CompensationPolicy,
+    IssuedCode,
+    LoyaltyEntry,
     PolicyRemedy,
+    RefundEntry,
+    Reshipment,
+    SeniorCall,
 )
 from core.admin_utils import (
     AuthoredAdmin,
@@ -252,3 +257,76 @@ class ApprovalRequestAdmin(HistoryAdmin):
     # Requests are made by the offer services and decided on the supervisor page
     # (offer_approve / offer_reject), which also move the offer; a row is the record of it.
     raw_id_fields = ("offer",)
+
+
+# --- Issuance records (compensation.issuance): written when a remedy is issued, shown only ------
+
+
+@admin.register(IssuedCode)
+class IssuedCodeAdmin(HistoryAdmin):
+    # Only the last 4 characters: the code is stored hashed and shown to nobody but the customer
+    # (in the "remedy issued" notice). Support finds a code by its last 4 characters.
+    list_display = ("masked_code", "offer", "customer", "created_at", "redeemed_at")
+    list_select_related = ("offer", "customer")
+    fields = ("masked_code", "offer", "customer", "created_at", "redeemed_at")
+    readonly_fields = fields
+    search_fields = ("=last4", "offer__ticket__id__exact")
+    search_help_text = _("Last 4 characters of the code, or ticket number.")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("code"))
+    def masked_code(self, obj: IssuedCode) -> str:
+        return str(obj)
+
+
+@admin.register(RefundEntry)
+class RefundEntryAdmin(HistoryAdmin):
+    list_display = (
+        "order_number",
+        "sequence",
+        "amount",
+        "currency",
+        "refunded_total",
+        "order_value",
+        "offer",
+        "created_at",
+    )
+    list_select_related = ("offer",)
+    search_fields = ("=order_number", "offer__ticket__id__exact")
+    search_help_text = _("Exact order number, or ticket number.")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    ordering = ("-pk",)
+
+
+@admin.register(LoyaltyEntry)
+class LoyaltyEntryAdmin(HistoryAdmin):
+    list_display = ("customer", "points", "offer", "created_at")
+    list_select_related = ("customer", "offer")
+    search_fields = ("customer__name", "=customer__email")
+    search_help_text = _("Customer name or exact email.")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    ordering = ("-pk",)
+
+
+@admin.register(Reshipment)
+class ReshipmentAdmin(HistoryAdmin):
+    list_display = ("shipment", "original", "expedited", "offer", "created_at")
+    list_filter = ("expedited",)
+    list_select_related = ("offer", "original__carrier", "shipment__carrier")
+    search_fields = ("=shipment__tracking_number", "=original__tracking_number")
+    search_help_text = _("Exact tracking number of the new or the original shipment.")
+    show_full_result_count = False
+    ordering = ("-pk",)
+
+
+@admin.register(SeniorCall)
+class SeniorCallAdmin(HistoryAdmin):
+    list_display = ("ticket", "senior", "due_at", "offer", "created_at")
+    list_select_related = ("offer", "ticket", "senior")
+    search_fields = ("ticket__id__exact",)
+    search_help_text = _("Ticket number.")
+    show_full_result_count = False
+    ordering = ("-pk",)

@@ -520,3 +520,177 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Approval of offer {self.offer_id}: {self.status}"
+
+
+# --- Issuance: what an issued remedy left behind (compensation.issuance) ---------------------
+
+
+class IssuedCode(models.Model):
+    """A coupon, percentage discount or free-shipping code given to a customer.
+
+    Only a SHA-256 hash of the code and its last 4 characters are stored: neither the admin list
+    nor a copy of the database yields a usable code (the code has 80 random bits, so its hash
+    cannot be reversed by guessing). The customer reads the code once, in the "remedy issued"
+    notice; support finds it again by its last 4 characters or by hashing what the customer
+    reads out (`compensation.issuance.find_code`).
+    """
+
+    offer = models.OneToOneField(
+        CompensationOffer, on_delete=models.PROTECT, related_name="issued_code"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    code_hash = models.CharField(_("code hash (SHA-256)"), max_length=64, unique=True)
+    last4 = models.CharField(_("last 4 characters"), max_length=4)
+    created_at = models.DateTimeField(_("issued at"))
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("issued code")
+        verbose_name_plural = _("issued codes")
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="compensation_code_cust_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"****-{self.last4}"
+
+
+class RefundEntry(models.Model):
+    """One refund of an order (partial, full or a fixed cash amount): the ledger of that order.
+
+    An order is its shipment row (a reship refunds against the original order). The entries of
+    one order form a chain: `sequence` 1, 2, 3 ... (unique per order) and `refunded_total`, the
+    order's refunded total including this entry, never above `order_value` (both checked by the
+    database). `compensation.issuance` appends under a row lock on the order's shipment, so two
+    refunds at once queue; without the lock the second would collide on the sequence rather than
+    overpay.
+    """
+
+    offer = models.OneToOneField(CompensationOffer, on_delete=models.PROTECT, related_name="refund")
+    shipment = models.ForeignKey(
+        "shipments.Shipment", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    order_number = models.CharField(_("order number"), max_length=64)
+    sequence = models.PositiveIntegerField(_("entry number"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    order_value = models.DecimalField(_("order value"), max_digits=12, decimal_places=2)
+    refunded_total = models.DecimalField(
+        _("refunded so far (this entry included)"), max_digits=12, decimal_places=2
+    )
+    created_at = models.DateTimeField(_("refunded at"))
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "sequence"], name="compensation_refund_unique_sequence"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="compensation_refund_amount_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(sequence__gte=1), name="compensation_refund_sequence_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=F("amount"))
+                & Q(refunded_total__lte=F("order_value")),
+                name="compensation_refund_total_within_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number} #{self.sequence}: {self.amount} {self.currency}"
+
+
+class LoyaltyEntry(models.Model):
+    """A movement of a customer's loyalty points; the balance is the sum of the entries."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    offer = models.OneToOneField(
+        CompensationOffer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="loyalty_entry",
+    )
+    points = models.IntegerField(_("points"), help_text=_("Negative: points spent."))
+    created_at = models.DateTimeField(_("booked at"))
+
+    class Meta:
+        verbose_name = _("loyalty points entry")
+        verbose_name_plural = _("loyalty points entries")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(points=0), name="compensation_loyalty_points_not_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="compensation_loyalty_cust_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} points for customer {self.customer_id}"
+
+
+class Reshipment(models.Model):
+    """A remedy that sent the order again: the new shipment, and the one it replaces."""
+
+    offer = models.OneToOneField(
+        CompensationOffer, on_delete=models.PROTECT, related_name="reshipment"
+    )
+    original = models.ForeignKey("shipments.Shipment", on_delete=models.PROTECT, related_name="+")
+    shipment = models.OneToOneField(
+        "shipments.Shipment", on_delete=models.PROTECT, related_name="reshipment_of"
+    )
+    expedited = models.BooleanField(_("expedited"), default=False)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("reshipment")
+        verbose_name_plural = _("reshipments")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(original=F("shipment")), name="compensation_reship_not_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reship of shipment {self.original_id} as {self.shipment_id}"
+
+
+class SeniorCall(models.Model):
+    """A "senior contact by phone" remedy: the task of a senior agent, timed by an SLA milestone.
+
+    The milestone is a running `tickets.SLATimer` (kind milestone, met by hand) on the ticket:
+    it shows with the ticket's other SLA clocks, the sweeper warns and breaches it, and the agent
+    marks it done from the ticket page once the call took place.
+    """
+
+    offer = models.OneToOneField(
+        CompensationOffer, on_delete=models.PROTECT, related_name="senior_call"
+    )
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.PROTECT, related_name="+")
+    timer = models.ForeignKey(
+        "tickets.SLATimer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    senior = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: no senior agent was free; the team lead picks one."),
+    )
+    due_at = models.DateTimeField(_("call due by"))
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("senior call")
+        verbose_name_plural = _("senior calls")
+
+    def __str__(self) -> str:
+        return f"Senior call for ticket #{self.ticket_id}"

@@ -8,10 +8,12 @@ offer_made    sender CompensationOffer; offer, at.
     A remedy was offered to the customer (within authority, or approved). Listener:
     notifications queues the "remedy offered" notice (dedupe key `remedy_offered:<offer id>`).
 
-offer_issued  sender CompensationOffer; offer, at.
+offer_issued  sender CompensationOffer; offer, at; optional code.
     The remedy was issued (coupon code made, refund recorded; `offer.issued_reference` says
     which). Listener: notifications queues the "remedy issued" notice
-    (dedupe key `remedy_issued:<offer id>`).
+    (dedupe key `remedy_issued:<offer id>`). A coupon or discount code is stored hashed
+    (compensation.issuance), so its only readable copy travels to that notice: the `code`
+    keyword, or else `offer.code_for_notice`, set on the instance `issuance.issue` issued.
 
 The compensation engine's services send these (issue 13); until then nothing sends them.
 """

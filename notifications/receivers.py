@@ -47,8 +47,11 @@ def remedy_offered_notice(sender, *, offer, at, **kwargs) -> None:
     services.remedy_enqueue(offer=offer, kind=NoticeKind.REMEDY_OFFERED, now=at)
 
 
-def remedy_issued_notice(sender, *, offer, at, **kwargs) -> None:
-    services.remedy_enqueue(offer=offer, kind=NoticeKind.REMEDY_ISSUED, now=at)
+def remedy_issued_notice(sender, *, offer, at, code: str = "", **kwargs) -> None:
+    # A coupon or discount code is stored hashed (compensation.issuance): the customer reads it
+    # only here, from the signal or from the issued offer instance (never a saved field).
+    code = code or getattr(offer, "code_for_notice", "")
+    services.remedy_enqueue(offer=offer, kind=NoticeKind.REMEDY_ISSUED, now=at, code=code)
 
 
 RECEIVERS = (

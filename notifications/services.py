@@ -289,16 +289,22 @@ def survey_enqueue(*, survey: SatisfactionSurvey, now: dt.datetime) -> Notificat
     )
 
 
-def remedy_enqueue(*, offer: Any, kind: str, now: dt.datetime | None = None) -> Notification:
-    """Tell the customer about a remedy offered to them or issued (compensation offers)."""
+def remedy_enqueue(
+    *, offer: Any, kind: str, now: dt.datetime | None = None, code: str = ""
+) -> Notification:
+    """Tell the customer about a remedy offered to them or issued (compensation offers).
+
+    `code`: an issued coupon or discount code, shown in place of its masked reference (the
+    notice is the one place the customer reads it; compensation keeps only its hash)."""
     now = now or timezone.now()
     customer = offer.customer
     from django.utils import translation
 
     with translation.override(customer.language):
         remedy = str(describe_offer(offer))
-    if offer.issued_reference and kind == NoticeKind.REMEDY_ISSUED:
-        remedy = f"{remedy} ({offer.issued_reference})"
+    reference = code or offer.issued_reference
+    if reference and kind == NoticeKind.REMEDY_ISSUED:
+        remedy = f"{remedy} ({reference})"
     return notice_enqueue(
         kind=kind,
         customer=customer,

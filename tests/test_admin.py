@@ -14,13 +14,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from compensation import issuance
 from compensation.models import (
     ApprovalRequest,
     AuthorityLimit,
     Budget,
     CompensationOffer,
     CompensationPolicy,
+    IssuedCode,
+    LoyaltyEntry,
     PolicyRemedy,
+    RefundEntry,
+    Reshipment,
+    SeniorCall,
 )
 from customers.models import Customer, CustomerTier
 from notifications.models import Notification, NotificationTemplate
@@ -88,6 +94,14 @@ def _compensation_policy() -> CompensationPolicy:
     PolicyRemedy.objects.create(policy=policy, kind="discount_code", percent=Decimal("15"))
     PolicyRemedy.objects.create(policy=policy, kind="priority_shipping")
     return policy
+
+
+def _issued(kind: str, **fields) -> CompensationOffer:
+    """An offer issued as the compensation services issue it (what the issuance rows record)."""
+    fields.setdefault("amount", None)
+    offer = factories.CompensationOfferFactory(kind=kind, status="accepted", **fields)
+    issuance.issue(offer, now=timezone.now())
+    return offer
 
 
 def _template() -> NotificationTemplate:
@@ -203,6 +217,11 @@ BUILDERS: dict[type[Model], Callable[[], Model]] = {
         requested_by=factories.AgentFactory(), policy=factories.CompensationPolicyFactory()
     ),
     ApprovalRequest: factories.ApprovalRequestFactory,
+    IssuedCode: lambda: _issued("coupon", amount=Decimal("10")).issued_code,
+    RefundEntry: lambda: _issued("partial_refund", amount=Decimal("1")).refund,
+    LoyaltyEntry: lambda: _issued("loyalty_points", points=100).loyalty_entry,
+    Reshipment: lambda: _issued("reship").reshipment,
+    SeniorCall: lambda: _issued("senior_call").senior_call,
     NotificationTemplate: _template,
     Notification: lambda: factories.NotificationFactory(ticket=factories.TicketFactory()),
     SatisfactionSurvey: lambda: SatisfactionSurvey.objects.create(

@@ -366,6 +366,11 @@ NEVER = {
     "tickets.SLATimer",
     "compensation.CompensationOffer",
     "compensation.ApprovalRequest",
+    "compensation.IssuedCode",
+    "compensation.RefundEntry",
+    "compensation.LoyaltyEntry",
+    "compensation.Reshipment",
+    "compensation.SeniorCall",
     "notifications.Notification",
     "tickets.SatisfactionSurvey",
     "authtoken.TokenProxy",  # API credentials: superusers only
@@ -381,6 +386,13 @@ HISTORY = {
     "tickets.TicketEvent",
     "tickets.SLATimer",
     "compensation.ApprovalRequest",
+    # What issuing a remedy left behind (compensation.issuance): codes (hashed), refund and
+    # points ledgers, reships, senior calls.
+    "compensation.IssuedCode",
+    "compensation.RefundEntry",
+    "compensation.LoyaltyEntry",
+    "compensation.Reshipment",
+    "compensation.SeniorCall",
 }
 # Never typed in, by anyone: services create them (or, for axes, the login).
 NEVER_ADDED = HISTORY | {
