@@ -231,6 +231,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 for _folder in ("data_folder_in", "processed_folder", "control_folder"):
     if _folder in CELERY_BROKER_TRANSPORT_OPTIONS:
         Path(CELERY_BROKER_TRANSPORT_OPTIONS[_folder]).mkdir(parents=True, exist_ok=True)
+# kombu's filesystem transport keeps fanout bindings in one JSON file, which a worker starting
+# beside another can read half-written and die on (JSONDecodeError at start-up). Remote control
+# (`celery inspect`, `celery control`) rides on that fanout: off for the embedded broker, on for
+# Redis and RabbitMQ.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
