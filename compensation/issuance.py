@@ -180,7 +180,7 @@ def issue(offer: CompensationOffer, *, now: dt.datetime) -> None:
     """
     if offer.status == CompensationOffer.Status.ISSUED:
         raise CompensationError(ALREADY_ISSUED, code="already_issued")
-    fields = ["status", "issued_at", "issued_reference", "updated_at"]
+    fields = ["status", "issued_at", "issued_reference", "version", "updated_at"]
     with transaction.atomic():
         kind = offer.kind
         if kind in CODE_KINDS:
@@ -199,6 +199,7 @@ def issue(offer: CompensationOffer, *, now: dt.datetime) -> None:
         offer.status = CompensationOffer.Status.ISSUED
         offer.issued_at = now
         offer.issued_reference = reference[:64]
+        offer.version += 1  # an edit form or API client holding the old version is stale
         offer.updated_at = now
         offer.save(update_fields=fields)
 

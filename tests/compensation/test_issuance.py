@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from compensation import issuance, signals
+from compensation import issuance, services, signals
 from compensation.errors import CompensationError
 from compensation.models import (
     CompensationOffer,
@@ -529,3 +529,36 @@ def test_issuance_queries_do_not_depend_on_the_ledger_size(
     with django_assert_max_num_queries(12):
         issue(offer)
     assert issuance.refunded_total(order_ticket.shipment) == Decimal("2.00")
+
+
+# ---- Through the compensation services ----------------------------------------------------------
+
+
+def test_a_coupon_requested_within_authority_reaches_the_customer_with_its_code(agent):
+    ticket = factories.TicketFactory(assignee=agent)
+
+    [offer] = services.offer_request(
+        ticket=ticket,
+        by=agent,
+        remedies=[services.RemedySpec(kind="coupon", amount=Decimal("10.00"))],
+        now=NOW,
+    )
+
+    assert offer.status == "issued"
+    code = offer.code_for_notice
+    notice = Notification.objects.get(dedupe_key=f"remedy_issued:{offer.pk}")
+    assert code in notice.context["remedy"]
+    # The ticket's timeline names the masked reference, never the code.
+    event = TicketEvent.objects.get(ticket=ticket, kind="compensation_issued")
+    assert event.data["reference"] == offer.issued_reference
+    assert code not in repr(event.data)
+    assert IssuedCode.objects.get(offer=offer).code_hash == issuance.hash_code(code)
+
+
+def test_issuing_moves_the_offers_version():
+    offer = make_offer("gift")
+    before = offer.version
+
+    issued = issue(offer)
+
+    assert CompensationOffer.objects.get(pk=issued.pk).version == before + 1
