@@ -146,13 +146,17 @@ def _save(ticket: Ticket, *fields: str, now: dt.datetime, bump: bool = True) -> 
 def record_event(
     ticket: Ticket,
     kind: str,
+    /,
     *,
     at: dt.datetime,
     actor: Any = None,
     public: bool = False,
     **data: Any,
 ) -> TicketEvent:
-    """One timeline row; `public` rows show on the customer's progress page."""
+    """One timeline row; `public` rows show on the customer's progress page.
+
+    `ticket` and `kind` are positional-only, so the data may carry its own `kind` (the remedy
+    kind of compensation events, which the timeline names)."""
     return TicketEvent.objects.create(
         ticket=ticket, kind=kind, actor=actor, is_public=public, data=data, created_at=at
     )
