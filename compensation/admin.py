@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
 
 from compensation.models import (
     ApprovalRequest,
@@ -8,8 +9,10 @@ from compensation.models import (
     Budget,
     CompensationOffer,
     CompensationPolicy,
+    IncidentScope,
     IssuedCode,
     LoyaltyEntry,
+    PolicyKind,
     PolicyRemedy,
     RefundEntry,
     Reshipment,
@@ -22,8 +25,12 @@ from core.admin_utils import (
     choice_labels,
     choice_list_field,
 )
-from customers.models import CustomerTier
+from customers.models import CustomerRegion, CustomerTier
+from shipments.models import DelayLevel
+from tickets.models import Category
 
+UPLIFT_NEEDS_PERCENT = _("An uplift raises the remedies by a percentage: give it.")
+BOUNDS_ORDERED = _("The upper bound must not be below the lower one.")
 GROUP_XOR_USER = _("Set either a role group or a single user, not both.")
 
 
@@ -43,45 +50,104 @@ def remedy_value(remedy: PolicyRemedy | CompensationOffer) -> str:
 
 
 class CompensationPolicyForm(forms.ModelForm):
-    """Customer tiers as checkboxes (no Meta: the ModelAdmin supplies model and fields)."""
+    """Tiers, levels, categories and regions as checkboxes (no Meta: the ModelAdmin supplies
+    model and fields); an uplift says by how much, a rule gives remedies."""
 
-    customer_tiers = choice_list_field(_("customer tiers"), CustomerTier.choices)
+    customer_tiers = choice_list_field(
+        _("customer tiers"), CustomerTier.choices, help_text=_("None ticked: any tier.")
+    )
+    delay_levels = choice_list_field(
+        _("delay levels"),
+        DelayLevel.choices,
+        help_text=_("The shipment's delay level is one of these. None ticked: any level."),
+    )
+    categories = choice_list_field(
+        _("ticket categories"),
+        Category.choices,
+        help_text=_("The ticket's category is one of these. None ticked: any category."),
+    )
+    regions = choice_list_field(
+        _("destination regions"),
+        CustomerRegion.choices,
+        help_text=_("The customer's region, where the parcel goes. None ticked: any region."),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        # Said in words before compensation_policy_uplift_has_percent says it in SQL.
+        if cleaned.get("kind") == PolicyKind.UPLIFT and not cleaned.get("uplift_percent"):
+            self.add_error("uplift_percent", UPLIFT_NEEDS_PERCENT)
+        low, high = cleaned.get("min_days_late"), cleaned.get("max_days_late")
+        if low is not None and high is not None and high < low:
+            self.add_error("max_days_late", BOUNDS_ORDERED)
+        low, high = cleaned.get("min_order_value"), cleaned.get("max_order_value")
+        if low is not None and high is not None and high <= low:
+            self.add_error("max_order_value", BOUNDS_ORDERED)
+        return cleaned
 
 
 class PolicyRemedyInline(admin.TabularInline):
     model = PolicyRemedy
     extra = 0
     fields = ("kind", "percent", "amount", "currency", "points", "choice_group")
+    verbose_name_plural = _(
+        "remedies (group 0: given together; the same non-zero group: the customer chooses one; "
+        "a refund without an amount is computed from the order value)"
+    )
 
 
 @admin.register(CompensationPolicy)
-class CompensationPolicyAdmin(admin.ModelAdmin):
+class CompensationPolicyAdmin(TranslationAdmin):
     form = CompensationPolicyForm
     list_display = (
         "name",
         "position",
         "is_active",
-        "cause",
-        "min_days_late",
-        "min_order_value",
-        "tiers",
+        "kind",
+        "conditions",
         "offer_proactively",
         "remedy_summary",
     )
     list_editable = ("position", "is_active")
-    list_filter = ("is_active", "cause", "offer_proactively")
+    list_filter = ("is_active", "kind", "cause", "offer_proactively")
     search_fields = ("name", "description")
     ordering = ("position", "id")
     inlines = (PolicyRemedyInline,)
+    list_select_related = ("incident",)
+    autocomplete_fields = ("incident",)
     fieldsets = (
-        (None, {"fields": ("name", "position", "is_active", "description")}),
+        (
+            None,
+            {
+                "description": _(
+                    "The first active rule by position whose conditions all match applies; "
+                    "the agent sees every matching rule, ranked, with its explanation. "
+                    "Uplifts raise the money and percentages of the suggested remedies."
+                ),
+                "fields": (
+                    "name",
+                    "position",
+                    "is_active",
+                    "kind",
+                    "uplift_percent",
+                    "description",
+                ),
+            },
+        ),
         (
             _("Applies when"),
             {
-                "description": _(
-                    "The first active policy by position whose conditions all match applies."
+                "description": _("Every condition that is set must hold; empty ones match all."),
+                "fields": (
+                    "cause",
+                    "delay_levels",
+                    ("min_days_late", "max_days_late"),
+                    "categories",
+                    "customer_tiers",
+                    ("min_order_value", "max_order_value", "order_currency"),
+                    "regions",
+                    ("incident_scope", "incident"),
                 ),
-                "fields": ("cause", "min_days_late", "min_order_value", "customer_tiers"),
             },
         ),
         (None, {"fields": ("offer_proactively",)}),
@@ -90,9 +156,34 @@ class CompensationPolicyAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("remedies")
 
-    @admin.display(description=_("customer tiers"))
-    def tiers(self, obj: CompensationPolicy) -> str:
-        return choice_labels(obj.customer_tiers, CustomerTier.choices)
+    @admin.display(description=_("applies when"))
+    def conditions(self, obj: CompensationPolicy) -> str:
+        parts = []
+        if obj.cause:
+            parts.append(obj.get_cause_display())
+        if obj.delay_levels:
+            parts.append(choice_labels(obj.delay_levels, DelayLevel.choices))
+        if obj.min_days_late is not None:
+            parts.append(f"> {obj.min_days_late} {_('days late')}")
+        if obj.max_days_late is not None:
+            parts.append(f"<= {obj.max_days_late} {_('days late')}")
+        if obj.categories:
+            parts.append(choice_labels(obj.categories, Category.choices))
+        if obj.customer_tiers:
+            parts.append(choice_labels(obj.customer_tiers, CustomerTier.choices))
+        if obj.min_order_value is not None:
+            parts.append(f">= {obj.min_order_value} {obj.order_currency}")
+        if obj.max_order_value is not None:
+            parts.append(f"< {obj.max_order_value} {obj.order_currency}")
+        if obj.regions:
+            parts.append(choice_labels(obj.regions, CustomerRegion.choices))
+        if obj.incident_id:
+            parts.append(str(obj.incident))
+        elif obj.incident_scope != IncidentScope.ANY:
+            parts.append(obj.get_incident_scope_display())
+        if obj.kind == PolicyKind.UPLIFT:
+            parts.append(f"+{obj.uplift_percent.normalize():f}%")
+        return "; ".join(str(part) for part in parts) or _("always")
 
     @admin.display(description=_("remedies"))
     def remedy_summary(self, obj: CompensationPolicy) -> str:

@@ -1,4 +1,4 @@
-"""Console pages of the compensation app: the ticket page's remedy panel.
+"""Console pages of the compensation app: the ticket page's remedy panel and its form.
 
 Included at ``console/`` (config/urls.py).
 """
@@ -15,5 +15,11 @@ urlpatterns = [
         "tickets/<uuid:public_id>/compensation/",
         panels.ticket_panel,
         name="ticket_panel",
+    ),
+    # The panel's form: accept a suggestion, or edit / replace it with a reason (POST only).
+    path(
+        "tickets/<uuid:public_id>/compensation/offer/",
+        panels.ticket_offer,
+        name="ticket_offer",
     ),
 ]

@@ -7,9 +7,15 @@ JavaScript the panel's link opens it as a small page of its own.
 
 Who reads it: as the ticket page (tickets.views): logged in (else the login page), the console
 permission (else 403), and the ticket within the user's scope (`Ticket.objects.visible_to`,
-else 404). Two queries after the user's own (session, user, permissions, an agent's team): the
-ticket with the customer's offer count, then the customer's recent tickets with the latest
-remedy of each.
+else 404). Four queries after the user's own (session, user, permissions, an agent's team): the
+ticket with its shipment, customer and the customer's offer count, the customer's recent
+tickets with the latest remedy of each, then the active policies and their remedies for the
+suggestions (compensation.policies).
+
+The suggestions: ranked, each with its explanation; the agent accepts one as it is, or edits /
+replaces it (a reason is then required), with one POST to `ticket_offer` (same role and scope);
+the remedies go through `compensation.services.offer_request` (authority limit, approval), and
+the panel comes back saying whether they were sent to the customer or wait for a supervisor.
 
 (Kept apart from views.py and selectors.py, which hold the supervisor page.)
 """
@@ -22,12 +28,18 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
+from compensation import policies, services
+from compensation.errors import CompensationError
+from compensation.forms import ACCEPT, RemedyForm
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from compensation.policies import SuggestedRemedy, Suggestion
 from core import panels
 from core.models import choice_label
 from tickets.models import Ticket
@@ -63,8 +75,8 @@ class TicketRemedies:
 
 
 def ticket_for_panel(*, user: Any, public_id: UUID) -> Ticket:
-    """The ticket ``user`` may read, with its customer's offer count (one query); 404 when it
-    is unknown or outside the user's scope."""
+    """The ticket ``user`` may read, with its shipment, its customer and the customer's offer
+    count (one query); 404 when it is unknown or outside the user's scope."""
     offers = (
         CompensationOffer.objects.filter(customer=OuterRef("customer"))
         .order_by()
@@ -75,7 +87,7 @@ def ticket_for_panel(*, user: Any, public_id: UUID) -> Ticket:
     try:
         return (
             Ticket.objects.visible_to(user)
-            .only("pk", "public_id", "subject", "customer_id")
+            .select_related("shipment", "customer")
             .annotate(customer_offer_count=Coalesce(Subquery(offers), 0))
             .get(public_id=public_id)
         )
@@ -153,19 +165,147 @@ def _cents(value: Any) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-# --- the view ----------------------------------------------------------------------------------
+# --- the views --------------------------------------------------------------------------------
+
+# Header that lets console.js swap a 422 answer into the panel (the form with its errors).
+FRAGMENT_HEADER = "Delaydesk-Fragment"
 
 
 @require_GET
 @login_required
 @permission_required("tickets.work_console", raise_exception=True)
 def ticket_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """The remedies of a ticket's customer: the ticket page's panel for htmx, a small page of
-    its own otherwise (the panel's link without JavaScript)."""
+    """The remedies of a ticket's customer and the policies' suggestions: the ticket page's
+    panel for htmx, a small page of its own otherwise (the panel's link without JavaScript)."""
     ticket = ticket_for_panel(user=request.user, public_id=public_id)
-    return panels.render_panel(
+    return _render(request, ticket, policies.suggest(ticket))
+
+
+@require_POST
+@login_required
+@permission_required("tickets.work_console", raise_exception=True)
+def ticket_offer(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Accept a suggestion, or send an edited / replacing remedy with its reason; the panel
+    comes back with what happened (sent, or waiting for a supervisor) or the form's errors."""
+    ticket = ticket_for_panel(user=request.user, public_id=public_id)
+    suggestions = policies.suggest(ticket)
+    form = RemedyForm(request.POST, suggestions=suggestions, currency=_currency(ticket))
+    if form.is_valid():
+        try:
+            offers = _send(form, ticket=ticket, by=request.user)
+        except CompensationError as exc:
+            field = exc.field if exc.field in form.fields else None
+            form.add_error(field, str(exc.message))
+        else:
+            ticket = ticket_for_panel(user=request.user, public_id=public_id)
+            return _render(request, ticket, policies.suggest(ticket), result=_result(offers))
+    response = _render(request, ticket, suggestions, form=form, status=422)
+    response[FRAGMENT_HEADER] = "remedy"
+    return response
+
+
+def _send(form: RemedyForm, *, ticket: Ticket, by: Any) -> list[CompensationOffer]:
+    """One offer_request per part of an accepted suggestion (all or none), or one for the
+    edited remedy."""
+    chosen = form.chosen
+    reason = form.cleaned_data.get("reason", "").strip()
+    with transaction.atomic():
+        if form.cleaned_data["action"] == ACCEPT:
+            offers: list[CompensationOffer] = []
+            for part in chosen.parts:
+                offers += services.offer_request(
+                    ticket=ticket,
+                    by=by,
+                    remedies=[_spec(remedy) for remedy in part],
+                    reason=reason or chosen.reason,
+                    policy=chosen.policy,
+                    suggestion=chosen,
+                )
+            return offers
+        return services.offer_request(
+            ticket=ticket,
+            by=by,
+            remedies=[_spec(form.edited_remedy())],
+            reason=reason or (chosen.reason if chosen else ""),
+            policy=chosen.policy if chosen else None,
+            suggestion=chosen,
+        )
+
+
+def _spec(remedy: SuggestedRemedy) -> services.RemedySpec:
+    return services.RemedySpec(
+        kind=remedy.kind,
+        amount=remedy.amount,
+        currency=remedy.currency,
+        percent=remedy.percent,
+        points=remedy.points,
+    )
+
+
+def _result(offers: list[CompensationOffer]) -> str:
+    waiting = [o for o in offers if o.status == OfferStatus.PENDING_APPROVAL]
+    if not waiting:
+        return _("Sent to the customer.")
+    if len(waiting) == len(offers):
+        return _("Waiting for a supervisor's approval.")
+    return _("Partly sent to the customer; the rest is waiting for a supervisor's approval.")
+
+
+def _currency(ticket: Ticket) -> str:
+    if ticket.shipment is not None:
+        return ticket.shipment.currency
+    return ticket.customer.currency or "EUR"
+
+
+def _render(
+    request: HttpRequest,
+    ticket: Ticket,
+    suggestions: list[Suggestion],
+    *,
+    form: RemedyForm | None = None,
+    result: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    posted = form.data.get("suggestion", "") if form is not None else None
+    currency = _currency(ticket)
+    forms = []
+    for suggestion in suggestions:
+        if form is not None and posted == str(suggestion.rank):
+            forms.append((suggestion, form))
+        else:
+            forms.append((suggestion, _edit_form(suggestion, currency)))
+    ranks = {str(suggestion.rank) for suggestion in suggestions}
+    # A form for no suggestion, or for one that no longer applies, comes back with its errors
+    # as the agent's own remedy.
+    other = form if form is not None and posted not in ranks else _edit_form(None, currency)
+    response = panels.render_panel(
         request,
         fragment="compensation/_ticket_panel.html",
         page="compensation/ticket_panel.html",
-        context={"ticket": ticket, "remedies": ticket_remedies(ticket=ticket)},
+        context={
+            "ticket": ticket,
+            "remedies": ticket_remedies(ticket=ticket),
+            "suggestions": forms,
+            "other_form": other,
+            "result": result,
+        },
+    )
+    response.status_code = status
+    return response
+
+
+def _edit_form(suggestion: Suggestion | None, currency: str) -> RemedyForm:
+    """An unbound edit form filled with the suggestion's first remedy."""
+    initial: dict[str, Any] = {"suggestion": suggestion.rank if suggestion else 0}
+    if suggestion is not None:
+        first = suggestion.remedies[0]
+        initial.update(
+            kind=first.kind, amount=first.amount, percent=first.percent, points=first.points
+        )
+    rank = suggestion.rank if suggestion else 0
+    return RemedyForm(
+        initial=initial,
+        suggestions=[],
+        currency=currency,
+        auto_id=f"remedy-{rank}-%s",
     )

@@ -223,6 +223,7 @@ ROUTES: dict[str, Route] = {
     "tickets:ticket_milestone_done": TICKET_PAGE,
     "notifications:ticket_history": TICKET_PAGE,
     "compensation:ticket_panel": TICKET_PAGE,
+    "compensation:ticket_offer": TICKET_PAGE,
     "notifications:customer_detail": Route(
         "console", lambda w, t: {"public_id": t.customer.public_id}, scoped=True
     ),

@@ -171,10 +171,11 @@ def test_it_answers_get_only(agent_client, ticket):
 # The panel costs a fixed number of queries, however many tickets and offers the customer has:
 #  1. session  2. user  3. user permissions  4. group permissions
 #  5. the agent's team (Ticket.objects.visible_to)
-#  6. the ticket, with the customer's offer count as a subquery
+#  6. the ticket with its shipment and customer, the customer's offer count as a subquery
 #  7. the customer's recent tickets (this one and five others), each with its latest remedy
 #     and remedy count as subqueries
-PANEL_QUERIES = 7
+#  8. the active compensation policies  9. their remedies (the suggestions, test_policies*.py)
+PANEL_QUERIES = 9
 
 
 def add_history(ticket: Ticket, n: int) -> None:
