@@ -403,6 +403,14 @@ class CompensationOffer(TimeStampedModel):
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     issued_reference = models.CharField(_("coupon code or refund id"), max_length=64, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
+    bulk_key = models.CharField(
+        _("bulk offer"),
+        max_length=40,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Set on an incident's bulk offer: one offer per ticket and bulk run."),
+    )
 
     objects = CompensationOfferQuerySet.as_manager()
 
@@ -446,6 +454,13 @@ class CompensationOffer(TimeStampedModel):
                 | Q(requested_by__isnull=True)
                 | ~Q(approved_by=F("requested_by")),
                 name="compensation_offer_no_self_approval",
+            ),
+            # An incident's bulk offer reaches each ticket once, however often it runs
+            # (compensation.services.offer_incident_remedy).
+            models.UniqueConstraint(
+                fields=["ticket", "bulk_key"],
+                condition=~Q(bulk_key=""),
+                name="compensation_offer_one_per_bulk_key",
             ),
         ]
         indexes = [
