@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("shipments.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("notifications.api_urls")),
+    path("api/v1/", include("compensation.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start script from its own URL (?script), not inline:
     # the Content-Security-Policy allows no inline script.

@@ -69,6 +69,8 @@ INTEGRATION_PERMISSIONS = (
     "tickets.view_ticket",
     "tickets.add_ticket",
     "tickets.add_message",
+    # They read offers (issued refunds and coupons to apply in the shop), never make them.
+    "compensation.view_compensationoffer",
 )
 
 # Who may enter /admin/ at all (besides superusers): checked by the admin site for every page.

@@ -172,7 +172,8 @@ def is_admin(key: str) -> bool:
 class Route:
     """Where a route sits in the matrix.
 
-    area: `public`, `home`, `console`, `supervisor`, `api` or `signed`.
+    area: `public`, `home`, `console`, `supervisor`, `api`, `api_supervisor` (an API action
+    for supervisors only) or `signed`.
     params: the path parameters it may take, from the world and the ticket asked about.
     scoped: answers about one ticket (or its customer) and follows the agent's team scope.
     """
@@ -190,6 +191,15 @@ def _ticket(world: World, ticket: Ticket) -> dict:
 
 def _incident(world: World, ticket: Ticket) -> dict:
     return {"public_id": world.incident().public_id}
+
+
+def _offer(world: World, ticket: Ticket) -> dict:
+    # An offer already decided: approving or rejecting it again is refused (409) for whoever
+    # may decide at all, so the matrix changes nothing.
+    offer = factories.CompensationOfferFactory(
+        ticket=ticket, status="issued", issued_at=timezone.now()
+    )
+    return {"id": offer.public_id}
 
 
 TICKET_PAGE = Route("console", _ticket, scoped=True)
@@ -246,6 +256,11 @@ ROUTES: dict[str, Route] = {
     "tickets_api:ticket-list": Route("api"),
     "tickets_api:ticket-detail": Route("api", _ticket, scoped=True),
     "tickets_api:ticket-messages": Route("api", _ticket, scoped=True),
+    "compensation_api:compensation-list": Route("api"),
+    "compensation_api:compensation-detail": Route("api", _offer, scoped=True),
+    # Deciding on compensation through the API: supervisors only (the approve permission).
+    "compensation_api:compensation-approve": Route("api_supervisor", _offer),
+    "compensation_api:compensation-reject": Route("api_supervisor", _offer),
 }
 
 
@@ -257,11 +272,11 @@ def expected(route: Route, role: str, *, cross_team: bool = False) -> frozenset[
     if area == "signed":
         return UNSIGNED
     if role == "anonymous":
-        return NO_CREDENTIALS if area == "api" else LOGIN
+        return NO_CREDENTIALS if area in {"api", "api_supervisor"} else LOGIN
     if area == "home":
         # Each role lands where it works; an API-only user has no page.
         return DENIED if role == "integration" else OK
-    if area == "supervisor":
+    if area in {"supervisor", "api_supervisor"}:
         return OK if role in {"supervisor", "superuser"} else DENIED
     # Console pages and the API: the console's team scope for agents; operators configure and
     # read no ticket; a merchant system reaches the API only.
