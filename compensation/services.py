@@ -30,11 +30,15 @@ offer, a proactive one) has the agent group's authority, the lowest.
 Budgets (compensation.budgets): an offer for an incident goes out only while the incident's
 budget in its currency has room for it (remaining >= its money, every alternative counted);
 otherwise it waits for a supervisor, who may approve it over the budget consciously.
+
+An incident's bulk offer (`offer_incident_remedy`): one offer per open ticket of the incident,
+routed as a whole, written set-based, idempotent (a re-run adds nothing); see its docstring.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +63,7 @@ from compensation.models import (
     OfferStatus,
     RemedyKind,
 )
-from compensation.signals import offer_issued, offer_made
+from compensation.signals import offer_issued, offer_made, offers_made_in_bulk
 from core.models import choice_values
 from core.roles import AGENT
 from shipments.models import Incident, Shipment
@@ -327,6 +331,19 @@ def _spec_fields(remedy: Any, shipment: Shipment | None) -> dict[str, Any]:
     }
 
 
+def _remedy_list(remedies: Sequence[Any] | None) -> list[Any]:
+    remedies = list(remedies or [])
+    if not remedies:
+        raise CompensationError(NO_REMEDY, code="no_remedy", field="kind")
+    if len(remedies) > MAX_ALTERNATIVES:
+        raise CompensationError(
+            str(TOO_MANY_ALTERNATIVES) % {"limit": MAX_ALTERNATIVES},
+            code="too_many_alternatives",
+            field="kind",
+        )
+    return remedies
+
+
 def _same_remedies(fields: list[dict[str, Any]], suggestion: Any) -> bool:
     """Whether the remedies are one part of the suggestion as it was suggested."""
 
@@ -349,12 +366,15 @@ def _same_remedies(fields: list[dict[str, Any]], suggestion: Any) -> bool:
 # --- steps ----------------------------------------------------------------------------------
 
 
-def _event(offer: CompensationOffer, kind: str, *, at: dt.datetime, actor: Any, **data: Any):
-    public = kind in (
-        TicketEvent.Kind.COMPENSATION_OFFERED,
-        TicketEvent.Kind.COMPENSATION_ACCEPTED,
-        TicketEvent.Kind.COMPENSATION_ISSUED,
-    )
+_PUBLIC_EVENTS = (
+    TicketEvent.Kind.COMPENSATION_OFFERED,
+    TicketEvent.Kind.COMPENSATION_ACCEPTED,
+    TicketEvent.Kind.COMPENSATION_ISSUED,
+)
+
+
+def _event_data(offer: CompensationOffer) -> dict[str, Any]:
+    """What a timeline event says of the remedy (the timeline names `kind`)."""
     details = {
         "offer": str(offer.public_id),
         "kind": offer.kind,
@@ -364,8 +384,19 @@ def _event(offer: CompensationOffer, kind: str, *, at: dt.datetime, actor: Any, 
         "points": offer.points,
         "choice_group": None if offer.choice_group is None else str(offer.choice_group),
     }
-    details = {key: value for key, value in details.items() if value is not None}
-    return record_event(offer.ticket, kind, at=at, actor=actor, public=public, **details, **data)
+    return {key: value for key, value in details.items() if value is not None}
+
+
+def _event(offer: CompensationOffer, kind: str, *, at: dt.datetime, actor: Any, **data: Any):
+    return record_event(
+        offer.ticket,
+        kind,
+        at=at,
+        actor=actor,
+        public=kind in _PUBLIC_EVENTS,
+        **_event_data(offer),
+        **data,
+    )
 
 
 def _save(offer: CompensationOffer, *fields: str, now: dt.datetime) -> None:
@@ -473,15 +504,7 @@ def offer_request(
     now = now or timezone.now()
     if by is not None:
         _check_permission(by, REQUEST_PERMISSION, CANNOT_OFFER)
-    remedies = list(remedies or [])
-    if not remedies:
-        raise CompensationError(NO_REMEDY, code="no_remedy", field="kind")
-    if len(remedies) > MAX_ALTERNATIVES:
-        raise CompensationError(
-            str(TOO_MANY_ALTERNATIVES) % {"limit": MAX_ALTERNATIVES},
-            code="too_many_alternatives",
-            field="kind",
-        )
+    remedies = _remedy_list(remedies)
     reason = _text(reason, "reason")
     ticket = Ticket.objects.select_related("shipment", "customer").get(pk=ticket.pk)
     shipment = ticket.shipment
@@ -711,6 +734,174 @@ def _room_for_pending(incident: Incident, currency: str, *, today: dt.date) -> D
     return usage.remaining
 
 
+# --- an incident's bulk offer -----------------------------------------------------------------
+
+# What an incident's bulk offer may give: goodwill of the same value for every customer. Refunds
+# and reships depend on each order: they are offered ticket by ticket (offer_request).
+BULK_KINDS = (
+    RemedyKind.COUPON,
+    RemedyKind.DISCOUNT_CODE,
+    RemedyKind.LOYALTY_POINTS,
+    RemedyKind.FREE_SHIPPING,
+    RemedyKind.PRIORITY_SHIPPING,
+    RemedyKind.GIFT,
+    RemedyKind.UPGRADE,
+)
+BULK_BATCH_SIZE = 5_000
+NOT_FOR_BULK = _(
+    "Refunds and reships depend on each order: offer them ticket by ticket, not to the whole "
+    "incident."
+)
+
+
+@dataclass(frozen=True)
+class BulkOffer:
+    """The result of `offer_incident_remedy`: the run's key, how many tickets got the offer
+    this time (0 on a re-run), how many offers that made (alternatives counted) and in which
+    status they wait (OFFERED, PENDING_APPROVAL; "" when none was made)."""
+
+    bulk_key: str
+    tickets: int
+    offers: int
+    status: str
+
+
+def _bulk_key(incident_id: int, fields: list[dict[str, Any]]) -> str:
+    """The same incident and remedies give the same key: a re-run finds its offers."""
+    remedies = repr(
+        [
+            (f["kind"], str(f["amount"]), f["currency"], str(f["percent"]), f["points"])
+            for f in fields
+        ]
+    )
+    return f"i{incident_id}:{hashlib.sha256(remedies.encode()).hexdigest()[:20]}"
+
+
+def offer_incident_remedy(
+    *,
+    incident: Incident,
+    remedies: Sequence[RemedySpec | Any],
+    by: Any = None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+    batch_size: int = BULK_BATCH_SIZE,
+) -> BulkOffer:
+    """Offer ``remedies`` (one, or 2-3 alternatives) on every open ticket of ``incident`` (the
+    ticket's incident, else its shipment's), one offer per ticket however often it runs.
+
+    The whole run is routed at once: within ``by``'s authority (the system's when None) and
+    with room in the incident's budget for every ticket's offer, the offers are OFFERED (the
+    customer claims or chooses one: offer_choose, which issues it; a bulk run never issues
+    100,000 codes in one transaction); otherwise they all wait for a supervisor
+    (PENDING_APPROVAL + ApprovalRequest; approve_incident_offers takes them oldest first
+    within the budget). Rows are written set-based, in batches of ``batch_size``: the offers,
+    their timeline events and approval requests; `offers_made_in_bulk` is sent once.
+
+    Idempotent: each offer carries the run's key (same incident and remedies, same key) and
+    the database keeps one per ticket and key; the incident row is locked for the run, so two
+    runs at once queue, and the second finds every ticket served."""
+    now = now or timezone.now()
+    if by is not None:
+        _check_permission(by, REQUEST_PERMISSION, CANNOT_OFFER)
+    remedies = _remedy_list(remedies)
+    reason = _text(reason, "reason")
+    fields = []
+    for remedy in remedies:
+        values = _spec_fields(remedy, None)
+        if values["kind"] not in BULK_KINDS:
+            raise CompensationError(NOT_FOR_BULK, code="not_for_bulk", field="kind")
+        fields.append(values)
+    base = _bulk_key(incident.pk, fields)
+    keys = [f"{base}:{index}" for index in range(len(fields))]
+
+    with transaction.atomic():
+        list(Incident.objects.select_for_update().filter(pk=incident.pk))  # one run at a time
+        served = CompensationOffer.objects.filter(bulk_key=keys[0]).values("ticket_id")
+        tickets = list(
+            Ticket.objects.open()
+            .filter(Q(incident=incident) | Q(incident__isnull=True, shipment__incident=incident))
+            .exclude(pk__in=served)
+            .order_by("pk")
+            .values_list("pk", "customer_id")
+        )
+        if not tickets:
+            return BulkOffer(bulk_key=base, tickets=0, offers=0, status="")
+        templates = [CompensationOffer(**values) for values in fields]
+        out = _above_authority(by, templates, None) is None
+        if out:
+            each = money.totals(t for t in templates if t.kind in MONEY_KINDS)
+            today = timezone.localdate(now)
+            for currency, amount in each.items():
+                budget = _lock_budget(incident.pk, currency, today=today)
+                if budget and budgets.budget_usage(budget).remaining < amount * len(tickets):
+                    out = False
+        status = OfferStatus.OFFERED if out else OfferStatus.PENDING_APPROVAL
+        made = 0
+        offered_ids: list[int] = []
+        for start in range(0, len(tickets), batch_size):
+            offers = []
+            for ticket_id, customer_id in tickets[start : start + batch_size]:
+                group = uuid.uuid4() if len(fields) > 1 else None
+                for key, values in zip(keys, fields, strict=True):
+                    offers.append(
+                        CompensationOffer(
+                            ticket_id=ticket_id,
+                            customer_id=customer_id,
+                            choice_group=group,
+                            reason=reason,
+                            requested_by=by,
+                            status=status,
+                            bulk_key=key,
+                            **values,
+                        )
+                    )
+            CompensationOffer.objects.bulk_create(offers, batch_size=batch_size)
+            ids = [offer.pk for offer in offers]
+            if any(abs((offer.created_at - now).total_seconds()) > 1 for offer in offers[:1]):
+                # auto_now_add read the clock again; the operation's time is `now`.
+                CompensationOffer.objects.filter(pk__in=ids).update(created_at=now, updated_at=now)
+            events = []
+            for offer in offers:
+                data = _event_data(offer)
+                events.append(
+                    TicketEvent(
+                        ticket_id=offer.ticket_id,
+                        kind=TicketEvent.Kind.COMPENSATION_PROPOSED,
+                        actor=by,
+                        data={**data, "reason": reason, "needs_approval": not out, "bulk": base},
+                        created_at=now,
+                    )
+                )
+                if out:
+                    events.append(
+                        TicketEvent(
+                            ticket_id=offer.ticket_id,
+                            kind=TicketEvent.Kind.COMPENSATION_OFFERED,
+                            actor=by,
+                            is_public=True,
+                            data=data,
+                            created_at=now,
+                        )
+                    )
+            TicketEvent.objects.bulk_create(events, batch_size=batch_size)
+            if out:
+                offered_ids.extend(ids)
+            else:
+                ApprovalRequest.objects.bulk_create(
+                    [ApprovalRequest(offer_id=pk, requested_by=by, requested_at=now) for pk in ids],
+                    batch_size=batch_size,
+                )
+            made += len(offers)
+        offers_made_in_bulk.send(
+            sender=CompensationOffer,
+            incident=incident,
+            bulk_key=base,
+            offer_ids=offered_ids,
+            at=now,
+        )
+        return BulkOffer(bulk_key=base, tickets=len(tickets), offers=made, status=status)
+
+
 __all__ = [
     "ABOVE_AUTHORITY",
     "ALREADY_CHOSEN",
@@ -720,10 +911,12 @@ __all__ = [
     "Authority",
     "BulkApproval",
     "RemedySpec",
+    "BulkOffer",
     "approve_incident_offers",
     "authority_for",
     "offer_approve",
     "offer_choose",
+    "offer_incident_remedy",
     "offer_reject",
     "offer_request",
 ]

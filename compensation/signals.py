@@ -15,10 +15,18 @@ offer_issued  sender CompensationOffer; offer, at; optional code.
     (compensation.issuance), so its only readable copy travels to that notice: the `code`
     keyword, or else `offer.code_for_notice`, set on the instance `issuance.issue` issued.
 
-The compensation engine's services send these (issue 13); until then nothing sends them.
+offers_made_in_bulk  sender CompensationOffer; incident, bulk_key, offer_ids, at.
+    An incident's bulk offer (compensation.services.offer_incident_remedy) offered a remedy
+    on every open ticket of the incident at once: `offer_ids` are the offers made OFFERED by
+    this run (empty when they wait for a supervisor; their approval then sends offer_made /
+    offer_issued one by one). One signal per run instead of one per offer, so a listener can
+    queue the notices set-based (a 100,000-shipment incident). Nothing listens yet.
+
+compensation.services sends them (issue 13).
 """
 
 from django.dispatch import Signal
 
 offer_made = Signal()
 offer_issued = Signal()
+offers_made_in_bulk = Signal()
