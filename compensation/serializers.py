@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from compensation import money
 from compensation.models import ApprovalRequest, CompensationOffer, OfferStatus
 from compensation.models import RemedyKind as RemedyKindChoices
 from compensation.services import (
@@ -103,12 +104,9 @@ class CompensationOfferSerializer(serializers.ModelSerializer):
     )
     kind = _documented_string(RemedyKindChoices.choices, "Remedy")
     status = _documented_string(OfferStatus.choices, "Offer status")
-    amount = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        read_only=True,
-        allow_null=True,
-        help_text="Money remedies: the amount as a string, in the currency's minor unit.",
+    amount = serializers.SerializerMethodField(
+        help_text='Money remedies: a string with the currency\'s minor unit ("12.50" EUR, '
+        '"1200" JPY); null for other remedies.'
     )
     percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, read_only=True, allow_null=True
@@ -165,6 +163,12 @@ class CompensationOfferSerializer(serializers.ModelSerializer):
 
     def _for_staff(self) -> bool:
         return bool(self.context.get("staff"))
+
+    @extend_schema_field({"type": "string", "format": "decimal", "nullable": True})
+    def get_amount(self, offer: CompensationOffer) -> str | None:
+        if offer.amount is None:
+            return None
+        return str(money.quantize(offer.amount, offer.currency))
 
     def get_description(self, offer: CompensationOffer) -> str:
         return describe_offer(offer)

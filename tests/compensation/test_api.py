@@ -337,7 +337,7 @@ def test_yen_are_rounded_to_whole_yen(agent, team_ticket):
     )
 
     assert response.status_code == 201, response.json()
-    assert response.json()["offers"][0]["amount"] == "1001.00"
+    assert response.json()["offers"][0]["amount"] == "1001"
     assert CompensationOffer.objects.get().amount == Decimal("1001")
 
 
@@ -518,6 +518,28 @@ def test_a_supervisor_may_not_approve_what_they_requested(supervisor, team_ticke
     body = response.json()
     assert body["code"] == "four_eyes"
     assert body["detail"] == str(services.FOUR_EYES)
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.PENDING_APPROVAL
+
+
+def test_a_supervisor_may_not_reject_what_they_requested_either(supervisor, team_ticket):
+    offer = pending_offer(team_ticket, supervisor)
+
+    response = session_client(supervisor).post(reject_url(offer), {"note": "no"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "four_eyes"
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.PENDING_APPROVAL
+
+
+def test_above_the_supervisors_own_authority_is_refused(supervisor, agent, team_ticket):
+    offer = pending_offer(team_ticket, agent, amount=Decimal("5000.00"))
+
+    response = session_client(supervisor).post(approve_url(offer), {}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "above_authority"
     offer.refresh_from_db()
     assert offer.status == OfferStatus.PENDING_APPROVAL
 
