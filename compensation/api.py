@@ -20,14 +20,15 @@ Who may do what:
 - Anyone else signed in: 403. Nobody signed in: 401.
 
 **Idempotent create.** A client may send an `Idempotency-Key` header with POST
-/compensations/. The key and a digest of the validated request are stored in the first timeline
-row the request wrote on the ticket (as the tickets API stores its key in the "created" row), in
-the same transaction as the offers. The same key from the same user again, with the same
-request, answers 200 with the offers the first request made (header `Idempotent-Replayed:
-true`) instead of offering the remedy twice; the same key with another request answers 422
-(`code` "idempotency_key_reused"; IETF draft "The Idempotency-Key HTTP Header Field") and
-changes nothing. Concurrent requests with one key are serialised by a transaction-scoped
-advisory lock on PostgreSQL and by SQLite's write lock at BEGIN (IMMEDIATE mode).
+/compensations/. The key and a digest of the validated request are stored in the first
+timeline row the request wrote on the ticket (about its first offer; the tickets API keeps its
+key in the "created" row likewise), in the same transaction as the offers. The same key from
+the same user again, with the same request, answers 200 with the offers the first request made
+(header `Idempotent-Replayed: true`) instead of offering the remedy twice; the same key with
+another request answers 422 (`code` "idempotency_key_reused"; IETF draft "The Idempotency-Key
+HTTP Header Field") and changes nothing. Concurrent requests with one key are serialised by a
+transaction-scoped advisory lock on PostgreSQL and by SQLite's write lock at BEGIN (IMMEDIATE
+mode). A request refused (400, 403) keeps no key: the same key may be sent again, corrected.
 
 **Refusals** of the services (compensation.errors.CompensationError) answer in the API's error
 shape with the service's code: four-eyes and a supervisor's own authority 403, an offer already
@@ -225,17 +226,17 @@ def _offers_requested_with_key(user, key: str) -> tuple[list[CompensationOffer],
     return offers, data.get(IDEMPOTENCY_DIGEST_KEY, "")
 
 
-def _remember_idempotency_key(
-    *, user, ticket: Ticket, after_event: int, key: str, digest: str, offers
-) -> None:
-    """Put the key on the first timeline row this request wrote on the ticket (same
-    transaction: the offers and their key are committed together or not at all)."""
+def _remember_idempotency_key(*, user, key: str, digest: str, offers) -> None:
+    """Put the key on the first timeline row the services wrote about the first offer (the
+    same transaction: the offers and their key are committed together or not at all)."""
     event = (
-        TicketEvent.objects.filter(ticket=ticket, actor=user, pk__gt=after_event)
+        TicketEvent.objects.filter(
+            ticket_id=offers[0].ticket_id, actor=user, data__offer=str(offers[0].public_id)
+        )
         .order_by("pk")
         .first()
     )
-    if event is None:  # the service wrote no row of ours: nothing to hang the key on
+    if event is None:  # the services wrote no row of ours: nothing to hang the key on
         return
     event.data = {
         **event.data,
@@ -244,10 +245,6 @@ def _remember_idempotency_key(
         IDEMPOTENCY_OFFERS_KEY: [str(offer.public_id) for offer in offers],
     }
     event.save(update_fields=["data"])
-
-
-def _last_event_pk() -> int:
-    return TicketEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 # --- Permissions and pagination ---------------------------------------------------------------
@@ -446,7 +443,6 @@ class CompensationOfferViewSet(
                         return self._offers_response(
                             offers, status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"}
                         )
-                after_event = _last_event_pk()
                 offers = offer_request(
                     ticket=data["ticket"],
                     by=user,
@@ -454,14 +450,7 @@ class CompensationOfferViewSet(
                     reason=data["reason"],
                 )
                 if key:
-                    _remember_idempotency_key(
-                        user=user,
-                        ticket=data["ticket"],
-                        after_event=after_event,
-                        key=key,
-                        digest=digest,
-                        offers=offers,
-                    )
+                    _remember_idempotency_key(user=user, key=key, digest=digest, offers=offers)
         except CompensationError as exc:
             return _refusal(exc, remedies=len(data["remedies"]))
         offers = list(

@@ -5,11 +5,13 @@ note), and the OpenAPI schema."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
@@ -485,6 +487,42 @@ def test_an_invalid_key_is_a_field_error(agent, team_ticket, key):
 
     assert response.status_code == 400
     assert "idempotency_key" in response.json()["errors"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_offer_once(default_configuration):
+    agent = factories.AgentFactory(username="alice")
+    profile = factories.AgentProfileFactory(user=agent)
+    ticket = factories.TicketFactory(team=profile.team)
+    token = Token.objects.create(user=agent).key
+    body = create_body(ticket, coupon("120.00"))
+    requests = 4
+    start = threading.Barrier(requests)
+    answers, errors = [], []
+
+    def post():
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+            start.wait()
+            response = client.post(LIST_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="same")
+            answers.append((response.status_code, response.json()["offers"][0]["id"]))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(code for code, _id in answers) == [200, 200, 200, 201]
+    assert len({offer_id for _code, offer_id in answers}) == 1
+    assert CompensationOffer.objects.count() == 1
 
 
 # --- Approving and rejecting ------------------------------------------------------------------
