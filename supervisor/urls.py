@@ -1,9 +1,25 @@
 from django.urls import path
 
-from supervisor import views
+from supervisor import approvals, approvals_actions, views
 
 app_name = "supervisor"
 
 urlpatterns = [
     path("", views.supervisor_home, name="home"),
+    path("approvals/", approvals.approvals, name="approvals"),
+    path(
+        "approvals/<uuid:public_id>/approve/",
+        approvals_actions.approve,
+        name="approval_approve",
+    ),
+    path(
+        "approvals/<uuid:public_id>/reject/",
+        approvals_actions.reject,
+        name="approval_reject",
+    ),
+    path(
+        "approvals/incidents/<uuid:public_id>/",
+        approvals_actions.approve_incident,
+        name="approval_incident",
+    ),
 ]

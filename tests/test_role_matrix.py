@@ -202,6 +202,12 @@ def _offer(world: World, ticket: Ticket) -> dict:
     return {"id": offer.public_id}
 
 
+def _pending_offer(world: World, ticket: Ticket) -> dict:
+    # A fresh offer waiting for approval: whoever may decide gets an answer about it.
+    offer = factories.CompensationOfferFactory(ticket=ticket, status="pending_approval")
+    return {"public_id": offer.public_id}
+
+
 TICKET_PAGE = Route("console", _ticket, scoped=True)
 
 ROUTES: dict[str, Route] = {
@@ -247,6 +253,11 @@ ROUTES: dict[str, Route] = {
     "incidents:new": Route("supervisor"),
     "incidents:resolve": Route("supervisor", _incident),
     "notifications:incident_notify": Route("supervisor", _incident),
+    # The approval queue: the approve permission (supervisors), POST for the decisions.
+    "supervisor:approvals": Route("supervisor"),
+    "supervisor:approval_approve": Route("supervisor", _pending_offer),
+    "supervisor:approval_reject": Route("supervisor", _pending_offer),
+    "supervisor:approval_incident": Route("supervisor", _incident),
     "shipments_api:tracking-events": Route("signed"),
     "notifications_api:sms-receipts": Route("signed"),
     "shipments_api:shipment-list": Route("api"),

@@ -129,12 +129,14 @@ def world(db):
     incident = factories.IncidentFactory(carrier=ticket.shipment.carrier)
     survey = SatisfactionSurvey.objects.create(ticket=ticket, sent_at=timezone.now())
     macro = Macro.objects.create(slug="hello", language="en", title="Hello", body="Hello")
+    offer = factories.CompensationOfferFactory(ticket=ticket, status="pending_approval")
     return {
         "user": user,
         "ticket": ticket,
         "incident": incident,
         "survey": survey,
         "macro": macro,
+        "offer": offer,
     }
 
 
@@ -148,6 +150,9 @@ def _samples(world) -> dict[str, str]:
         "console/customers/:public_id": str(ticket.customer.public_id),
         "console/shipments/:public_id": str(shipment.public_id),
         "supervisor/incidents/:public_id": str(world["incident"].public_id),
+        # (before the offers' prefix, which also starts these routes)
+        "supervisor/approvals/incidents/:public_id": str(world["incident"].public_id),
+        "supervisor/approvals/:public_id": str(world["offer"].public_id),
         "survey/:token": world["survey"].token,
         "api/v1/tickets/:id": str(ticket.public_id),
         # No offer has this id: these routes read no query parameter, and the path test's

@@ -1,0 +1,334 @@
+"""Reads for the supervisor's approval queue (/supervisor/approvals/).
+
+A page of the queue costs the same number of queries with 3 pending offers or 3,000
+(tests/supervisor/test_approvals_queries.py): the offers of the page come with their ticket,
+customer, shipment, incident, requester and policy in one query (select_related), the policy's
+remedies in one more (prefetch), the incidents that have offers waiting with their pending counts
+in one, their budgets in one and what those budgets have spent and committed in one aggregate
+(`budget_usages`, the same sums as compensation.budgets.budget_usage, for every budget at once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from compensation.budgets import COMMITTED_STATUSES, OFFER_INCIDENT, SPENT_STATUSES
+from compensation.models import (
+    MONEY_KINDS,
+    Budget,
+    CompensationOffer,
+    OfferStatus,
+    PolicyRemedy,
+    RemedyKind,
+)
+from compensation.money import format_money, quantize
+from core.inputs import parse_page
+from core.models import choice_label
+from shipments.models import FINAL_STATUSES, Incident, Shipment
+
+PAGE_SIZE = 25
+
+_ROW_RELATIONS = (
+    "ticket",
+    "ticket__shipment",
+    "ticket__incident",
+    "ticket__shipment__incident",
+    "customer",
+    "requested_by",
+    "approved_by",
+    "policy",
+)
+
+
+def _policy_remedies() -> Prefetch:
+    return Prefetch(
+        "policy__remedies", queryset=PolicyRemedy.objects.order_by("choice_group", "pk")
+    )
+
+
+def _row_offers() -> QuerySet[CompensationOffer]:
+    """Offers with everything a row of the queue shows."""
+    return (
+        CompensationOffer.objects.select_related(*_ROW_RELATIONS)
+        .prefetch_related(_policy_remedies())
+        .annotate(incident_key=OFFER_INCIDENT)
+    )
+
+
+def pending_offers() -> QuerySet[CompensationOffer]:
+    """Offers waiting for a supervisor, oldest first (partial index compensation_offer_pend_idx),
+    with everything a row of the queue shows."""
+    return _row_offers().filter(status=OfferStatus.PENDING_APPROVAL).order_by("created_at", "pk")
+
+
+def offer_for_row(public_id) -> CompensationOffer | None:
+    """One offer with what its row shows (pending or already decided), or None."""
+    return _row_offers().filter(public_id=public_id).first()
+
+
+def group_offers(offer: CompensationOffer) -> list[CompensationOffer]:
+    """The offer and the alternatives of its choice group (decided together), each ready to be
+    shown as a row."""
+    if offer.choice_group is None:
+        return [offer]
+    return list(_row_offers().filter(choice_group=offer.choice_group).order_by("created_at", "pk"))
+
+
+# ---- money and remedies in words ----------------------------------------------------------------
+
+
+def remedy_value(*, kind: str, amount, currency: str, percent, points) -> str:
+    """A remedy's value as the reader's locale writes it: "€20.00", "15%", "500 points", "" for
+    a remedy without a value (a reship)."""
+    if amount is not None:
+        return format_money(amount, currency)
+    if percent is not None:
+        return f"{percent.normalize():f}%"
+    if points is not None:
+        return _("%(points)s points") % {"points": points}
+    return ""
+
+
+def remedy_text(*, kind: str, amount, currency: str, percent, points) -> str:
+    label = str(choice_label(RemedyKind, kind))
+    value = remedy_value(
+        kind=kind, amount=amount, currency=currency, percent=percent, points=points
+    )
+    return f"{label} · {value}" if value else label
+
+
+def offer_text(offer: CompensationOffer) -> str:
+    return remedy_text(
+        kind=offer.kind,
+        amount=offer.amount,
+        currency=offer.currency,
+        percent=offer.percent,
+        points=offer.points,
+    )
+
+
+def policy_suggestion(offer: CompensationOffer) -> list[str]:
+    """What the policy the offer came from suggests (its remedies), [] when it names none."""
+    if offer.policy is None:
+        return []
+    return [
+        remedy_text(
+            kind=r.kind, amount=r.amount, currency=r.currency, percent=r.percent, points=r.points
+        )
+        for r in offer.policy.remedies.all()
+    ]
+
+
+def days_late(shipment: Shipment | None, *, now: dt.datetime) -> int | None:
+    """Whole days past the promise: by the current estimate (or delivery), else by today while
+    the parcel is still on its way; None without a shipment, 0 when on time."""
+    if shipment is None or shipment.promised_at is None:
+        return None
+    slip = shipment.slip_days
+    if slip is None:
+        if shipment.status in FINAL_STATUSES or now <= shipment.promised_at:
+            return 0
+        slip = (now - shipment.promised_at).total_seconds() / 86400
+    return max(0, int(slip))
+
+
+# ---- budgets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    budget: Budget
+    spent: Decimal
+    committed: Decimal
+    remaining: Decimal
+
+    @property
+    def used(self) -> Decimal:
+        return self.spent + self.committed
+
+    @property
+    def used_percent(self) -> int:
+        if not self.budget.amount:
+            return 100
+        return min(100, int(self.used * 100 / self.budget.amount))
+
+    @property
+    def used_text(self) -> str:
+        return _("%(used)s of %(total)s used") % {
+            "used": format_money(self.used, self.budget.currency),
+            "total": format_money(self.budget.amount, self.budget.currency),
+        }
+
+    @property
+    def remaining_text(self) -> str:
+        return format_money(self.remaining, self.budget.currency)
+
+
+def budget_usages(budgets: list[Budget]) -> dict[int, BudgetLine]:
+    """compensation.budgets.budget_usage of many incident budgets in one aggregate (same
+    offers, same sums: the offers of each budget's incident, money kinds, in its currency)."""
+    if not budgets:
+        return {}
+    incident_ids = {b.incident_id for b in budgets if b.incident_id}
+    sums: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(dict)
+    if incident_ids:
+        rows = (
+            CompensationOffer.objects.annotate(incident_key=OFFER_INCIDENT)
+            .filter(incident_key__in=incident_ids, kind__in=MONEY_KINDS, amount__isnull=False)
+            .values("incident_key", "currency")
+            .annotate(
+                spent=Sum("amount", filter=Q(status__in=SPENT_STATUSES)),
+                committed=Sum("amount", filter=Q(status__in=COMMITTED_STATUSES)),
+            )
+        )
+        for row in rows:
+            sums[(row["incident_key"], row["currency"])] = row
+    lines = {}
+    for budget in budgets:
+        row = sums.get((budget.incident_id, budget.currency), {})
+        spent = quantize(row.get("spent") or Decimal(0), budget.currency)
+        committed = quantize(row.get("committed") or Decimal(0), budget.currency)
+        lines[budget.incident_id] = BudgetLine(
+            budget=budget,
+            spent=spent,
+            committed=committed,
+            remaining=max(Decimal(0), quantize(budget.amount - spent - committed, budget.currency)),
+        )
+    return lines
+
+
+def incident_budgets(incident_ids, *, today: dt.date) -> dict[int, BudgetLine]:
+    """The budget of each incident (the one whose period holds today, else its latest), with
+    its usage: two queries whatever the number of incidents."""
+    chosen: dict[int, Budget] = {}
+    for budget in Budget.objects.filter(incident_id__in=set(incident_ids)).order_by(
+        "incident_id", "-period_end", "-pk"
+    ):
+        current = budget.period_start <= today <= budget.period_end
+        held = chosen.get(budget.incident_id)
+        if held is None or (current and not (held.period_start <= today <= held.period_end)):
+            chosen[budget.incident_id] = budget
+    return budget_usages(list(chosen.values()))
+
+
+# ---- the queue ------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    offer: CompensationOffer
+    asked: str
+    suggestion: list[str]
+    days_late: int | None
+    incident: Incident | None
+    budget: BudgetLine | None
+    error: str = ""
+    note_error: str = ""
+    note: str = ""
+
+    @property
+    def dom_id(self) -> str:
+        return f"offer-{self.offer.public_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.offer.status == OfferStatus.PENDING_APPROVAL
+
+    @property
+    def order_value(self) -> str:
+        shipment = self.offer.ticket.shipment
+        if shipment is None:
+            return ""
+        return format_money(shipment.order_value, shipment.currency)
+
+
+@dataclass(frozen=True)
+class IncidentLine:
+    incident: Incident
+    pending: int
+    budget: BudgetLine | None
+
+
+@dataclass
+class ApprovalQueue:
+    page: Page
+    rows: list[QueueRow]
+    incidents: list[IncidentLine] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.page.paginator.count
+
+
+def _incident_of(offer: CompensationOffer) -> Incident | None:
+    ticket = offer.ticket
+    if ticket.incident_id:
+        return ticket.incident
+    if ticket.shipment_id and ticket.shipment.incident_id:
+        return ticket.shipment.incident
+    return None
+
+
+def build_row(
+    offer: CompensationOffer, *, budgets: dict[int, BudgetLine], now: dt.datetime
+) -> QueueRow:
+    incident = _incident_of(offer)
+    return QueueRow(
+        offer=offer,
+        asked=offer_text(offer),
+        suggestion=policy_suggestion(offer),
+        days_late=days_late(offer.ticket.shipment, now=now),
+        incident=incident,
+        budget=budgets.get(incident.pk) if incident else None,
+    )
+
+
+def rows_for(offers: list[CompensationOffer], *, now: dt.datetime) -> list[QueueRow]:
+    """Rows for a few offers (an action's answer): their incidents' budgets in two queries."""
+    incident_ids = {o.incident_key for o in offers if o.incident_key}
+    budgets = incident_budgets(incident_ids, today=now.date()) if incident_ids else {}
+    return [build_row(o, budgets=budgets, now=now) for o in offers]
+
+
+def incidents_waiting() -> list[tuple[int, int]]:
+    """(incident id, offers waiting) for every incident with offers waiting for approval."""
+    return list(
+        CompensationOffer.objects.awaiting_approval()
+        .annotate(incident_key=OFFER_INCIDENT)
+        .filter(incident_key__isnull=False)
+        .values_list("incident_key")
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by("oldest", "incident_key")
+        .values_list("incident_key", "n")
+    )
+
+
+def approval_queue(*, page_number, now: dt.datetime) -> ApprovalQueue:
+    """One page of the queue, oldest first, with the incidents that have offers waiting."""
+    paginator = Paginator(pending_offers(), PAGE_SIZE)
+    page = paginator.get_page(parse_page(page_number))
+    offers = list(page.object_list)
+    waiting = incidents_waiting()
+    incident_ids = {pk for pk, _n in waiting} | {o.incident_key for o in offers if o.incident_key}
+    budgets = incident_budgets(incident_ids, today=now.date()) if incident_ids else {}
+    incidents = Incident.objects.in_bulk([pk for pk, _n in waiting])
+    return ApprovalQueue(
+        page=page,
+        rows=[build_row(o, budgets=budgets, now=now) for o in offers],
+        incidents=[
+            IncidentLine(incident=incidents[pk], pending=n, budget=budgets.get(pk))
+            for pk, n in waiting
+            if pk in incidents
+        ],
+    )
+
+
+def pending_count() -> int:
+    return CompensationOffer.objects.awaiting_approval().count()
