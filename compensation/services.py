@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -816,14 +817,7 @@ def offer_incident_remedy(
 
     with transaction.atomic():
         list(Incident.objects.select_for_update().filter(pk=incident.pk))  # one run at a time
-        served = CompensationOffer.objects.filter(bulk_key=keys[0]).values("ticket_id")
-        tickets = list(
-            Ticket.objects.open()
-            .filter(Q(incident=incident) | Q(incident__isnull=True, shipment__incident=incident))
-            .exclude(pk__in=served)
-            .order_by("pk")
-            .values_list("pk", "customer_id")
-        )
+        tickets = list(_bulk_tickets(incident, keys[0]).values_list("pk", "customer_id"))
         if not tickets:
             return BulkOffer(bulk_key=base, tickets=0, offers=0, status="")
         templates = [CompensationOffer(**values) for values in fields]
@@ -836,62 +830,22 @@ def offer_incident_remedy(
                 if budget and budgets.budget_usage(budget).remaining < amount * len(tickets):
                     out = False
         status = OfferStatus.OFFERED if out else OfferStatus.PENDING_APPROVAL
-        made = 0
-        offered_ids: list[int] = []
-        for start in range(0, len(tickets), batch_size):
-            offers = []
-            for ticket_id, customer_id in tickets[start : start + batch_size]:
-                group = uuid.uuid4() if len(fields) > 1 else None
-                for key, values in zip(keys, fields, strict=True):
-                    offers.append(
-                        CompensationOffer(
-                            ticket_id=ticket_id,
-                            customer_id=customer_id,
-                            choice_group=group,
-                            reason=reason,
-                            requested_by=by,
-                            status=status,
-                            bulk_key=key,
-                            **values,
-                        )
-                    )
-            CompensationOffer.objects.bulk_create(offers, batch_size=batch_size)
-            ids = [offer.pk for offer in offers]
-            if any(abs((offer.created_at - now).total_seconds()) > 1 for offer in offers[:1]):
-                # auto_now_add read the clock again; the operation's time is `now`.
-                CompensationOffer.objects.filter(pk__in=ids).update(created_at=now, updated_at=now)
-            events = []
-            for offer in offers:
-                data = _event_data(offer)
-                events.append(
-                    TicketEvent(
-                        ticket_id=offer.ticket_id,
-                        kind=TicketEvent.Kind.COMPENSATION_PROPOSED,
-                        actor=by,
-                        data={**data, "reason": reason, "needs_approval": not out, "bulk": base},
-                        created_at=now,
-                    )
-                )
-                if out:
-                    events.append(
-                        TicketEvent(
-                            ticket_id=offer.ticket_id,
-                            kind=TicketEvent.Kind.COMPENSATION_OFFERED,
-                            actor=by,
-                            is_public=True,
-                            data=data,
-                            created_at=now,
-                        )
-                    )
-            TicketEvent.objects.bulk_create(events, batch_size=batch_size)
-            if out:
-                offered_ids.extend(ids)
-            else:
-                ApprovalRequest.objects.bulk_create(
-                    [ApprovalRequest(offer_id=pk, requested_by=by, requested_at=now) for pk in ids],
-                    batch_size=batch_size,
-                )
-            made += len(offers)
+        run = _BulkRun(
+            incident=incident,
+            keys=keys,
+            fields=fields,
+            status=status,
+            by=by,
+            reason=reason,
+            bulk=base,
+            now=now,
+        )
+        if connection.vendor == "postgresql":
+            ids = _bulk_insert_select(run)
+        else:
+            ids = _bulk_create(run, [pk for pk, _customer in tickets], batch_size=batch_size)
+        made = len(ids)
+        offered_ids = ids if out else []
         offers_made_in_bulk.send(
             sender=CompensationOffer,
             incident=incident,
@@ -900,6 +854,238 @@ def offer_incident_remedy(
             at=now,
         )
         return BulkOffer(bulk_key=base, tickets=len(tickets), offers=made, status=status)
+
+
+@dataclass(frozen=True)
+class _BulkRun:
+    incident: Incident
+    keys: list[str]
+    fields: list[dict[str, Any]]
+    status: str
+    by: Any
+    reason: str
+    bulk: str
+    now: dt.datetime
+
+    @property
+    def out(self) -> bool:
+        return self.status == OfferStatus.OFFERED
+
+    def proposed_data(self) -> dict[str, Any]:
+        return {"reason": self.reason, "needs_approval": not self.out, "bulk": self.bulk}
+
+
+def _bulk_tickets(incident: Incident, first_key: str):
+    """The incident's open tickets without this run's offer, by primary key."""
+    served = CompensationOffer.objects.filter(bulk_key=first_key).values("ticket_id")
+    return (
+        Ticket.objects.open()
+        .filter(Q(incident=incident) | Q(incident__isnull=True, shipment__incident=incident))
+        .exclude(pk__in=served)
+        .order_by("pk")
+    )
+
+
+def _bulk_create(run: _BulkRun, ticket_ids: list[int], *, batch_size: int) -> list[int]:
+    """The portable path (SQLite): the ORM's multi-row INSERTs, a batch at a time."""
+    customers = dict(Ticket.objects.filter(pk__in=ticket_ids).values_list("pk", "customer_id"))
+    ids: list[int] = []
+    for start in range(0, len(ticket_ids), batch_size):
+        offers = []
+        for ticket_id in ticket_ids[start : start + batch_size]:
+            group = uuid.uuid4() if len(run.fields) > 1 else None
+            for key, values in zip(run.keys, run.fields, strict=True):
+                offers.append(
+                    CompensationOffer(
+                        ticket_id=ticket_id,
+                        customer_id=customers[ticket_id],
+                        choice_group=group,
+                        reason=run.reason,
+                        requested_by=run.by,
+                        status=run.status,
+                        bulk_key=key,
+                        **values,
+                    )
+                )
+        CompensationOffer.objects.bulk_create(offers, batch_size=batch_size)
+        batch = [offer.pk for offer in offers]
+        if abs((offers[0].created_at - run.now).total_seconds()) > 1:
+            # auto_now_add read the clock again; the operation's time is `now`.
+            CompensationOffer.objects.filter(pk__in=batch).update(
+                created_at=run.now, updated_at=run.now
+            )
+        events = []
+        for offer in offers:
+            data = _event_data(offer)
+            events.append(
+                TicketEvent(
+                    ticket_id=offer.ticket_id,
+                    kind=TicketEvent.Kind.COMPENSATION_PROPOSED,
+                    actor=run.by,
+                    data={**data, **run.proposed_data()},
+                    created_at=run.now,
+                )
+            )
+            if run.out:
+                events.append(
+                    TicketEvent(
+                        ticket_id=offer.ticket_id,
+                        kind=TicketEvent.Kind.COMPENSATION_OFFERED,
+                        actor=run.by,
+                        is_public=True,
+                        data=data,
+                        created_at=run.now,
+                    )
+                )
+        TicketEvent.objects.bulk_create(events, batch_size=batch_size)
+        if not run.out:
+            ApprovalRequest.objects.bulk_create(
+                [
+                    ApprovalRequest(offer_id=pk, requested_by=run.by, requested_at=run.now)
+                    for pk in batch
+                ],
+                batch_size=batch_size,
+            )
+        ids.extend(batch)
+    return ids
+
+
+def _insert_columns(model, given: dict[str, str], params: dict[str, Any]) -> tuple[str, str]:
+    """Columns and SELECT expressions for an INSERT ... SELECT into ``model``'s table: those
+    ``given`` (column -> SQL expression), and every other NOT NULL column from its field's
+    default (as the ORM would insert it), so a field added later cannot break the statement."""
+    columns, expressions = [], []
+    for model_field in model._meta.concrete_fields:
+        column = model_field.column
+        if column in given:
+            expression = given[column]
+        elif model_field.primary_key or model_field.null:
+            continue
+        else:
+            name = f"default_{model._meta.model_name}_{column}"
+            params[name] = model_field.get_db_prep_save(model_field.get_default(), connection)
+            expression = f"%({name})s"
+        columns.append(connection.ops.quote_name(column))
+        expressions.append(expression)
+    return ", ".join(columns), ", ".join(expressions)
+
+
+def _bulk_insert_select(run: _BulkRun) -> list[int]:
+    """PostgreSQL: one statement, INSERT ... SELECT over the incident's tickets, with the
+    timeline events and approval requests written from the inserted rows (data-modifying CTEs).
+    Returns the new offers' ids."""
+    tickets_sql, tickets_params = (
+        _bulk_tickets(run.incident, run.keys[0]).values("id", "customer_id").query.sql_with_params()
+    )
+    params: dict[str, Any] = {
+        "now": run.now,
+        "by": None if run.by is None else run.by.pk,
+        "status": run.status,
+        "reason": run.reason,
+        "proposed": json.dumps(run.proposed_data()),
+        "grouped": len(run.fields) > 1,
+    }
+    for number, param in enumerate(tickets_params):
+        params[f"t{number}"] = param
+    tickets_sql = tickets_sql.replace("%s", "{}").format(
+        *(f"%(t{number})s" for number in range(len(tickets_params)))
+    )
+    rows = []
+    for index, (key, values) in enumerate(zip(run.keys, run.fields, strict=True)):
+        for name in ("kind", "amount", "currency", "percent", "points"):
+            params[f"r{index}_{name}"] = values[name]
+        params[f"r{index}_key"] = key
+        rows.append(
+            f"SELECT {index} AS position, %(r{index}_key)s::varchar AS bulk_key, "
+            f"%(r{index}_kind)s::varchar AS kind, %(r{index}_amount)s::numeric AS amount, "
+            f"%(r{index}_currency)s::varchar AS currency, "
+            f"%(r{index}_percent)s::numeric AS percent, %(r{index}_points)s::integer AS points"
+        )
+    offer_columns, offer_values = _insert_columns(
+        CompensationOffer,
+        {
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+            "public_id": "gen_random_uuid()",
+            "ticket_id": "t.id",
+            "customer_id": "t.customer_id",
+            "kind": "r.kind",
+            "status": "%(status)s",
+            "amount": "r.amount",
+            "currency": "r.currency",
+            "percent": "r.percent",
+            "points": "r.points",
+            "choice_group": "t.choice_group",
+            "reason": "%(reason)s",
+            "requested_by_id": "%(by)s",
+            "bulk_key": "r.bulk_key",
+        },
+        params,
+    )
+    event_data = (
+        "jsonb_strip_nulls(jsonb_build_object('offer', n.public_id::text, 'kind', n.kind, "
+        "'amount', n.amount::text, 'currency', CASE WHEN n.amount IS NOT NULL THEN n.currency "
+        "END, 'percent', n.percent::text, 'points', n.points, 'choice_group', "
+        "n.choice_group::text))"
+    )
+    event_columns, event_values = _insert_columns(
+        TicketEvent,
+        {
+            "ticket_id": "n.ticket_id",
+            "kind": "e.kind",
+            "actor_id": "%(by)s",
+            "is_public": "e.public",
+            "data": f"CASE WHEN e.proposed THEN {event_data} || %(proposed)s::jsonb "
+            f"ELSE {event_data} END",
+            "created_at": "%(now)s",
+        },
+        params,
+    )
+    approval_columns, approval_values = _insert_columns(
+        ApprovalRequest,
+        {
+            "offer_id": "n.id",
+            "status": "'pending'",
+            "requested_by_id": "%(by)s",
+            "requested_at": "%(now)s",
+        },
+        params,
+    )
+    params["proposed_kind"] = TicketEvent.Kind.COMPENSATION_PROPOSED
+    params["offered_kind"] = TicketEvent.Kind.COMPENSATION_OFFERED
+    offers_table = connection.ops.quote_name(CompensationOffer._meta.db_table)
+    sql = f"""
+        WITH t AS (
+            SELECT b.id, b.customer_id,
+                   CASE WHEN %(grouped)s THEN gen_random_uuid() END AS choice_group
+            FROM ({tickets_sql}) b
+        ),
+        r AS ({" UNION ALL ".join(rows)}),
+        n AS (
+            INSERT INTO {offers_table} ({offer_columns})
+            SELECT {offer_values} FROM t CROSS JOIN r ORDER BY t.id, r.position
+            RETURNING id, ticket_id, public_id, kind, amount, currency, percent, points,
+                      choice_group
+        ),
+        e AS (
+            SELECT %(proposed_kind)s::varchar AS kind, false AS public, true AS proposed
+            UNION ALL
+            SELECT %(offered_kind)s::varchar, true, false WHERE %(status)s = 'offered'
+        ),
+        events AS (
+            INSERT INTO {connection.ops.quote_name(TicketEvent._meta.db_table)} ({event_columns})
+            SELECT {event_values} FROM n CROSS JOIN e
+        ),
+        approvals AS (
+            INSERT INTO {connection.ops.quote_name(ApprovalRequest._meta.db_table)}
+                ({approval_columns})
+            SELECT {approval_values} FROM n WHERE %(status)s = 'pending_approval'
+        )
+        SELECT id FROM n ORDER BY id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 __all__ = [
