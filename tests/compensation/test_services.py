@@ -671,3 +671,25 @@ def test_services_module_names_the_contract():
         "authority_for",
     ):
         assert hasattr(services, name)
+
+
+def test_the_default_limits_are_added_per_currency_and_keep_admin_edits():
+    from compensation.defaults import ensure_default_authority_limits
+
+    agents = Group.objects.get(name=AGENT)
+    AuthorityLimit.objects.filter(group=agents, currency="EUR").update(max_amount=Decimal("75"))
+    AuthorityLimit.objects.filter(group=agents, currency="JPY").delete()
+
+    ensure_default_authority_limits()
+
+    assert AuthorityLimit.objects.get(group=agents, currency="EUR").max_amount == Decimal("75")
+    assert AuthorityLimit.objects.get(group=agents, currency="JPY").max_amount == Decimal("8000")
+    assert AuthorityLimit.objects.filter(group=agents).count() == 3
+
+
+def test_the_timeline_names_the_remedy_of_each_step(agent, ticket, client):
+    request(ticket, agent, coupon("20"))
+    client.force_login(agent)
+    page = client.get(reverse("tickets:ticket_detail", args=[ticket.public_id])).content.decode()
+    assert "Remedy proposed: Coupon" in page
+    assert "Remedy issued: Coupon" in page
