@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from compensation import budgets
 from compensation.models import Budget, CompensationOffer
 from supervisor import approvals_selectors
 from tests import factories
@@ -197,7 +198,9 @@ def test_the_empty_queue_reads_in_chinese(supervisor_client):
     body = supervisor_client.get(QUEUE, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
 
     with translation.override("zh-hans"):
-        assert translation.gettext("Nothing waits for approval") in body
+        empty = translation.gettext("Nothing waits for approval")
+    assert empty != "Nothing waits for approval", "compile the zh-Hans catalogue"
+    assert empty in body
 
 
 # ---- Pages ----------------------------------------------------------------------------------
@@ -290,3 +293,32 @@ def test_the_budget_usage_of_many_incidents_is_one_query(django_assert_num_queri
 
     assert {line.committed for line in lines.values()} == {Decimal("30.00")}
     assert {line.remaining for line in lines.values()} == {Decimal("470.00")}
+
+
+def test_the_queue_counts_a_budget_as_compensation_budgets_does(db):
+    incident = factories.IncidentFactory()
+    budget = budget_for(incident, amount="100.00")
+    by_shipment = factories.TicketFactory(shipment=factories.ShipmentFactory(incident=incident))
+    by_ticket = factories.TicketFactory(incident=incident)
+    pending(ticket=by_shipment, amount=Decimal("30.00"))
+    factories.CompensationOfferFactory(ticket=by_ticket, status="offered", amount=Decimal("20"))
+    factories.CompensationOfferFactory(
+        ticket=by_ticket, status="issued", issued_at=timezone.now(), amount=Decimal("10.00")
+    )
+    factories.CompensationOfferFactory(ticket=by_ticket, status="rejected", amount=Decimal("99"))
+    pending(ticket=by_ticket, kind="coupon", amount=Decimal("500"), currency="JPY")
+    pending(ticket=by_ticket, kind="loyalty_points", amount=None, points=900)
+
+    line = approvals_selectors.budget_usages([budget])[incident.pk]
+    usage = budgets.budget_usage(budget)
+
+    assert (line.spent, line.committed, line.remaining) == (
+        usage.spent,
+        usage.committed,
+        usage.remaining,
+    )
+    assert (line.spent, line.committed, line.remaining) == (
+        Decimal("10.00"),
+        Decimal("50.00"),
+        Decimal("40.00"),
+    )
