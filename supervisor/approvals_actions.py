@@ -77,6 +77,8 @@ def _row_response(
         "row": target,
         "others": [row for row in rows if row is not target],
         "pending_total": selectors.pending_count() if decided else None,
+        # What the decision changed in the incidents' budgets (the strip above the queue).
+        "incidents": {"incidents": selectors.incident_lines(now=now)} if decided else None,
         "page_number": parse_page(request.POST.get("page")),
         "now": now,
     }

@@ -310,6 +310,22 @@ def incidents_waiting() -> list[tuple[int, int]]:
     )
 
 
+def incident_lines(*, now: dt.datetime) -> list[IncidentLine]:
+    """The incidents with offers waiting and their budgets (after a decision: the strip above
+    the queue comes again, out of band)."""
+    waiting = incidents_waiting()
+    if not waiting:
+        return []
+    ids = [pk for pk, _n in waiting]
+    budgets = incident_budgets(set(ids), today=now.date())
+    incidents = Incident.objects.in_bulk(ids)
+    return [
+        IncidentLine(incident=incidents[pk], pending=n, budget=budgets.get(pk))
+        for pk, n in waiting
+        if pk in incidents
+    ]
+
+
 def approval_queue(*, page_number, now: dt.datetime) -> ApprovalQueue:
     """One page of the queue, oldest first, with the incidents that have offers waiting."""
     paginator = Paginator(pending_offers(), PAGE_SIZE)

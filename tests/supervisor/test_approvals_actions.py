@@ -288,3 +288,23 @@ def test_agents_may_not_approve_an_incident_s_offers(agent_client, incident_with
     assert agent_client.post(url).status_code == 403
     offers[0].refresh_from_db()
     assert offers[0].status == "pending_approval"
+
+
+def test_a_decision_brings_the_incident_strip_up_to_date(supervisor_client, incident_with_offers):
+    incident, offers = incident_with_offers
+
+    response = supervisor_client.post(approve_url(offers[0]), **HTMX)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    strip = body[body.index('id="approval-incidents"') :]
+    assert 'hx-swap-oob="true"' in strip[:200]
+    assert "1 offer waiting" in strip
+
+
+def test_the_incident_strip_hides_when_no_incident_has_offers_waiting(supervisor_client, requested):
+    response = supervisor_client.post(approve_url(requested), **HTMX)
+
+    body = response.content.decode()
+    strip = body[body.index('id="approval-incidents"') :]
+    assert " hidden>" in strip[:300]
