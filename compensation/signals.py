@@ -4,9 +4,11 @@ Compensation imports none of the apps above it (docs/ARCHITECTURE.md). Both sign
 *inside* the transaction that records the offer's change, so the customer's notice commits or
 rolls back with it (the outbox promise); receivers only write rows.
 
-offer_made    sender CompensationOffer; offer, at.
-    A remedy was offered to the customer (within authority, or approved). Listener:
-    notifications queues the "remedy offered" notice (dedupe key `remedy_offered:<offer id>`).
+offer_made    sender CompensationOffer; offer, at; optional alternatives.
+    A remedy was offered to the customer (within authority, or approved); for a choice, once,
+    with the first offer and every alternative in `alternatives`. Listener: notifications
+    queues the "remedy offered" notice, all alternatives in one sentence (dedupe key
+    `remedy_offered:<first offer id>`).
 
 offer_issued  sender CompensationOffer; offer, at; optional code.
     The remedy was issued (coupon code made, refund recorded; `offer.issued_reference` says
@@ -20,7 +22,8 @@ offers_made_in_bulk  sender CompensationOffer; incident, bulk_key, offer_ids, at
     on every open ticket of the incident at once: `offer_ids` are the offers made OFFERED by
     this run (empty when they wait for a supervisor; their approval then sends offer_made /
     offer_issued one by one). One signal per run instead of one per offer, so a listener can
-    queue the notices set-based (a 100,000-shipment incident). Nothing listens yet.
+    queue the notices set-based (a 100,000-shipment incident): notifications writes one
+    "remedy offered" notice per ticket in one statement (dedupe key as offer_made's).
 
 compensation.services sends them (issue 13).
 """

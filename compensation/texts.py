@@ -63,6 +63,12 @@ def ticket_compensation(ticket: Ticket) -> str:
         offers = list(
             standing.filter(choice_group=latest.choice_group).order_by("created_at", "pk")
         )
+    return describe_choice(offers)
+
+
+def describe_choice(offers: list[CompensationOffer]) -> str:
+    """A remedy, or the alternatives the customer chooses among, as one phrase in the active
+    language: "a refund of 10.00 EUR or a free replacement shipment"."""
     text = describe_offer(offers[0])
     for offer in offers[1:]:
         text = str(ALTERNATIVES) % {"first": text, "second": describe_offer(offer)}

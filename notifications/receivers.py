@@ -12,6 +12,7 @@ signals never import notifications (docs/ARCHITECTURE.md).
     shipments.signals.shipment_delivered        -> delivered notices
     compensation.signals.offer_made              -> "remedy offered" notice
     compensation.signals.offer_issued            -> "remedy issued" notice
+    compensation.signals.offers_made_in_bulk     -> "remedy offered" notices of a bulk offer
 """
 
 from __future__ import annotations
@@ -43,8 +44,14 @@ def delivered_notices(sender, *, shipment_ids, at, **kwargs) -> None:
     proactive.delivered_enqueue(shipment_ids=shipment_ids, now=at)
 
 
-def remedy_offered_notice(sender, *, offer, at, **kwargs) -> None:
-    services.remedy_enqueue(offer=offer, kind=NoticeKind.REMEDY_OFFERED, now=at)
+def remedy_offered_notice(sender, *, offer, at, alternatives=(), **kwargs) -> None:
+    services.remedy_enqueue(
+        offer=offer, kind=NoticeKind.REMEDY_OFFERED, now=at, alternatives=alternatives
+    )
+
+
+def remedies_offered_in_bulk(sender, *, offer_ids, at, **kwargs) -> None:
+    services.remedies_offered_enqueue(offer_ids=offer_ids, now=at)
 
 
 def remedy_issued_notice(sender, *, offer, at, code: str = "", **kwargs) -> None:
@@ -62,6 +69,7 @@ RECEIVERS = (
     (shipment_signals.shipment_delivered, delivered_notices),
     (compensation_signals.offer_made, remedy_offered_notice),
     (compensation_signals.offer_issued, remedy_issued_notice),
+    (compensation_signals.offers_made_in_bulk, remedies_offered_in_bulk),
 )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
 
 from compensation import signals as compensation_signals
 from compensation.models import CompensationOffer
+from compensation.services import RemedySpec, offer_incident_remedy, offer_request
 from notifications import receivers
 from notifications.models import NoticeKind, Notification
 from shipments import signals as shipment_signals
@@ -138,3 +140,42 @@ def test_the_ticket_signals_say_when_they_are_sent():
         assert re.search(rf"^{name}\s+inside the transaction", ticket_signals.__doc__, re.M)
     for name in ("ticket_opened", "survey_answered"):
         assert re.search(rf"^{name}\s+on commit", ticket_signals.__doc__, re.M)
+
+
+def test_a_bulk_offer_tells_each_customer_once_in_their_language():
+    incident = factories.IncidentFactory()
+    english = factories.TicketFactory(shipment__incident=incident, customer__language="en")
+    chinese = factories.TicketFactory(shipment__incident=incident, customer__language="zh-hans")
+    ten_percent = [RemedySpec(kind="discount_code", percent=Decimal("10"))]
+
+    result = offer_incident_remedy(incident=incident, remedies=ten_percent, now=NOW)
+    again = offer_incident_remedy(incident=incident, remedies=ten_percent, now=NOW)
+
+    assert (result.offers, again.offers) == (2, 0)
+    notices = {n.ticket_id: n for n in Notification.objects.filter(kind=NoticeKind.REMEDY_OFFERED)}
+    assert set(notices) == {english.pk, chinese.pk}
+    assert notices[english.pk].context["remedy"] == "a discount code for 10% off"
+    assert notices[english.pk].language == "en"
+    assert notices[chinese.pk].context["remedy"] != notices[english.pk].context["remedy"]
+    offer = CompensationOffer.objects.get(ticket=english)
+    assert notices[english.pk].dedupe_key == f"remedy_offered:{offer.pk}"
+    assert notices[english.pk].shipment_id == english.shipment_id
+
+
+def test_a_choice_is_told_in_one_notice_with_every_alternative(agent):
+    ticket = factories.TicketFactory(shipment__order_value=Decimal("40.00"))
+    offer_request(
+        ticket=ticket,
+        by=agent,
+        remedies=[
+            RemedySpec(kind="discount_code", percent=Decimal("10")),
+            RemedySpec(kind="reship"),
+        ],
+        reason="Parcel stuck at customs",
+        now=NOW,
+    )
+
+    notice = Notification.objects.get(kind=NoticeKind.REMEDY_OFFERED)
+    assert notice.context["remedy"] == (
+        "a discount code for 10% off or a free replacement shipment"
+    )
