@@ -101,6 +101,7 @@ def default_configuration(db):
         "shipments.migrations.0002_default_delay_rules",
         "tickets.migrations.0002_default_priority_and_sla",
         "compensation.migrations.0002_default_policies",
+        "compensation.migrations.0004_default_matrix",
         "notifications.migrations.0003_default_templates",
     ):
         importlib.import_module(module).install(apps, None)

@@ -23,7 +23,7 @@ if _missing is None:
 
 
 @pytest.fixture
-def alice(transactional_db):
+def alice(transactional_db, default_configuration):
     user = factories.AgentFactory(username="alice", first_name="Alice")
     factories.AgentProfileFactory(user=user)
     return user
