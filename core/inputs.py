@@ -30,6 +30,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import BadRequest, ValidationError
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -99,13 +100,25 @@ ADMIN_SEARCH_VARS = ("q", "term")  # the changelist's search box, the autocomple
 ADMIN_DATE_PARTS = {"__year": (1, 9998), "__month": (1, 12), "__day": (1, 31)}
 
 
+# Key fields whose values are ids (parse_id); other keys (a token's key) are left to the admin.
+INTEGER_KEYS = frozenset(
+    {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField"}
+)
+
+
 def bounded_admin_search(view):
     """Wrap an admin view so its search text (`?q=`, the autocomplete's `?term=`) is clean
-    search text of at most `ADMIN_SEARCH_MAX_WORDS` words, whatever ModelAdmin searches it, and
-    a date-hierarchy part that is not ASCII digits in its range is dropped (as a stale link)."""
+    search text of at most `ADMIN_SEARCH_MAX_WORDS` words, whatever ModelAdmin searches it, a
+    date-hierarchy part that is not ASCII digits in its range is dropped (as a stale link), and
+    an object page (change, history, delete) of a model with an integer key answers 404 for an
+    id that is not one (Django's int() would read '١٢٣' as 123 and open object 123)."""
+    model = getattr(getattr(view, "__self__", None), "model", None)
+    integer_key = model is not None and model._meta.pk.get_internal_type() in INTEGER_KEYS
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
+        if integer_key and "object_id" in kwargs and parse_id(kwargs["object_id"]) is None:
+            raise Http404("No such object")
         dates = [key for key in request.GET if key.endswith(tuple(ADMIN_DATE_PARTS))]
         if dates or any(name in request.GET for name in ADMIN_SEARCH_VARS):
             request.GET = request.GET.copy()

@@ -427,6 +427,18 @@ def test_admin_ticket_search_reads_unicode_digits_as_text(world, zero):
     assert ticket.subject not in response.content.decode()
 
 
+@pytest.mark.parametrize("zero", ["\u0660", "\uff10"], ids=["arabic", "fullwidth"])
+@pytest.mark.parametrize("page", ["change", "history", "delete"])
+def test_an_admin_object_page_does_not_read_unicode_digits_as_the_objects_id(world, zero, page):
+    """int('١٢٣') is 123: without the check the admin opened object 123 from that URL."""
+    client = _client(world)
+    ticket = world["ticket"]
+    url = _changelist(type(ticket))
+    assert client.get(f"{url}{ticket.pk}/{page}/").status_code == 200
+    response = client.get(f"{url}{quote(_unicode_digits(ticket.pk, zero))}/{page}/")
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize("version", ["١", "１", "9" * 30, str(ID_MAX + 1), "0", True])
 def test_the_tickets_api_version_is_a_field_error_unless_ascii_digits_in_range(world, version):
     ticket = world["ticket"]
