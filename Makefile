@@ -39,11 +39,13 @@ run: seed
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 honcho start --procfile Procfile --port $(PORT)
 
+# One pytest-xdist worker per core (TEST_WORKERS=0 runs in one process).
+TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-postgres: install
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # schemathesis over /api/schema/ (tests/test_schema_fuzz.py, deselected from `make test`).
 FUZZ_MAX_EXAMPLES ?= 50
