@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -57,7 +57,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,6 +75,7 @@ from compensation.serializers import (
 )
 from compensation.services import RemedySpec, offer_approve, offer_reject, offer_request
 from core.api_errors import error_body
+from core.idempotency import idempotency_key, idempotency_parameter, lock_idempotency_key
 from core.inputs import StrictPageNumberPagination
 from tickets.models import Ticket, TicketEvent
 from tickets.services import is_agent
@@ -86,14 +86,11 @@ VIEW = "compensation.view_compensationoffer"
 ADD = "compensation.add_compensationoffer"
 APPROVE = "compensation.approve_compensationoffer"
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 # In the data of the first timeline row the request wrote (tickets.models.TicketEvent).
 IDEMPOTENCY_DATA_KEY = "compensation_idempotency_key"
 IDEMPOTENCY_DIGEST_KEY = "compensation_request_digest"
 IDEMPOTENCY_OFFERS_KEY = "compensation_offers"
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 CODE_KEY_REUSED = "idempotency_key_reused"
-INVALID_IDEMPOTENCY_KEY = _("Send an Idempotency-Key of 1 to 255 printable ASCII characters.")
 KEY_REUSED = _(
     "This Idempotency-Key was already used for another request: send a new key for a new remedy."
 )
@@ -152,33 +149,6 @@ def _refusal(exc: CompensationError, *, remedies: int = 1) -> Response:
 
 
 # --- Idempotency ------------------------------------------------------------------------------
-
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return ""
-    key = key.strip()
-    if (
-        not key
-        or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH
-        or not key.isascii()
-        or not key.isprintable()
-    ):
-        raise ValidationError({"idempotency_key": [INVALID_IDEMPOTENCY_KEY]})
-    return key
-
-
-def _lock_idempotency_key(user, key: str) -> None:
-    """Serialise requests with the same (user, key) until the transaction ends (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.blake2b(f"compensation-create:{user.pk}:{key}".encode(), digest_size=8)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)",
-            [int.from_bytes(digest.digest(), "big", signed=True)],
-        )
 
 
 def _request_digest(data: dict) -> str:
@@ -282,23 +252,6 @@ _ID_PARAMETER = OpenApiParameter(
     "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The offer's public id."
 )
 
-_IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    # What _idempotency_key accepts: printable ASCII, no surrounding spaces (they are stripped).
-    {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
-        "pattern": "^[!-~]([ -~]*[!-~])?$",
-    },
-    OpenApiParameter.HEADER,
-    description=(
-        "Optional, up to 255 printable ASCII characters. The same key from the same user with "
-        "the same request answers 200 with the offers the first request made; with another "
-        "request, 422."
-    ),
-)
-
 _REFUSAL = OpenApiResponse(
     OpenApiTypes.OBJECT,
     description="Refused: `code` says why (four_eyes: you requested it; above_authority).",
@@ -352,7 +305,13 @@ users see every offer, without the support team's notes (`reason`, `approval`).
     create=extend_schema(
         summary="Request a remedy",
         description=_CREATE_DESCRIPTION,
-        parameters=[_IDEMPOTENCY_PARAMETER],
+        parameters=[
+            idempotency_parameter(
+                "Optional, up to 255 printable ASCII characters. The same key from the same "
+                "user with the same request answers 200 with the offers the first request "
+                "made; with another request, 422."
+            )
+        ],
         request=OfferCreateSerializer,
         responses={
             201: OffersSerializer,
@@ -416,7 +375,7 @@ class CompensationOfferViewSet(
 
     def create(self, request: Request) -> Response:
         user = request.user
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = OfferCreateSerializer(
             data=request.data,
             context={**self.get_serializer_context(), "tickets": Ticket.objects.visible_to(user)},
@@ -427,7 +386,7 @@ class CompensationOfferViewSet(
         try:
             with transaction.atomic():
                 if key:
-                    _lock_idempotency_key(user, key)
+                    lock_idempotency_key("compensation-create", user, key)
                     earlier = _offers_requested_with_key(user, key)
                     if earlier is not None:
                         offers, earlier_digest = earlier

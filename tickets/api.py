@@ -42,13 +42,11 @@ priority would push its offsets past their cutoff.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -67,6 +65,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from core.api_errors import CODE_CONFLICT, error_body
+from core.idempotency import idempotency_key, idempotency_parameter, lock_idempotency_key
 from core.inputs import StrictPageNumberPagination
 from tickets.filters import TicketFilter
 from tickets.models import Message, SLATimer, Source, Ticket, TicketEvent
@@ -96,10 +95,7 @@ from tickets.services import (
     ticket_reply,
 )
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_DATA_KEY = "idempotency_key"  # in the "created" TicketEvent's data
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
-INVALID_IDEMPOTENCY_KEY = _("Send an Idempotency-Key of 1 to 255 printable ASCII characters.")
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -188,36 +184,6 @@ def _errors_as_field(field: str | None = None) -> Iterator[None]:
 # --- Idempotency ------------------------------------------------------------------------------
 
 
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return ""
-    key = key.strip()
-    if (
-        not key
-        or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH
-        or not key.isascii()
-        or not key.isprintable()
-    ):
-        raise ValidationError({"idempotency_key": [INVALID_IDEMPOTENCY_KEY]})
-    return key
-
-
-def _lock_idempotency_key(user, key: str) -> None:
-    """Serialise requests with the same (user, key) until the transaction ends (PostgreSQL).
-
-    Without it two requests could both find no ticket for the key and both open one. A hash
-    collision only makes two unrelated requests wait for each other.
-    """
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.blake2b(f"ticket-create:{user.pk}:{key}".encode(), digest_size=8).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
-        )
-
-
 def _ticket_opened_with_key(user, key: str) -> Ticket | None:
     ticket_id = (
         TicketEvent.objects.filter(
@@ -274,22 +240,6 @@ _ID_PARAMETER = OpenApiParameter(
     "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The ticket's public id."
 )
 
-_IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    # What _idempotency_key accepts: printable ASCII, no surrounding spaces (they are stripped).
-    {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
-        "pattern": "^[!-~]([ -~]*[!-~])?$",
-    },
-    OpenApiParameter.HEADER,
-    description=(
-        "Optional, up to 255 printable ASCII characters. The same key from the same user "
-        "answers 200 with the ticket the first request opened, instead of opening another."
-    ),
-)
-
 _CREATE_EXAMPLE = {
     "customer": "SHOP-C-77",
     "subject": "Parcel stuck in customs",
@@ -344,7 +294,13 @@ supervisor may unassign (403).
             "number exists at several carriers). Source: `api` for integration users, `agent` "
             "for staff."
         ),
-        parameters=[_IDEMPOTENCY_PARAMETER],
+        parameters=[
+            idempotency_parameter(
+                "Optional, up to 255 printable ASCII characters. The same key from the same "
+                "user answers 200 with the ticket the first request opened, instead of "
+                "opening another."
+            )
+        ],
         request=TicketCreateSerializer,
         responses={
             201: TicketDetailSerializer,
@@ -413,10 +369,10 @@ class TicketViewSet(
 
     def create(self, request: Request) -> Response:
         user = request.user
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         with transaction.atomic():
             if key:
-                _lock_idempotency_key(user, key)
+                lock_idempotency_key("ticket-create", user, key)
                 existing = _ticket_opened_with_key(user, key)
                 if existing is not None:
                     return self._ticket_response(existing, headers={"Idempotent-Replayed": "true"})
