@@ -1,6 +1,6 @@
 from django.urls import path
 
-from supervisor import approvals, approvals_actions, views
+from supervisor import approvals, approvals_actions, incident_offer, views
 
 app_name = "supervisor"
 
@@ -21,5 +21,10 @@ urlpatterns = [
         "approvals/incidents/<uuid:public_id>/",
         approvals_actions.approve_incident,
         name="approval_incident",
+    ),
+    path(
+        "incidents/<uuid:public_id>/offer/",
+        incident_offer.incident_offer,
+        name="incident_offer",
     ),
 ]

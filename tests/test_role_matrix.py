@@ -258,6 +258,8 @@ ROUTES: dict[str, Route] = {
     "supervisor:approval_approve": Route("supervisor", _pending_offer),
     "supervisor:approval_reject": Route("supervisor", _pending_offer),
     "supervisor:approval_incident": Route("supervisor", _incident),
+    # An incident's bulk offer: the approve permission (supervisors), GET the form, POST it.
+    "supervisor:incident_offer": Route("supervisor", _incident),
     "shipments_api:tracking-events": Route("signed"),
     "notifications_api:sms-receipts": Route("signed"),
     "shipments_api:shipment-list": Route("api"),
