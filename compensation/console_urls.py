@@ -22,4 +22,10 @@ urlpatterns = [
         panels.ticket_offer,
         name="ticket_offer",
     ),
+    # The customer's choice among standing alternatives, recorded by an agent (POST only).
+    path(
+        "tickets/<uuid:public_id>/compensation/offers/<uuid:offer_id>/choose/",
+        panels.offer_choose,
+        name="offer_choose",
+    ),
 ]

@@ -17,6 +17,14 @@ replaces it (a reason is then required), with one POST to `ticket_offer` (same r
 the remedies go through `compensation.services.offer_request` (authority limit, approval), and
 the panel comes back saying whether they were sent to the customer or wait for a supervisor.
 
+A standing choice (alternatives offered, status OFFERED, one ``choice_group``) lists its
+alternatives, each with a "the customer chose this (by phone)" button: one POST to
+`offer_choose` (same role and scope) records it through `compensation.services.offer_choose`
+(that one issued, the others cancelled) and the panel comes back with what was issued. A second
+click, or one on another alternative afterwards, changes nothing and says the choice was already
+made (409). The standing choice costs one query more, only when the ticket has one (the
+ticket's query says so).
+
 (Kept apart from views.py and selectors.py, which hold the supervisor page.)
 """
 
@@ -29,13 +37,14 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from compensation import policies, services
+from compensation import policies, services, texts
 from compensation.errors import CompensationError
 from compensation.forms import ACCEPT, RemedyForm
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
@@ -75,8 +84,9 @@ class TicketRemedies:
 
 
 def ticket_for_panel(*, user: Any, public_id: UUID) -> Ticket:
-    """The ticket ``user`` may read, with its shipment, its customer and the customer's offer
-    count (one query); 404 when it is unknown or outside the user's scope."""
+    """The ticket ``user`` may read, with its shipment, its customer, the customer's offer
+    count and whether a choice among alternatives stands (one query); 404 when it is unknown
+    or outside the user's scope."""
     offers = (
         CompensationOffer.objects.filter(customer=OuterRef("customer"))
         .order_by()
@@ -88,11 +98,32 @@ def ticket_for_panel(*, user: Any, public_id: UUID) -> Ticket:
         return (
             Ticket.objects.visible_to(user)
             .select_related("shipment", "customer")
-            .annotate(customer_offer_count=Coalesce(Subquery(offers), 0))
+            .annotate(
+                customer_offer_count=Coalesce(Subquery(offers), 0),
+                has_standing_choice=Exists(_standing(ticket=OuterRef("pk"))),
+            )
             .get(public_id=public_id)
         )
     except Ticket.DoesNotExist:
         raise Http404("No such ticket") from None
+
+
+def _standing(**filters: Any) -> QuerySet[CompensationOffer]:
+    """Alternatives offered to the customer and not chosen yet."""
+    return CompensationOffer.objects.filter(
+        status=OfferStatus.OFFERED, choice_group__isnull=False, **filters
+    )
+
+
+def standing_choices(*, ticket: Ticket) -> list[list[tuple[CompensationOffer, str]]]:
+    """The ticket's standing choices, each a list of its alternatives with their phrase
+    (one query; none when the ticket's query found no standing choice)."""
+    if not getattr(ticket, "has_standing_choice", True):
+        return []
+    groups: dict[UUID, list[tuple[CompensationOffer, str]]] = {}
+    for offer in _standing(ticket=ticket).order_by("created_at", "pk"):
+        groups.setdefault(offer.choice_group, []).append((offer, texts.describe_offer(offer)))
+    return list(groups.values())
 
 
 def ticket_remedies(*, ticket: Ticket) -> TicketRemedies:
@@ -204,6 +235,71 @@ def ticket_offer(request: HttpRequest, public_id: UUID) -> HttpResponse:
     return response
 
 
+# What the panel says after "the customer chose this (by phone)".
+CHOICE_ISSUED = gettext_lazy("Issued: %(remedy)s.")
+CHOICE_RECORDED = gettext_lazy("The customer's choice is recorded: %(remedy)s (%(status)s).")
+ALREADY_CHOSEN = gettext_lazy("The customer already chose %(remedy)s; nothing was changed.")
+# A refusal of offer_choose answers with this status (409: the choice is no longer open).
+CHOICE_ERROR_STATUS = {"already_chosen": 409, "not_offered": 409, "forbidden": 403}
+
+
+@require_POST
+@login_required
+@permission_required("tickets.work_console", raise_exception=True)
+def offer_choose(request: HttpRequest, public_id: UUID, offer_id: UUID) -> HttpResponse:
+    """Record the customer's choice among alternatives, made by phone: that one is issued and
+    the others cancelled (compensation.services.offer_choose); the panel comes back saying what
+    was issued, or why nothing changed (409 when the choice was already made)."""
+    ticket = ticket_for_panel(user=request.user, public_id=public_id)
+    try:
+        offer = CompensationOffer.objects.get(ticket=ticket, public_id=offer_id)
+    except CompensationOffer.DoesNotExist:
+        raise Http404("No such offer on this ticket") from None
+    chosen = _already_chosen(offer)
+    if chosen is not None:
+        message = ALREADY_CHOSEN % {"remedy": texts.describe_offer(chosen)}
+        return _choice_refused(request, ticket, message, status=409)
+    try:
+        offer = services.offer_choose(offer=offer, by=request.user)
+    except CompensationError as exc:
+        status = CHOICE_ERROR_STATUS.get(exc.code, 422)
+        return _choice_refused(request, ticket, str(exc.message), status=status)
+    ticket = ticket_for_panel(user=request.user, public_id=public_id)
+    remedy = texts.describe_offer(offer)
+    if offer.status == OfferStatus.ISSUED:
+        result = CHOICE_ISSUED % {"remedy": remedy}
+    else:
+        status_label = choice_label(OfferStatus, offer.status)
+        result = CHOICE_RECORDED % {"remedy": remedy, "status": status_label}
+    return _render(request, ticket, policies.suggest(ticket), choice_result=str(result))
+
+
+def _already_chosen(offer: CompensationOffer) -> CompensationOffer | None:
+    """The alternative already chosen in ``offer``'s choice (``offer`` itself on a second
+    click), or None while the choice stands. (offer_choose decides again under its lock; this
+    is what a click on a stale panel is told.)"""
+    done = (OfferStatus.ACCEPTED, OfferStatus.ISSUED)
+    if offer.status in done:
+        return offer
+    if offer.choice_group is None:
+        return None
+    return (
+        CompensationOffer.objects.filter(choice_group=offer.choice_group, status__in=done)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _choice_refused(
+    request: HttpRequest, ticket: Ticket, message: str, *, status: int
+) -> HttpResponse:
+    response = _render(
+        request, ticket, policies.suggest(ticket), choice_error=message, status=status
+    )
+    response[FRAGMENT_HEADER] = "remedy"
+    return response
+
+
 def _send(form: RemedyForm, *, ticket: Ticket, by: Any) -> list[CompensationOffer]:
     """One offer_request per part of an accepted suggestion (all or none), or one for the
     edited remedy."""
@@ -264,6 +360,8 @@ def _render(
     *,
     form: RemedyForm | None = None,
     result: str = "",
+    choice_result: str = "",
+    choice_error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     posted = form.data.get("suggestion", "") if form is not None else None
@@ -288,6 +386,9 @@ def _render(
             "suggestions": forms,
             "other_form": other,
             "result": result,
+            "choices": standing_choices(ticket=ticket),
+            "choice_result": choice_result,
+            "choice_error": choice_error,
         },
     )
     response.status_code = status

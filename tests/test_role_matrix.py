@@ -18,6 +18,7 @@ merchant system's user with an API token; in a browser it has a session like any
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -208,6 +209,15 @@ def _pending_offer(world: World, ticket: Ticket) -> dict:
     return {"public_id": offer.public_id}
 
 
+def _chosen_alternative(world: World, ticket: Ticket) -> dict:
+    # An alternative the customer already chose (issued): recording the choice again is
+    # refused (409) for whoever may reach the ticket, so the matrix changes nothing.
+    offer = factories.CompensationOfferFactory(
+        ticket=ticket, status="issued", issued_at=timezone.now(), choice_group=uuid.uuid4()
+    )
+    return {**_ticket(world, ticket), "offer_id": offer.public_id}
+
+
 TICKET_PAGE = Route("console", _ticket, scoped=True)
 
 ROUTES: dict[str, Route] = {
@@ -240,6 +250,7 @@ ROUTES: dict[str, Route] = {
     "notifications:ticket_history": TICKET_PAGE,
     "compensation:ticket_panel": TICKET_PAGE,
     "compensation:ticket_offer": TICKET_PAGE,
+    "compensation:offer_choose": Route("console", _chosen_alternative, scoped=True),
     "notifications:customer_detail": Route(
         "console", lambda w, t: {"public_id": t.customer.public_id}, scoped=True
     ),

@@ -147,6 +147,8 @@ def _samples(world) -> dict[str, str]:
     return {
         "console/tickets/:public_id": str(ticket.public_id),
         "console/tickets/:macro_id": str(world["macro"].pk),
+        # An offer of that ticket (the remedy panel's "the customer chose this" button).
+        "console/tickets/:offer_id": str(world["offer"].public_id),
         "console/customers/:public_id": str(ticket.customer.public_id),
         "console/shipments/:public_id": str(shipment.public_id),
         "supervisor/incidents/:public_id": str(world["incident"].public_id),
