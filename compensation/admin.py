@@ -286,6 +286,7 @@ class CompensationOfferAdmin(AuthoredAdmin):
     readonly_fields = (
         "public_id",
         "status",
+        "incident",  # the budget it counts against, fixed when it was made
         "choice_group",
         "approved_by",
         "approved_at",

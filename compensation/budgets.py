@@ -4,10 +4,14 @@ A budget (compensation.models.Budget) is an amount in one currency, for one inci
 an incident, for every offer in its currency over its period (from `period_start` to
 `period_end`, by the day the offer was made).
 
-An offer counts against an incident through its ticket: the ticket's incident, else the
-incident of the ticket's shipment (`OFFER_INCIDENT`; the supervisor's approval queue counts the
-same way). Only remedies with an amount of money count (MONEY_KINDS: coupon, refunds, cash), in
-the budget's currency; amounts in other currencies are never added to it.
+An offer counts against the incident it was made under: its ticket's incident, else the incident
+of the ticket's shipment, as they stood when the offer was made (`incident_of`, kept on the offer
+as `CompensationOffer.incident`; the supervisor's approval queue counts the same way). A ticket
+that joins an incident later does not bring its earlier offers into the incident's budget: those
+were decided on their own, under their requester's authority.
+
+Only remedies with an amount of money count (MONEY_KINDS: coupon, refunds, cash), in the
+budget's currency; amounts in other currencies are never added to it.
 
 - spent:     ISSUED offers (the money is gone);
 - committed: offers waiting for a supervisor (PENDING_APPROVAL) or offered to the customer
@@ -23,18 +27,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from compensation import money
 from compensation.models import MONEY_KINDS, Budget, CompensationOffer, OfferStatus
 from shipments.models import Incident
+from tickets.models import Ticket
 
 SPENT_STATUSES = (OfferStatus.ISSUED,)
 COMMITTED_STATUSES = (OfferStatus.PENDING_APPROVAL, OfferStatus.OFFERED)
-
-# The incident an offer counts against: its ticket's, else its shipment's.
-OFFER_INCIDENT = Coalesce("ticket__incident_id", "ticket__shipment__incident_id")
 
 ZERO = Decimal(0)
 
@@ -48,10 +49,18 @@ class Usage:
     remaining: Decimal
 
 
+def incident_of(ticket: Ticket) -> int | None:
+    """The id of the incident an offer made now on ``ticket`` counts against: the ticket's
+    incident, else its shipment's (reads ``ticket.shipment`` when the ticket has none)."""
+    if ticket.incident_id:
+        return ticket.incident_id
+    return ticket.shipment.incident_id if ticket.shipment_id else None
+
+
 def incident_offers(incident: Incident | int) -> QuerySet[CompensationOffer]:
-    """The offers that count against ``incident``."""
+    """The offers that count against ``incident`` (index compensation_offer_inc_idx)."""
     pk = incident.pk if isinstance(incident, Incident) else incident
-    return CompensationOffer.objects.annotate(incident_key=OFFER_INCIDENT).filter(incident_key=pk)
+    return CompensationOffer.objects.filter(incident_id=pk)
 
 
 def budget_offers(budget: Budget) -> QuerySet[CompensationOffer]:

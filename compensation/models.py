@@ -369,6 +369,19 @@ class CompensationOffer(TimeStampedModel):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.PROTECT, related_name="offers")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="offers")
+    # The incident the offer counts against (its budget, the approval queue's incidents): the
+    # ticket's incident, else its shipment's, as they stood when the offer was made
+    # (compensation.budgets.incident_of). Kept on the offer so that an incident's sums read its
+    # own offers by index instead of joining every offer to its ticket and shipment.
+    incident = models.ForeignKey(
+        "shipments.Incident",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="compensation_offers",
+        verbose_name=_("incident"),
+        db_index=False,  # compensation_offer_inc_idx leads with it
+    )
     policy = models.ForeignKey(
         CompensationPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="offers"
     )
@@ -471,6 +484,12 @@ class CompensationOffer(TimeStampedModel):
                 condition=Q(status="pending_approval"),
             ),
             models.Index(fields=["ticket", "status"], name="compensation_offer_ticket_idx"),
+            # An incident's offers: its budget's sums, the approval queue's incidents.
+            models.Index(
+                fields=["incident", "status"],
+                name="compensation_offer_inc_idx",
+                condition=Q(incident__isnull=False),
+            ),
             # Customer profile: past compensation.
             models.Index(fields=["customer", "-created_at"], name="compensation_offer_cust_idx"),
         ]

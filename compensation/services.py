@@ -433,12 +433,6 @@ def _go_out(offers: list[CompensationOffer], *, now: dt.datetime, actor: Any) ->
     offer_made.send(sender=CompensationOffer, offer=offers[0], at=now, alternatives=offers)
 
 
-def _incident_id(ticket: Ticket) -> int | None:
-    if ticket.incident_id:
-        return ticket.incident_id
-    return ticket.shipment.incident_id if ticket.shipment_id else None
-
-
 def _lock_budget(incident_id: int, currency: str, *, today: dt.date) -> Budget | None:
     budget = budgets.incident_budget(incident_id, currency, today=today)
     if budget is None:
@@ -516,12 +510,14 @@ def offer_request(
             raise CompensationError(REASON_REQUIRED, code="reason_required", field="reason")
 
     group = uuid.uuid4() if len(fields) > 1 else None
+    incident_id = budgets.incident_of(ticket)
     with transaction.atomic():
         offers = []
         for values in fields:
             offer = CompensationOffer.objects.create(
                 ticket=ticket,
                 customer=ticket.customer,
+                incident_id=incident_id,
                 policy=policy,
                 choice_group=group,
                 reason=reason,
@@ -537,7 +533,7 @@ def offer_request(
             offers.append(offer)
 
         above = _above_authority(by, offers, shipment)
-        over_budget = _over_budget(_incident_id(ticket), offers, today=timezone.localdate(now))
+        over_budget = _over_budget(incident_id, offers, today=timezone.localdate(now))
         needs_approval = above is not None or over_budget
         for offer in offers:
             _event(
@@ -899,6 +895,7 @@ def _bulk_create(run: _BulkRun, ticket_ids: list[int], *, batch_size: int) -> li
                     CompensationOffer(
                         ticket_id=ticket_id,
                         customer_id=customers[ticket_id],
+                        incident=run.incident,
                         choice_group=group,
                         reason=run.reason,
                         requested_by=run.by,
@@ -984,6 +981,7 @@ def _bulk_insert_select(run: _BulkRun) -> list[int]:
         "reason": run.reason,
         "proposed": json.dumps(run.proposed_data()),
         "grouped": len(run.fields) > 1,
+        "incident": run.incident.pk,
     }
     for number, param in enumerate(tickets_params):
         params[f"t{number}"] = param
@@ -1009,6 +1007,7 @@ def _bulk_insert_select(run: _BulkRun) -> list[int]:
             "public_id": "gen_random_uuid()",
             "ticket_id": "t.id",
             "customer_id": "t.customer_id",
+            "incident_id": "%(incident)s",
             "kind": "r.kind",
             "status": "%(status)s",
             "amount": "r.amount",

@@ -101,3 +101,11 @@ def history_timestamps() -> Iterator[None]:
 
 def stamps(created: dt.datetime, updated: dt.datetime | None = None) -> dict[str, dt.datetime]:
     return {"created_at": created, "updated_at": updated or created}
+
+
+def offer_incident(ticket):
+    """The incident a demo offer counts against (compensation.budgets.incident_of, on objects
+    that are not saved yet): the ticket's, else its shipment's."""
+    if ticket.incident is not None:
+        return ticket.incident
+    return ticket.shipment.incident if ticket.shipment is not None else None

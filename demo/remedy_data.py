@@ -11,6 +11,7 @@ from django.conf import settings
 from compensation.models import MONEY_KINDS, ApprovalRequest, CompensationOffer
 from customers.models import Customer
 from demo import texts
+from demo.common import offer_incident
 from demo.shipment_data import CURRENCY_RATE
 from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from notifications import reasons
@@ -162,6 +163,7 @@ class OfferStory:
                 public_id=rng.uuid4(),
                 ticket=s.ticket,
                 customer=s.customer,
+                incident=offer_incident(s.ticket),
                 policy=policy,
                 kind=kind,
                 status=status,

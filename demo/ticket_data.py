@@ -24,7 +24,7 @@ from compensation.models import ApprovalRequest, CompensationOffer
 from customers.models import Customer
 from demo import texts
 from demo.case_plans import Case
-from demo.common import DemoRandom
+from demo.common import DemoRandom, offer_incident
 from demo.reference import USERS
 from demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
 from notifications.models import Notification
@@ -193,6 +193,7 @@ class CaseworkBuilder:
                 public_id=self.rng.uuid4(),
                 ticket=ticket,
                 customer=ticket.customer,
+                incident=offer_incident(ticket),
                 kind="full_refund",
                 status="pending_approval",
                 amount=max(shipment.order_value, self.agent_limit[0] * 2),

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from compensation import budgets
 from compensation.models import ApprovalRequest, CompensationOffer, CompensationPolicy, RemedyKind
 from core.roles import AGENT, OPERATOR, SUPERVISOR
 from customers.models import Customer
@@ -226,6 +227,8 @@ class CompensationOfferFactory(factory.django.DjangoModelFactory):
 
     ticket = factory.SubFactory(TicketFactory)
     customer = factory.SelfAttribute("ticket.customer")
+    # As compensation.services does: the incident the offer counts against.
+    incident_id = factory.LazyAttribute(lambda o: budgets.incident_of(o.ticket))
     kind = RemedyKind.PARTIAL_REFUND
     amount = Decimal("20.00")
     currency = "EUR"

@@ -585,6 +585,31 @@ def test_an_incident_offer_beyond_its_budget_goes_to_approval(agent, incident, s
     assert proposed.data["over_budget"] is True
 
 
+def test_an_offer_records_the_incident_it_counts_against(agent, incident):
+    other = factories.IncidentFactory()
+    [via_shipment] = request(incident_ticket(incident), agent, coupon("5"))
+    [own] = request(
+        factories.TicketFactory(incident=other, shipment__incident=incident), agent, coupon("5")
+    )
+    [outside] = request(factories.TicketFactory(), agent, coupon("5"))
+    # The ticket's own incident wins over its shipment's; no incident, none.
+    assert (via_shipment.incident, own.incident, outside.incident) == (incident, other, None)
+    assert CompensationOffer.objects.get(pk=own.pk).incident_id == other.pk
+
+
+def test_a_ticket_joining_an_incident_later_leaves_its_earlier_offers_out_of_the_budget(
+    agent, incident
+):
+    ticket = factories.TicketFactory()
+    request(ticket, agent, coupon("40"))  # decided on their own, before the incident
+    request(ticket, agent, coupon("40"))
+    ticket.incident = incident
+    ticket.save(update_fields=["incident"])
+    [offer] = request(ticket, agent, coupon("40"))  # 40 of the 100 EUR budget, not 120
+    assert offer.status == OfferStatus.ISSUED
+    assert offer.incident == incident
+
+
 def test_the_budget_counts_only_its_currency(agent, incident):
     request(incident_ticket(incident), agent, coupon("8000", "JPY"))
     [offer] = request(incident_ticket(incident), agent, coupon("50"))

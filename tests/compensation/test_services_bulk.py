@@ -69,9 +69,9 @@ def test_every_open_ticket_of_the_incident_gets_one_offer(incident, bulk_sent):
     assert (result.tickets, result.offers, result.status) == (4, 4, OfferStatus.OFFERED)
     offers = CompensationOffer.objects.order_by("ticket_id")
     assert [o.ticket_id for o in offers] == sorted(t.pk for t in [*tickets, own])
-    assert {(o.status, o.kind, o.percent, o.requested_by, o.created_at) for o in offers} == {
-        (OfferStatus.OFFERED, "discount_code", Decimal("10.00"), None, NOW)
-    }
+    assert {
+        (o.status, o.kind, o.percent, o.requested_by, o.created_at, o.incident_id) for o in offers
+    } == {(OfferStatus.OFFERED, "discount_code", Decimal("10.00"), None, NOW, incident.pk)}
     assert {o.customer_id for o in offers} == {t.customer_id for t in [*tickets, own]}
     proposed = TicketEvent.objects.filter(kind="compensation_proposed")
     offered = TicketEvent.objects.filter(kind="compensation_offered")
