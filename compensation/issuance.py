@@ -29,8 +29,9 @@ nothing behind.
   (`SeniorCall`). The milestone is a running `SLATimer` named "Senior call", met by hand (the
   agent marks it done on the ticket page after the call). When the ticket's SLA policy has a
   milestone target of that name, its minutes and clock apply and a policy change keeps it;
-  otherwise the timer runs `SENIOR_CALL_WITHIN` on the 24/7 clock, and (like any timer its
-  policy does not name) a later policy change cancels it. The ticket goes to a senior agent of
+  otherwise the timer runs `SENIOR_CALL_WITHIN` on the 24/7 clock, without a target, and a
+  later policy change leaves it running (tickets.sla.timers.recompute: a milestone no policy set
+  is not a policy's to cancel). The ticket goes to a senior agent of
   its team (the least loaded one free, as for VIP tickets) unless a senior already has it; with
   no senior free it stays where it is and the milestone shows the due time to the team.
 - small gift, upgrade, priority shipping on the next order: recorded (a reference), nothing to

@@ -26,6 +26,7 @@ from shipments.models import Shipment
 from tests import factories
 from tickets.models import SLATarget, SLATimer, Ticket, TicketEvent
 from tickets.services import ticket_meet_milestone
+from tickets.sla import timers as sla
 
 pytestmark = pytest.mark.django_db
 
@@ -462,6 +463,21 @@ def test_the_policys_senior_call_milestone_sets_its_time(team):
     timer = SLATimer.objects.get(ticket=ticket, name=issuance.SENIOR_CALL_MILESTONE)
     assert timer.target == target
     assert timer.due_at == NOW + dt.timedelta(minutes=90)
+
+
+def test_a_policy_change_leaves_the_senior_call_running(team):
+    old_policy, new_policy = factories.SLAPolicyFactory(), factories.SLAPolicyFactory()
+    ticket = factories.TicketFactory(team=team, sla_policy=old_policy)
+    timer = SeniorCall.objects.get(offer=issue(make_offer("senior_call", ticket))).timer
+
+    ticket.sla_policy = new_policy  # neither policy names a senior call
+    ticket.save(update_fields=["sla_policy"])
+    later = NOW + dt.timedelta(hours=1)
+    sla.recompute(ticket, at=later, clocks=sla.Clocks(ticket, at=later))
+
+    timer.refresh_from_db()
+    assert timer.status == "active"
+    assert timer.due_at == NOW + issuance.SENIOR_CALL_WITHIN
 
 
 def test_the_senior_call_milestone_is_met_when_the_agent_marks_it_done(team):

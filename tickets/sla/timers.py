@@ -337,7 +337,10 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
     1. Each running timer takes the new policy's target of the same kind and name, and its due
        time is rebuilt from `started_at` on the target's clock, without the paused time; a
        paused timer gets its time left recomputed instead.
-    2. A running timer whose kind and name the new policy lacks is cancelled.
+    2. A running timer whose kind and name the new policy lacks is cancelled, unless it is a
+       milestone no policy set (no target: a task added to the ticket by hand or by another
+       service, such as a remedy's senior call): that one is not the policy's to cancel and
+       keeps its own clock.
     3. Initial timers the new policy has and the ticket never ran (a milestone of the lost-parcel
        policy after a category change, say) start, as if the ticket had been opened under it;
        first-contact goals a public reply already reached do not (`_reached_before`).
@@ -350,6 +353,8 @@ def recompute(ticket: Ticket, *, at: dt.datetime, clocks: Clocks) -> int:
     changed = 0
     for timer in running(ticket):
         target = targets.get((timer.kind, timer.name))
+        if target is None and timer.target_id is None and timer.kind == TimerKind.MILESTONE:
+            continue  # a task of its own (rule 2): no policy set it, none takes it away
         if target is None:
             timer.status = TimerStatus.CANCELLED
             timer.paused_at = None
