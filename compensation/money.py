@@ -14,6 +14,7 @@ stored as 1235.00, a 3-digit currency (KWD) is refused rather than silently roun
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -74,7 +75,11 @@ def minor_unit(currency: str) -> Decimal:
 def babel_locale(language: str | None = None) -> Locale:
     """The babel locale of a Django language code ("zh-hans" -> zh_Hans); the active language
     when none is given, English when the code is unknown to CLDR."""
-    code = translation.to_locale(language or translation.get_language() or "en")
+    return _locale(translation.to_locale(language or translation.get_language() or "en"))
+
+
+@functools.lru_cache(maxsize=64)
+def _locale(code: str) -> Locale:
     try:
         return Locale.parse(code)
     except (UnknownLocaleError, ValueError):
@@ -86,9 +91,16 @@ def format_money(amount: Any, currency: str, locale: str | None = None) -> str:
     ("1234.5", "EUR", "de") -> "1.234,50 €", ("1234", "JPY", "en") -> "¥1,234",
     ("12.5", "CNY", "zh-hans") -> "¥12.50". ``locale`` is a Django language code or a babel
     locale name; the active language when None."""
-    where = babel_locale(locale)
+    return _formatted(quantize(amount, currency), currency, babel_locale(locale))
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(amount: Decimal, currency: str, locale: Locale) -> str:
+    # A page shows the same few amounts many times (a policy's suggestion on each of its rows, a
+    # budget on each of its incident's): babel's formatting is worked out once per amount.
+    # ``amount`` is already rounded to the currency, so equal amounts are written alike.
     # currency_digits (the default) gives each currency its CLDR number of decimals.
-    return format_currency(quantize(amount, currency), currency, locale=where)
+    return format_currency(amount, currency, locale=locale)
 
 
 def totals(items: Iterable[Any]) -> dict[str, Decimal]:

@@ -29,8 +29,10 @@ from supervisor import approvals_selectors as selectors
 from supervisor.approvals import (
     HtmxHttpRequest,
     approver_view,
+    link_rows,
     queue_url,
     render_queue,
+    row_context,
     wants_partial,
 )
 
@@ -73,6 +75,7 @@ def _row_response(
     rows = selectors.rows_for(offers, now=now)
     target = next(row for row in rows if row.offer.pk == fresh.pk)
     target.error, target.note_error, target.note = error, note_error, note
+    link_rows(rows)
     context = {
         "row": target,
         "others": [row for row in rows if row is not target],
@@ -81,6 +84,7 @@ def _row_response(
         "incidents": {"incidents": selectors.incident_lines(now=now)} if decided else None,
         "page_number": parse_page(request.POST.get("page")),
         "now": now,
+        **row_context(request),
     }
     response = render(request, "supervisor/approvals_row_response.html", context, status=status)
     response[FRAGMENT_HEADER] = "approval-row"
