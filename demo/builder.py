@@ -25,7 +25,12 @@ from compensation.models import (
     Budget,
     CompensationOffer,
     CompensationPolicy,
+    IssuedCode,
+    LoyaltyEntry,
     PolicyRemedy,
+    RefundEntry,
+    Reshipment,
+    SeniorCall,
 )
 from core.roles import AGENT
 from customers.models import Customer
@@ -98,6 +103,15 @@ def delete_demo_data() -> dict[str, int]:
         deleted[label] += count
 
     delete("approval requests", ApprovalRequest.objects.filter(offer__in=offers))
+    # What issuing them wrote (PROTECT: before the offers, the parcels and the tickets).
+    delete("issued codes", IssuedCode.objects.filter(offer__in=offers))
+    delete("refunds", RefundEntry.objects.filter(offer__in=offers))
+    delete(
+        "loyalty points",
+        LoyaltyEntry.objects.filter(Q(offer__in=offers) | Q(customer__in=customers)),
+    )
+    delete("reshipments", Reshipment.objects.filter(offer__in=offers))
+    delete("senior calls", SeniorCall.objects.filter(offer__in=offers))
     delete("compensation offers", offers)
     delete(
         "budgets",
@@ -204,6 +218,14 @@ def _seed(
         ("timeline events", TicketEvent, casework.events),
         ("compensation offers", CompensationOffer, casework.offers),
         ("approval requests", ApprovalRequest, casework.approvals),
+        # What issuing the remedies wrote (demo.issuance_data), after the offers it names.
+        ("issued codes", IssuedCode, casework.issued.codes),
+        ("refunds", RefundEntry, casework.issued.refunds),
+        ("loyalty points", LoyaltyEntry, casework.issued.points),
+        ("reshipped parcels", Shipment, casework.issued.parcels),
+        ("reshipments", Reshipment, casework.issued.reshipments),
+        ("senior call milestones", SLATimer, casework.issued.timers),
+        ("senior calls", SeniorCall, casework.issued.senior_calls),
         ("surveys", SatisfactionSurvey, casework.surveys),
         ("notifications", Notification, casework.notifications),
         ("budgets", Budget, _budgets(now, incidents)),

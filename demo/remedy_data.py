@@ -12,6 +12,7 @@ from compensation.models import MONEY_KINDS, ApprovalRequest, CompensationOffer
 from customers.models import Customer
 from demo import texts
 from demo.common import offer_incident
+from demo.issuance_data import DemoIssuance
 from demo.shipment_data import CURRENCY_RATE
 from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from notifications import reasons
@@ -61,6 +62,9 @@ class OfferStory:
         self.s = story
         self.rng = story.rng
         self.users = story.b.users
+        self.issuance = DemoIssuance(
+            story.b.out.issued, story.rng, now=story.now, senior=self.users["agent"]
+        )
 
     def policy(self):
         s = self.s
@@ -216,9 +220,14 @@ class OfferStory:
                 s.event("compensation_accepted", at, **reference)
             if status == "issued":
                 at = at + (s.limit - at) / 4
-                offer.issued_at = at
-                offer.issued_reference = self._reference(kind)
-                s.event("compensation_issued", at, actor=offer.requested_by, **reference)
+                issued = self.issuance.issue(offer, at=at)
+                if issued is None:
+                    # Nothing left to refund on the order: accepted, never paid twice.
+                    offer.status = "accepted"
+                else:
+                    offer.issued_at = at
+                    offer.issued_reference = issued
+                    s.event("compensation_issued", at, actor=offer.requested_by, **reference)
             offer.updated_at = at
             s.offers.append(offer)
             s.t = max(s.t, at.replace(second=0, microsecond=0))
@@ -242,20 +251,6 @@ class OfferStory:
             percent=int(percent) if percent else "",
             points=values.get("points", ""),
         )
-
-    def _reference(self, kind: str) -> str:
-        rng = self.rng
-        if kind in ("coupon", "discount_code", "free_shipping", "priority_shipping", "upgrade"):
-            return f"DD-{rng.code(4)}-{rng.code(4)}"
-        if kind in ("partial_refund", "full_refund", "cash"):
-            return f"RF-{rng.digits(9)}"
-        if kind in ("reship", "expedited_reship"):
-            return f"RS-{rng.digits(7)}"
-        if kind == "loyalty_points":
-            return f"LP-{rng.digits(8)}"
-        if kind == "gift":
-            return f"GF-{rng.digits(6)}"
-        return ""
 
 
 class SurveyStory:

@@ -25,6 +25,7 @@ from customers.models import Customer
 from demo import texts
 from demo.case_plans import Case
 from demo.common import DemoRandom, offer_incident
+from demo.issuance_data import Issued
 from demo.reference import USERS
 from demo.sla_timers import SWEEPER_EVENTS, StoryTimers, TeamClock
 from notifications.models import Notification
@@ -129,6 +130,8 @@ class Casework:
     approvals: list[ApprovalRequest] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     surveys: list[SatisfactionSurvey] = field(default_factory=list)
+    # The issued remedies' records (codes, ledgers, reshipped parcels, senior calls).
+    issued: Issued = field(default_factory=Issued)
 
     def link_timer_events(self) -> None:
         """Call after saving the timers, before saving the events."""

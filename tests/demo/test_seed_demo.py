@@ -18,7 +18,14 @@ from django.db import models, transaction
 from django.test import override_settings
 from modeltranslation.utils import build_localized_fieldname
 
-from compensation.models import ApprovalRequest, Budget, CompensationOffer
+from compensation.issuance import CODE_KINDS, REFUND_KINDS, RESHIP_KINDS
+from compensation.models import (
+    ApprovalRequest,
+    Budget,
+    CompensationOffer,
+    LoyaltyEntry,
+    RefundEntry,
+)
 from core.models import DelayCause
 from customers.models import Customer, CustomerTier
 from demo.builder import DEFAULT_SHIPMENTS
@@ -400,6 +407,26 @@ class TestTheSeededDemo:
         assert not pending.exclude(offer__status="pending_approval").exists()
         issued = CompensationOffer.objects.filter(status="issued")
         assert issued.exclude(issued_reference="").exists()
+        assert not issued.filter(issued_reference="").exists()
+
+    def test_its_issued_remedies_are_recorded_as_the_product_records_them(self, seeded):
+        issued = CompensationOffer.objects.filter(status="issued")
+        refunds = issued.filter(kind__in=REFUND_KINDS)
+        assert refunds.exists()
+        # Each refund is in its order's ledger, and no order is refunded past its value.
+        assert RefundEntry.objects.count() == refunds.count()
+        for entry in RefundEntry.objects.select_related("offer"):
+            assert entry.amount == entry.offer.amount
+            assert entry.refunded_total <= entry.order_value
+            assert entry.offer.issued_reference == f"RFD-{entry.sequence}-{entry.order_number}"
+        # Codes are stored hashed and shown masked; points, reships and calls have their record.
+        for offer in issued.filter(kind__in=CODE_KINDS):
+            assert offer.issued_code.code_hash not in offer.issued_reference
+            assert offer.issued_reference.endswith(offer.issued_code.last4)
+        assert all(o.senior_call.timer.status == "met" for o in issued.filter(kind="senior_call"))
+        for offer in issued.filter(kind__in=RESHIP_KINDS):
+            assert offer.reshipment.shipment.order_number == offer.reshipment.original.order_number
+        assert LoyaltyEntry.objects.count() == issued.filter(kind="loyalty_points").count()
         approved = CompensationOffer.objects.filter(approved_by__isnull=False)
         assert approved.filter(approved_by__username="supervisor").exists()
         assert not approved.filter(approved_by=models.F("requested_by")).exists()
