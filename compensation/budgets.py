@@ -116,3 +116,67 @@ def incident_budget_left(
     if budget is None:
         return None
     return budget_usage(budget).remaining
+
+
+def usages(budgets: list[Budget]) -> dict[int, Usage]:
+    """`budget_usage` of many budgets, keyed by budget pk, in two queries whatever their number:
+    one aggregate over the incidents' offers (index compensation_offer_inc_idx) grouped by
+    incident and currency, and one over the period budgets' offers with a pair of filtered sums
+    per budget. The same sums as `budget_usage`, budget by budget."""
+    if not budgets:
+        return {}
+    sums: dict[int, dict[str, Decimal | None]] = {}
+    by_incident = [b for b in budgets if b.incident_id is not None]
+    if by_incident:
+        rows = (
+            CompensationOffer.objects.filter(
+                incident_id__in={b.incident_id for b in by_incident},
+                kind__in=MONEY_KINDS,
+                amount__isnull=False,
+            )
+            .values("incident_id", "currency")
+            .annotate(
+                spent=Sum("amount", filter=Q(status__in=SPENT_STATUSES)),
+                committed=Sum("amount", filter=Q(status__in=COMMITTED_STATUSES)),
+            )
+        )
+        found = {(row["incident_id"], row["currency"]): row for row in rows}
+        for budget in by_incident:
+            sums[budget.pk] = found.get((budget.incident_id, budget.currency), {})
+    by_period = [b for b in budgets if b.incident_id is None]
+    if by_period:
+        aggregates = {}
+        for budget in by_period:
+            own = Q(
+                currency=budget.currency,
+                created_at__date__gte=budget.period_start,
+                created_at__date__lte=budget.period_end,
+            )
+            aggregates[f"spent_{budget.pk}"] = Sum(
+                "amount", filter=own & Q(status__in=SPENT_STATUSES)
+            )
+            aggregates[f"committed_{budget.pk}"] = Sum(
+                "amount", filter=own & Q(status__in=COMMITTED_STATUSES)
+            )
+        first = min(b.period_start for b in by_period)
+        last = max(b.period_end for b in by_period)
+        row = CompensationOffer.objects.filter(
+            kind__in=MONEY_KINDS,
+            amount__isnull=False,
+            currency__in={b.currency for b in by_period},
+            created_at__date__gte=first,
+            created_at__date__lte=last,
+        ).aggregate(**aggregates)
+        for budget in by_period:
+            sums[budget.pk] = {
+                "spent": row[f"spent_{budget.pk}"],
+                "committed": row[f"committed_{budget.pk}"],
+            }
+    result = {}
+    for budget in budgets:
+        row = sums.get(budget.pk, {})
+        spent = money.quantize(row.get("spent") or ZERO, budget.currency)
+        committed = money.quantize(row.get("committed") or ZERO, budget.currency)
+        remaining = max(ZERO, money.quantize(budget.amount - spent - committed, budget.currency))
+        result[budget.pk] = Usage(spent=spent, committed=committed, remaining=remaining)
+    return result

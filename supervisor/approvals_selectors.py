@@ -11,26 +11,24 @@ in one, their budgets in one and what those budgets have spent and committed in 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Min, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compensation.budgets import COMMITTED_STATUSES, SPENT_STATUSES
+from compensation.budgets import usages
 from compensation.models import (
-    MONEY_KINDS,
     Budget,
     CompensationOffer,
     OfferStatus,
     PolicyRemedy,
     RemedyKind,
 )
-from compensation.money import format_money, quantize
+from compensation.money import format_money
 from core.inputs import parse_page
 from core.models import choice_label
 from customers.models import CustomerRegion, CustomerTier
@@ -228,39 +226,37 @@ class BudgetLine:
     def remaining_text(self) -> str:
         return format_money(self.remaining, self.budget.currency)
 
+    @cached_property
+    def amount_text(self) -> str:
+        return format_money(self.budget.amount, self.budget.currency)
+
+    @cached_property
+    def spent_text(self) -> str:
+        return format_money(self.spent, self.budget.currency)
+
+    @cached_property
+    def committed_text(self) -> str:
+        return format_money(self.committed, self.budget.currency)
+
+
+def budget_lines(budgets: list[Budget]) -> dict[int, BudgetLine]:
+    """Each budget with what it has spent, committed and left, keyed by budget pk
+    (compensation.budgets.usages: two queries whatever their number)."""
+    found = usages(budgets)
+    return {
+        budget.pk: BudgetLine(
+            budget=budget,
+            spent=found[budget.pk].spent,
+            committed=found[budget.pk].committed,
+            remaining=found[budget.pk].remaining,
+        )
+        for budget in budgets
+    }
+
 
 def budget_usages(budgets: list[Budget]) -> dict[int, BudgetLine]:
-    """compensation.budgets.budget_usage of many incident budgets in one aggregate (same
-    offers, same sums: the offers of each budget's incident, money kinds, in its currency)."""
-    if not budgets:
-        return {}
-    incident_ids = {b.incident_id for b in budgets if b.incident_id}
-    sums: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(dict)
-    if incident_ids:
-        rows = (
-            CompensationOffer.objects.filter(
-                incident_id__in=incident_ids, kind__in=MONEY_KINDS, amount__isnull=False
-            )
-            .values("incident_id", "currency")
-            .annotate(
-                spent=Sum("amount", filter=Q(status__in=SPENT_STATUSES)),
-                committed=Sum("amount", filter=Q(status__in=COMMITTED_STATUSES)),
-            )
-        )
-        for row in rows:
-            sums[(row["incident_id"], row["currency"])] = row
-    lines = {}
-    for budget in budgets:
-        row = sums.get((budget.incident_id, budget.currency), {})
-        spent = quantize(row.get("spent") or Decimal(0), budget.currency)
-        committed = quantize(row.get("committed") or Decimal(0), budget.currency)
-        lines[budget.incident_id] = BudgetLine(
-            budget=budget,
-            spent=spent,
-            committed=committed,
-            remaining=max(Decimal(0), quantize(budget.amount - spent - committed, budget.currency)),
-        )
-    return lines
+    """compensation.budgets.budget_usage of many incident budgets, keyed by incident."""
+    return {line.budget.incident_id: line for line in budget_lines(budgets).values()}
 
 
 def incident_budgets(incident_ids, *, today: dt.date) -> dict[int, BudgetLine]:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from supervisor import approvals, approvals_actions, incident_offer, views
+from supervisor import approvals, approvals_actions, budgets, incident_offer, views
 
 app_name = "supervisor"
 
 urlpatterns = [
     path("", views.supervisor_home, name="home"),
     path("approvals/", approvals.approvals, name="approvals"),
+    path("budgets/", budgets.budgets, name="budgets"),
     path(
         "approvals/<uuid:public_id>/approve/",
         approvals_actions.approve,

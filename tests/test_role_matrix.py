@@ -266,6 +266,8 @@ ROUTES: dict[str, Route] = {
     "notifications:incident_notify": Route("supervisor", _incident),
     # The approval queue: the approve permission (supervisors), POST for the decisions.
     "supervisor:approvals": Route("supervisor"),
+    # Budgets with what they spent and committed: supervisors (tickets.supervise), read-only.
+    "supervisor:budgets": Route("supervisor"),
     "supervisor:approval_approve": Route("supervisor", _pending_offer),
     "supervisor:approval_reject": Route("supervisor", _pending_offer),
     "supervisor:approval_incident": Route("supervisor", _incident),

@@ -12,6 +12,7 @@ from compensation.budgets import (
     budget_usage,
     incident_budget,
     incident_budget_left,
+    usages,
 )
 from compensation.models import Budget, OfferStatus
 from tests import factories
@@ -120,3 +121,40 @@ def test_incident_budget_left(incident):
     offer(incident, OfferStatus.OFFERED, "60.00")
     left = incident_budget_left(incident, "EUR")
     assert left == Decimal("40.00") and isinstance(left, Decimal)
+
+
+def test_usages_are_each_budgets_usage_in_two_queries(incident, django_assert_num_queries):
+    other = factories.IncidentFactory()
+    offer(incident, OfferStatus.ISSUED, "40.00")
+    offer(incident, OfferStatus.PENDING_APPROVAL, "25.00", via="ticket")
+    offer(other, OfferStatus.OFFERED, "10.00")
+    offer(None, OfferStatus.ISSUED, "7.50")
+    offer(None, OfferStatus.OFFERED, "900", currency="JPY")
+    november = offer(None, OfferStatus.ISSUED, "99.00")
+    type(november).objects.filter(pk=november.pk).update(
+        created_at=dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
+    )
+    budgets = [
+        budget("100", incident=incident),
+        budget("50", incident=other),
+        budget("5000", "JPY", incident=incident),
+        budget("500"),
+        budget("10000", "JPY"),
+        budget("300", period=(dt.date(2026, 11, 1), dt.date(2026, 11, 30))),
+    ]
+
+    with django_assert_num_queries(2):
+        found = usages(budgets)
+
+    assert found == {b.pk: budget_usage(b) for b in budgets}
+    assert [found[b.pk].spent for b in budgets] == [
+        Decimal("40.00"),
+        Decimal("0.00"),
+        Decimal("0"),
+        Decimal("47.50"),  # a period budget counts every offer of its currency and period
+        Decimal("0"),
+        Decimal("99.00"),
+    ]
+    assert found[budgets[0].pk].committed == Decimal("25.00")
+    assert found[budgets[3].pk].committed == Decimal("35.00")
+    assert found[budgets[4].pk].committed == Decimal("900")
