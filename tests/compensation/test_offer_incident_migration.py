@@ -2,18 +2,11 @@
 counted against before the column existed (its ticket's, else its shipment's), in one UPDATE."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from tests.migration_steps import latest, migrate
+
 BEFORE = [("compensation", "0007_offer_bulk_key")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor._create_project_state(with_applied_migrations=True).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,7 +44,7 @@ def test_existing_offers_get_their_tickets_or_shipments_incident():
         ]
         offers = [Offer.objects.create(ticket=t, customer=customer, kind="gift") for t in tickets]
 
-        new = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        new = migrate(latest())
 
         NewOffer = new.get_model("compensation", "CompensationOffer")
         assert [NewOffer.objects.get(pk=o.pk).incident_id for o in offers] == [
@@ -60,4 +53,4 @@ def test_existing_offers_get_their_tickets_or_shipments_incident():
             None,
         ]
     finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        migrate(latest())

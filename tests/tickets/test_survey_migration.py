@@ -3,25 +3,14 @@
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migration_steps import latest, migrate
 
 BEFORE = [
     ("notifications", "0005_suppressed_reason_parts"),
     ("tickets", "0006_translated_macro_titles_and_milestone_labels"),
 ]
-
-
-def migrate(targets):
-    """Migrate to `targets` (the apps that depend on them follow); the models as applied then."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor._create_project_state(with_applied_migrations=True).apps
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)
