@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -52,6 +53,28 @@ def browser_page(chromium_browser):
         locale="en-US", timezone_id="UTC", viewport={"width": 1400, "height": 900}
     )
     context.set_default_timeout(10_000)
+    inflight = track_requests(context)
     page = context.new_page()
     yield page
+    settle(page, inflight)
     context.close()
+
+
+def track_requests(context) -> set:
+    """The requests of ``context``'s pages that have not finished yet (kept up to date)."""
+    inflight: set = set()
+    # Playwright wraps each handler, so a plain function rather than a bound builtin.
+    context.on("request", lambda request: inflight.add(request))
+    context.on("requestfinished", lambda request: inflight.discard(request))
+    context.on("requestfailed", lambda request: inflight.discard(request))
+    return inflight
+
+
+def settle(page, inflight: set, *, seconds: float = 10) -> None:
+    """Wait until the browser has no request in flight (an HTMX request the test did not wait
+    for, such as the console's tab counts). Otherwise the live server may still be answering it
+    when the test's database is flushed, and on PostgreSQL that request's table locks and the
+    flush's TRUNCATE deadlock (seen in CI: test_login_console, "deadlock detected")."""
+    deadline = time.monotonic() + seconds
+    while inflight and time.monotonic() < deadline:
+        page.wait_for_timeout(50)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from core.roles import SUPERVISOR
 from shipments.models import DelayLevelChange
 from tests import factories
-from tests.e2e.conftest import browser_missing_reason
+from tests.e2e.conftest import browser_missing_reason, settle, track_requests
 from tickets.models import SatisfactionSurvey
 
 _missing = browser_missing_reason()
@@ -117,11 +117,13 @@ def watched(chromium_browser, live_server):
         context.add_cookies(
             [{"name": "django_language", "value": language, "url": live_server.url}]
         )
-        contexts.append(context)
-        return Watched(context, live_server)
+        watched = Watched(context, live_server)
+        contexts.append((context, watched.page, track_requests(context)))
+        return watched
 
     yield open_page
-    for context in contexts:
+    for context, page, inflight in contexts:
+        settle(page, inflight)  # nothing in flight when the database is flushed
         context.close()
 
 
