@@ -307,17 +307,7 @@ def _send(form: RemedyForm, *, ticket: Ticket, by: Any) -> list[CompensationOffe
     reason = form.cleaned_data.get("reason", "").strip()
     with transaction.atomic():
         if form.cleaned_data["action"] == ACCEPT:
-            offers: list[CompensationOffer] = []
-            for part in chosen.parts:
-                offers += services.offer_request(
-                    ticket=ticket,
-                    by=by,
-                    remedies=[_spec(remedy) for remedy in part],
-                    reason=reason or chosen.reason,
-                    policy=chosen.policy,
-                    suggestion=chosen,
-                )
-            return offers
+            return services.offer_suggestion(ticket=ticket, by=by, suggestion=chosen, reason=reason)
         return services.offer_request(
             ticket=ticket,
             by=by,

@@ -731,6 +731,32 @@ def _room_for_pending(incident: Incident, currency: str, *, today: dt.date) -> D
     return usage.remaining
 
 
+def offer_suggestion(
+    *,
+    ticket: Ticket,
+    by: Any,
+    suggestion: Any,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> list[CompensationOffer]:
+    """Offer what ``suggestion`` (a policies.Suggestion) proposes, all or nothing: one
+    `offer_request` per part (a part is one remedy, or the alternatives the customer chooses
+    among), with the policy's explanation as the reason unless one is given."""
+    with transaction.atomic():
+        offers: list[CompensationOffer] = []
+        for part in suggestion.parts:
+            offers += offer_request(
+                ticket=ticket,
+                by=by,
+                remedies=list(part),
+                reason=reason or suggestion.reason,
+                policy=suggestion.policy,
+                suggestion=suggestion,
+                now=now,
+            )
+        return offers
+
+
 # --- an incident's bulk offer -----------------------------------------------------------------
 
 # What an incident's bulk offer may give: goodwill of the same value for every customer. Refunds
@@ -1104,4 +1130,5 @@ __all__ = [
     "offer_incident_remedy",
     "offer_reject",
     "offer_request",
+    "offer_suggestion",
 ]

@@ -30,6 +30,9 @@ CLOSE_SOLVED_TICKETS_INTERVAL_SECONDS = 60 * 60
 # cadence, so an hourly check is exact enough.
 DISPATCH_NOTIFICATIONS_INTERVAL_SECONDS = 30
 FOLLOW_UPS_INTERVAL_SECONDS = 60 * 60
+# Remedies offered before the customer asks (a parcel more than 30 days late): days matter,
+# hours do not.
+OFFER_PROACTIVE_REMEDIES_INTERVAL_SECONDS = 60 * 60
 # Tasks kept in the database while the broker was down (core/queue.py) go out within a minute of
 # its return.
 PUBLISH_PENDING_TASKS_INTERVAL_SECONDS = 60
@@ -104,6 +107,13 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "notifications.follow_ups",
             FOLLOW_UPS_INTERVAL_SECONDS,
             "Queues follow-up notices for parcels still delayed 3 days after the last notice.",
+        ),
+        PeriodicJob(
+            "compensation.offer_proactive_remedies",
+            "compensation.offer_proactive_remedies",
+            OFFER_PROACTIVE_REMEDIES_INTERVAL_SECONDS,
+            "Offers the remedies policies give before the customer asks (e.g. a full refund "
+            "for a parcel more than 30 days late).",
         ),
     )
 
