@@ -477,9 +477,10 @@ class CompensationOffer(TimeStampedModel):
             ),
         ]
         indexes = [
-            # Supervisor approval queue, oldest first.
+            # Supervisor approval queue, oldest first: its order to the last key, so a page is
+            # read off the index (no sort of every pending offer; bench/bench_approvals.py).
             models.Index(
-                fields=["created_at"],
+                fields=["created_at", "id"],
                 name="compensation_offer_pend_idx",
                 condition=Q(status="pending_approval"),
             ),
