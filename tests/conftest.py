@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.utils import timezone, translation
 
 from tests import factories
 
@@ -10,6 +11,17 @@ from tests import factories
 def _fast_passwords(settings):
     # Real hashers cost ~100 ms a user; tests only need passwords that check.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language_and_time_zone():
+    """Each test starts in the default language and time zone. A request through the test
+    client runs in this thread, and LocaleMiddleware / UserTimezoneMiddleware activate the
+    reader's language and zone for it without undoing that afterwards: a later test's service
+    code would then write in Chinese (seen in CI: notices' failure reasons in test_dispatch)."""
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)
