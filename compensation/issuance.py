@@ -112,8 +112,17 @@ NO_POINTS = _("A loyalty points remedy needs a number of points.")
 
 def new_code() -> str:
     """A fresh code, e.g. "7KQX-M2PA-…": 16 symbols of `CODE_ALPHABET` in groups of 4."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH))
-    return "-".join(raw[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+    return grouped_code("".join(secrets.choice(CODE_ALPHABET) for _i in range(CODE_LENGTH)))
+
+
+def grouped_code(symbols: str) -> str:
+    """`CODE_LENGTH` symbols as a customer reads them: in groups of `CODE_GROUP`, with dashes."""
+    return "-".join(symbols[i : i + CODE_GROUP] for i in range(0, len(symbols), CODE_GROUP))
+
+
+def recorded_reference(offer: CompensationOffer) -> str:
+    """The reference of a remedy the shop fulfils (a gift, an upgrade, priority shipping)."""
+    return f"{RECORDED_PREFIX.get(offer.kind, 'REM')}-{offer.public_id.hex[:10].upper()}"
 
 
 def normalize_code(text: str) -> str:
@@ -196,7 +205,7 @@ def issue(offer: CompensationOffer, *, now: dt.datetime) -> None:
         elif kind == RemedyKind.SENIOR_CALL:
             reference = _issue_senior_call(offer, now=now)
         else:
-            reference = f"{RECORDED_PREFIX.get(kind, 'REM')}-{offer.public_id.hex[:10].upper()}"
+            reference = recorded_reference(offer)
         offer.status = CompensationOffer.Status.ISSUED
         offer.issued_at = now
         offer.issued_reference = reference[:64]

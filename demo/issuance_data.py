@@ -15,18 +15,17 @@ from decimal import Decimal
 
 from compensation.issuance import (
     CODE_ALPHABET,
-    CODE_GROUP,
     CODE_KINDS,
     CODE_LENGTH,
     DEFAULT_RESHIP_TRANSIT,
-    RECORDED_KINDS,
-    RECORDED_PREFIX,
     REFUND_KINDS,
     RESHIP_KINDS,
     SENIOR_CALL_MILESTONE,
     SENIOR_CALL_WITHIN,
+    grouped_code,
     hash_code,
     masked_reference,
+    recorded_reference,
 )
 from compensation.models import (
     CompensationOffer,
@@ -78,12 +77,11 @@ class DemoIssuance:
             return self._reship(offer, at)
         if kind == RemedyKind.SENIOR_CALL:
             return self._senior_call(offer, at)
-        prefix = RECORDED_PREFIX.get(kind, "REM") if kind in RECORDED_KINDS else "REM"
-        return f"{prefix}-{offer.public_id.hex[:10].upper()}"
+        return recorded_reference(offer)
 
     def _code(self, offer: CompensationOffer, at: dt.datetime) -> str:
         raw = self.rng.code(CODE_LENGTH, CODE_ALPHABET)
-        code = "-".join(raw[i : i + CODE_GROUP] for i in range(0, CODE_LENGTH, CODE_GROUP))
+        code = grouped_code(raw)
         self.out.codes.append(
             IssuedCode(
                 offer=offer,

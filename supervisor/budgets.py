@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Page, Paginator
@@ -58,29 +57,36 @@ def budget_overview(*, page_number, today: dt.date) -> BudgetOverview:
         .order_by("ended", "-period_end", "name", "pk")
     )
     page = Paginator(ordered, PAGE_SIZE).get_page(parse_page(page_number))
-    budgets = list(page.object_list)
-    lines = budget_lines(budgets)
-    every_running = list(recent.filter(running))
+    shown = list(page.object_list)
+    running_ones = list(recent.filter(running))
+    # One usage computation for the running budgets and the page's (they overlap); a budget on
+    # the page keeps the row read with its incident.
+    lines = budget_lines(list({b.pk: b for b in [*running_ones, *shown]}.values()))
     return BudgetOverview(
         page=page,
-        lines=[lines[budget.pk] for budget in budgets],
-        running_totals=_totals(budget_lines(every_running).values()),
+        lines=[lines[budget.pk] for budget in shown],
+        running_totals=_totals([lines[budget.pk] for budget in running_ones]),
         today=today,
     )
 
 
-def _totals(lines) -> list[CurrencyTotal]:
-    """Amount, spent, committed and left of ``lines`` added up per currency (sorted)."""
-    sums: dict[str, list[Decimal]] = {}
-    for line in lines:
-        row = sums.setdefault(line.budget.currency, [Decimal(0)] * 4)
-        for index, value in enumerate(
-            (line.budget.amount, line.spent, line.committed, line.remaining)
-        ):
-            row[index] += value
+def _totals(lines: list[BudgetLine]) -> list[CurrencyTotal]:
+    """Amount, spent, committed and left of ``lines`` added up per currency (money.totals:
+    never across currencies), sorted by currency."""
+    columns = [
+        money.totals((value(line), line.budget.currency) for line in lines)
+        for value in (
+            lambda line: line.budget.amount,
+            lambda line: line.spent,
+            lambda line: line.committed,
+            lambda line: line.remaining,
+        )
+    ]
     return [
-        CurrencyTotal(currency, *(money.format_money(value, currency) for value in row))
-        for currency, row in sorted(sums.items())
+        CurrencyTotal(
+            currency, *(money.format_money(column[currency], currency) for column in columns)
+        )
+        for currency in sorted(columns[0])
     ]
 
 
