@@ -324,6 +324,7 @@ def _issue_reship(offer: CompensationOffer, *, now: dt.datetime) -> str:
         service_level=service_level,
         origin_region=original.origin_region,
         destination_region=original.destination_region,
+        destination_postal_code=original.destination_postal_code,
         status=ShipmentStatus.INFO_RECEIVED,
         order_value=original.order_value,
         currency=original.currency,

@@ -303,7 +303,18 @@ class ShipmentAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("carrier", "tracking_number", "order_number", "customer", "public_id")}),
-        (_("Route"), {"fields": ("lane", "service_level", "origin_region", "destination_region")}),
+        (
+            _("Route"),
+            {
+                "fields": (
+                    "lane",
+                    "service_level",
+                    "origin_region",
+                    "destination_region",
+                    "destination_postal_code",
+                )
+            },
+        ),
         (
             _("Status"),
             {"fields": ("status", "cause", "last_event_at", "last_location", "location_since")},

@@ -2,26 +2,29 @@
 
 CSV columns (header row required; order free; extra columns ignored)
 --------------------------------------------------------------------
-==================  ========  ===============================================================
-column              required  meaning
-==================  ========  ===============================================================
-carrier             yes [1]   carrier code in Delaydesk (e.g. DHL)
-tracking_number     yes       the carrier's tracking number; with carrier, the row's key
-order_number        yes       the merchant's order number
-customer_ref        yes       the merchant's customer id (Customer.external_ref)
-customer_name       yes       the customer's name
-customer_email      no        email address
-customer_phone      no        phone number, E.164 (+4930...)
-customer_language   no        en or zh-hans (default en)
-origin_region       yes       region the parcel leaves from (e.g. CN-GD)
-destination_region  yes       region it goes to (e.g. DE-BE)
-service_level       no        economy, standard or express (default standard)
-ordered_at          no        when the order was placed
-shipped_at          no        when the parcel was handed to the carrier
-promised_at         yes       the delivery date promised to the customer
-order_value         no        amount, dot decimal separator (default 0)
-currency            no        ISO 4217 code (default EUR)
-==================  ========  ===============================================================
+=======================  ========  ==========================================================
+column                   required  meaning
+=======================  ========  ==========================================================
+carrier                  yes [1]   carrier code in Delaydesk (e.g. DHL)
+tracking_number          yes       the carrier's tracking number; with carrier, the row's key
+order_number             yes       the merchant's order number
+customer_ref             yes       the merchant's customer id (Customer.external_ref)
+customer_name            yes       the customer's name
+customer_email           no        email address
+customer_phone           no        phone number, E.164 (+4930...)
+customer_language        no        en or zh-hans (default en)
+origin_region            yes       region the parcel leaves from (e.g. CN-GD)
+destination_region       yes       region it goes to (e.g. DE-BE)
+destination_postal_code  no        the delivery address's postal code (letters, digits,
+                                   spaces, hyphens; at most 16); the customer proves an
+                                   order is theirs with it on the progress page
+service_level            no        economy, standard or express (default standard)
+ordered_at               no        when the order was placed
+shipped_at               no        when the parcel was handed to the carrier
+promised_at              yes       the delivery date promised to the customer
+order_value              no        amount, dot decimal separator (default 0)
+currency                 no        ISO 4217 code (default EUR)
+=======================  ========  ==========================================================
 
 [1] optional when ``--carrier CODE`` names the carrier of every row.
 
@@ -35,12 +38,15 @@ instead of duplicating them. The original promise is never moved (Shipment.promi
 re-import with another promised_at keeps the stored one and reports a warning. The customer is
 found by customer_ref and created when new; the file's non-empty contact details (name, email,
 phone, language) replace the stored ones, because the merchant's shop is where customers update
-them. The lane is found or created from carrier + regions + service level.
+them. Likewise an empty destination_postal_code (or a file without the column) keeps the stored
+one: exports made before the column existed must not erase the postal codes customers look
+their orders up with. The lane is found or created from carrier + regions + service level.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +74,7 @@ CSV_COLUMNS = (
     "customer_language",
     "origin_region",
     "destination_region",
+    "destination_postal_code",
     "service_level",
     "ordered_at",
     "shipped_at",
@@ -90,6 +97,11 @@ CHUNK_SIZE = 1000
 TRACKING_NUMBER_TAKEN = _("This carrier already has a shipment with this tracking number.")
 PROMISE_KEPT = "promised_at: keeps the original promise {kept} (the file says {given})"
 
+# A postal code as the customer will type it on the progress page's lookup form: ASCII letters,
+# digits, spaces and hyphens (SW1A 1AA, 10115, 100-0001), nothing a lookup could not match.
+POSTAL_CODE_PATTERN = re.compile(r"[A-Za-z0-9 -]*")
+POSTAL_CODE_INVALID = _("Use only letters A-Z, digits, spaces and hyphens.")
+
 # Column -> the model field's max_length, so a long value is a row error, not a DataError
 # that would fail the whole chunk on PostgreSQL.
 _MAX_LENGTHS = {
@@ -101,6 +113,7 @@ _MAX_LENGTHS = {
     "customer_phone": 32,
     "origin_region": 64,
     "destination_region": 64,
+    "destination_postal_code": 16,
 }
 _LANGUAGES = {value.lower(): value for value in choice_values(Language)}
 _SERVICE_LEVELS = set(choice_values(ServiceLevel))
@@ -119,6 +132,7 @@ class ShipmentIn:
     origin_region: str
     destination_region: str
     promised_at: dt.datetime
+    destination_postal_code: str = ""
     customer_email: str = ""
     customer_phone: str = ""
     customer_language: str = Language.EN
@@ -250,6 +264,12 @@ def shipment_row_parse(
                 problems.append(f"order_value: not an amount from 0: {values['order_value']!r}")
             else:
                 order_value = order_value.quantize(Decimal("0.01"))
+    postal_code = values["destination_postal_code"]
+    if not POSTAL_CODE_PATTERN.fullmatch(postal_code):
+        problems.append(
+            "destination_postal_code: use only letters A-Z, digits, spaces and hyphens: "
+            f"{postal_code!r}"
+        )
     currency = values["currency"].upper() or "EUR"
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         problems.append(f"currency: not a 3-letter ISO 4217 code: {values['currency']!r}")
@@ -267,6 +287,7 @@ def shipment_row_parse(
         customer_language=language,
         origin_region=values["origin_region"],
         destination_region=values["destination_region"],
+        destination_postal_code=postal_code,
         service_level=service_level,
         ordered_at=moments["ordered_at"],
         shipped_at=moments["shipped_at"],
@@ -361,6 +382,9 @@ def shipments_import(
                     )
                 )
                 continue
+            if not row.destination_postal_code:
+                # An empty cell keeps the stored postal code (module docstring).
+                del wanted["destination_postal_code"]
             if shipment.promised_at != row.promised_at:
                 report.messages.append(
                     f"line {row.line}: "
@@ -390,6 +414,7 @@ _UPDATED_FIELDS = (
     "service_level",
     "origin_region",
     "destination_region",
+    "destination_postal_code",
     "ordered_at",
     "shipped_at",
     "order_value",
@@ -405,6 +430,7 @@ def _shipment_values(row: ShipmentIn, *, customer_id: int, lane_id: int) -> dict
         "service_level": row.service_level,
         "origin_region": row.origin_region,
         "destination_region": row.destination_region,
+        "destination_postal_code": row.destination_postal_code,
         "ordered_at": row.ordered_at,
         "shipped_at": row.shipped_at,
         "order_value": row.order_value,

@@ -273,6 +273,11 @@ class Shipment(TimeStampedModel):
     )
     origin_region = models.CharField(_("origin region"), max_length=64)
     destination_region = models.CharField(_("destination region"), max_length=64)
+    # The customer proves an order is theirs with it on the progress page's lookup form.
+    # A database default too: bulk loaders that write SQL (bench/) need not name it.
+    destination_postal_code = models.CharField(
+        _("destination postal code"), max_length=16, blank=True, db_default=""
+    )
     status = models.CharField(
         _("status"),
         max_length=24,

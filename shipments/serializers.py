@@ -20,7 +20,12 @@ from core.outside_input import (
     outside_time_window,
 )
 from customers.models import Customer
-from shipments.imports import TRACKING_NUMBER_TAKEN, ShipmentIn
+from shipments.imports import (
+    POSTAL_CODE_INVALID,
+    POSTAL_CODE_PATTERN,
+    TRACKING_NUMBER_TAKEN,
+    ShipmentIn,
+)
 from shipments.ingest import MAX_BATCH_EVENTS, EventIn, unmapped_event
 from shipments.models import (
     Carrier,
@@ -344,6 +349,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "service_level",
             "origin_region",
             "destination_region",
+            "destination_postal_code",
             "status",
             "cause",
             "order_value",
@@ -399,6 +405,14 @@ class ShipmentCreateSerializer(serializers.Serializer):
     customer = CustomerInSerializer()
     origin_region = serializers.CharField(max_length=64)
     destination_region = serializers.CharField(max_length=64)
+    destination_postal_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The delivery address's postal code (letters A-Z, digits, spaces, hyphens); "
+        "the customer proves an order is theirs with it on the progress page.",
+    )
     service_level = serializers.ChoiceField(
         choices=ServiceLevel.choices, required=False, default=ServiceLevel.STANDARD
     )
@@ -419,6 +433,11 @@ class ShipmentCreateSerializer(serializers.Serializer):
         if carrier is None:
             raise serializers.ValidationError(UNKNOWN_CARRIER_CODE.format(code=value))
         return carrier
+
+    def validate_destination_postal_code(self, value: str) -> str:
+        if not POSTAL_CODE_PATTERN.fullmatch(value):
+            raise serializers.ValidationError(POSTAL_CODE_INVALID, code="invalid")
+        return value
 
     def validate(self, attrs):
         carrier = attrs["carrier"]
@@ -442,6 +461,7 @@ class ShipmentCreateSerializer(serializers.Serializer):
             customer_language=customer["language"],
             origin_region=data["origin_region"],
             destination_region=data["destination_region"],
+            destination_postal_code=data["destination_postal_code"],
             service_level=data["service_level"],
             ordered_at=data["ordered_at"],
             shipped_at=data["shipped_at"],

@@ -360,6 +360,50 @@ def test_creating_a_tracking_number_twice_is_a_field_error(integration_api, carr
     assert Shipment.objects.count() == 1
 
 
+def test_creating_stores_the_destination_postal_code(integration_api, carrier):
+    body = new_shipment(destination_postal_code="  SW1A 1AA ")
+
+    response = integration_api.post(LIST_URL, body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["destination_postal_code"] == "SW1A 1AA"
+    assert Shipment.objects.get().destination_postal_code == "SW1A 1AA"
+    listed = integration_api.get(LIST_URL).json()["results"]
+    assert [item["destination_postal_code"] for item in listed] == ["SW1A 1AA"]
+
+
+def test_the_destination_postal_code_is_optional(integration_api, carrier):
+    body = new_shipment()
+    assert "destination_postal_code" not in body
+
+    response = integration_api.post(LIST_URL, body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["destination_postal_code"] == ""
+    assert Shipment.objects.get().destination_postal_code == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("10115; DROP", str(serializers.POSTAL_CODE_INVALID)),
+        ("10115\t99", str(serializers.POSTAL_CODE_INVALID)),
+        ("１０１１５", str(serializers.POSTAL_CODE_INVALID)),  # full-width digits
+        ("1" * 17, "Ensure this field has no more than 16 characters."),
+    ],
+    ids=["punctuation", "tab", "full-width", "too-long"],
+)
+def test_a_bad_destination_postal_code_is_a_field_error(integration_api, carrier, value, message):
+    body = new_shipment(destination_postal_code=value)
+
+    response = integration_api.post(LIST_URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"destination_postal_code": [message]}
+    assert not Shipment.objects.exists()
+    assert not Customer.objects.exists()
+
+
 # --- Schema ------------------------------------------------------------------------------------
 
 

@@ -145,6 +145,56 @@ def test_re_running_a_file_updates_and_never_duplicates(carrier, csv_path):
     assert shipment.lane.destination_region == "DE-HH"
 
 
+def test_the_destination_postal_code_is_stored_and_updated(carrier, csv_path):
+    write_csv(csv_path, [row(1, destination_postal_code=" 10115 "), row(2)])
+    run(csv_path)
+    stored = dict(Shipment.objects.values_list("tracking_number", "destination_postal_code"))
+    write_csv(csv_path, [row(1, destination_postal_code="10117"), row(2)])
+
+    out, _err = run(csv_path)
+
+    assert stored == {"CSV0001": "10115", "CSV0002": ""}
+    assert out.strip() == "created 0, updated 1, unchanged 1, failed 0"
+    assert Shipment.objects.get(tracking_number="CSV0001").destination_postal_code == "10117"
+
+
+def test_an_empty_postal_code_cell_or_column_keeps_the_stored_one(carrier, csv_path):
+    write_csv(csv_path, [row(1, destination_postal_code="10115"), row(2)])
+    run(csv_path)
+    write_csv(csv_path, [row(1, destination_postal_code=""), row(2, destination_postal_code="")])
+
+    empty_cell, _err = run(csv_path)
+    without = [name for name in CSV_COLUMNS if name != "destination_postal_code"]
+    write_csv(csv_path, [row(1, order_number="SHOP-1-B"), row(2)], columns=without)
+    no_column, _err = run(csv_path)
+
+    assert empty_cell.strip() == "created 0, updated 0, unchanged 2, failed 0"
+    assert no_column.strip() == "created 0, updated 1, unchanged 1, failed 0"
+    shipment = Shipment.objects.get(tracking_number="CSV0001")
+    assert (shipment.order_number, shipment.destination_postal_code) == ("SHOP-1-B", "10115")
+
+
+def test_a_bad_destination_postal_code_is_a_row_error(carrier, csv_path):
+    write_csv(
+        csv_path,
+        [
+            row(1, destination_postal_code="10115/B"),  # line 2
+            row(2, destination_postal_code="1" * 17),  # line 3
+            row(3, destination_postal_code="100-0001"),  # line 4
+        ],
+    )
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 1, updated 0, unchanged 0, failed 2"
+    assert (
+        "line 2: destination_postal_code: use only letters A-Z, digits, spaces and hyphens: "
+        "'10115/B'" in err
+    )
+    assert "line 3: destination_postal_code: longer than 16 characters" in err
+    assert Shipment.objects.get().destination_postal_code == "100-0001"
+
+
 def test_a_re_import_never_moves_the_original_promise(carrier, csv_path):
     write_csv(csv_path, [row(1)])
     run(csv_path)

@@ -5,8 +5,8 @@ ignored; * = required):
 
     carrier*, tracking_number*, order_number*, customer_ref*, customer_name*, customer_email,
     customer_phone, customer_language (en, zh-hans), origin_region*, destination_region*,
-    service_level (economy, standard, express), ordered_at, shipped_at, promised_at*,
-    order_value, currency (ISO 4217, default EUR)
+    destination_postal_code, service_level (economy, standard, express), ordered_at,
+    shipped_at, promised_at*, order_value, currency (ISO 4217, default EUR)
 
 ``carrier`` may be left out when ``--carrier CODE`` names the carrier of every row. Timestamps
 are ISO 8601; one without an offset is read in ``--time-zone`` (default UTC). The full rules
