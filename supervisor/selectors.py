@@ -137,12 +137,54 @@ def kpis() -> Kpis:
 
 
 @dataclass(frozen=True)
+class AgentSatisfaction:
+    """One agent's ratings over the scorecard window (the survey's agent: who had the ticket
+    when it was solved)."""
+
+    name: str
+    responses: int
+    average: float
+    low: int  # ratings of 1 or 2
+
+
+# The scorecard's window: the customers' answers of the last 30 days.
+SCORECARD_DAYS = 30
+
+
+def satisfaction_by_agent(*, now: dt.datetime) -> list[AgentSatisfaction]:
+    """Each agent's customer ratings of the last SCORECARD_DAYS, lowest average first (one
+    query; answers changed on the progress page count as changed)."""
+    rows = (
+        SatisfactionSurvey.objects.filter(
+            answered_at__gte=now - dt.timedelta(days=SCORECARD_DAYS),
+            agent__isnull=False,
+            rating__isnull=False,
+        )
+        .values("agent_id", "agent__first_name", "agent__username")
+        .annotate(
+            average=Avg("rating"), responses=Count("pk"), low=Count("pk", filter=Q(rating__lte=2))
+        )
+        .order_by("average", "-responses", "agent_id")[:LIST_LIMIT]
+    )
+    return [
+        AgentSatisfaction(
+            name=row["agent__first_name"] or row["agent__username"],
+            responses=row["responses"],
+            average=round(float(row["average"]), 2),
+            low=row["low"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
 class SupervisorDashboard:
     approvals: list[CompensationOffer]
     approvals_total: int
     incidents: list[Incident]
     sla_alerts: list[SLATimer]
     kpis: Kpis
+    satisfaction: list[AgentSatisfaction] = field(default_factory=list)
 
 
 def supervisor_dashboard(*, now: dt.datetime) -> SupervisorDashboard:
@@ -153,4 +195,5 @@ def supervisor_dashboard(*, now: dt.datetime) -> SupervisorDashboard:
         incidents=list(open_incidents()[:LIST_LIMIT]),
         sla_alerts=list(sla_alerts(now=now)[:LIST_LIMIT]),
         kpis=kpis(),
+        satisfaction=satisfaction_by_agent(now=now),
     )

@@ -144,8 +144,15 @@ def test_the_kpi_strip_counts_tickets_escalations_csat_and_delayed_shipments(sup
     rated = [solved(), solved(is_escalated=True)]
     factories.TicketFactory(status="closed", solved_at=timezone.now())
     for ticket, rating in zip(rated, (5, 2), strict=True):
-        SatisfactionSurvey.objects.create(ticket=ticket, rating=rating, answered_at=timezone.now())
-    SatisfactionSurvey.objects.create(ticket=factories.TicketFactory(status="open"))  # unanswered
+        SatisfactionSurvey.objects.create(
+            ticket=ticket,
+            resolved_at=ticket.solved_at,
+            agent=ticket.assignee,
+            rating=rating,
+            answered_at=timezone.now(),
+        )
+    unanswered = factories.TicketFactory(status="open")
+    SatisfactionSurvey.objects.create(ticket=unanswered, resolved_at=timezone.now())
     now = timezone.now()
     factories.ShipmentFactory.create_batch(2, delay_level="red", delay_detected_at=now)
     factories.ShipmentFactory(delay_level="orange", delay_detected_at=now)
@@ -182,12 +189,39 @@ def test_the_kpi_strip_counts_tickets_escalations_csat_and_delayed_shipments(sup
     assert "Red: predicted over a week late" in body
 
 
+def test_ratings_land_on_the_agents_scorecard(supervisor_client, agent, other_agent):
+    now = timezone.now()
+    for who, rating in ((agent, 5), (agent, 4), (other_agent, 2), (agent, 1)):
+        ticket = solved(assignee=who)
+        SatisfactionSurvey.objects.create(
+            ticket=ticket, resolved_at=now, agent=who, rating=rating, answered_at=now
+        )
+    old = solved(assignee=other_agent)
+    SatisfactionSurvey.objects.create(
+        ticket=old,
+        resolved_at=now - dt.timedelta(days=40),
+        agent=other_agent,
+        rating=5,
+        answered_at=now - dt.timedelta(days=31),
+    )
+
+    response = supervisor_client.get(SUPERVISOR_PAGE)
+
+    rows = response.context["dashboard"].satisfaction
+    assert [(row.name, row.responses, row.average, row.low) for row in rows] == [
+        ("Bob", 1, 2.0, 1),
+        ("Alice", 3, 3.33, 1),
+    ]
+    assert "data-satisfaction" in response.content.decode()
+
+
 def test_an_empty_system_shows_empty_states_and_no_made_up_numbers(supervisor_client):
     body = supervisor_client.get(SUPERVISOR_PAGE).content.decode()
 
     assert "Nothing to approve." in body
     assert "No open incidents." in body
     assert "No SLA clock is breached or about to run out." in body
+    assert "No customer has rated a solved case in the last 30 days." in body
     assert 'data-kpi="csat">—<' in body
     assert 'data-kpi="escalated">—<' in body
 
@@ -206,7 +240,9 @@ def fill(n: int, agent) -> None:
         factories.IncidentFactory(carrier=factories.CarrierFactory())
         factories.ShipmentFactory(delay_level="yellow", delay_detected_at=now)
         rated = solved()
-        SatisfactionSurvey.objects.create(ticket=rated, rating=1 + i % 5, answered_at=now)
+        SatisfactionSurvey.objects.create(
+            ticket=rated, resolved_at=now, agent=agent, rating=1 + i % 5, answered_at=now
+        )
 
 
 # The supervisor page costs a fixed number of queries, whatever the data:
@@ -214,7 +250,8 @@ def fill(n: int, agent) -> None:
 #  5. pending offers (ticket, customer, requester joined)  6. their total count
 #  7. open incidents (carrier joined)  8. SLA alerts (ticket, customer, assignee joined)
 #  9. tickets by status with escalations  10. CSAT average  11. delayed shipments by level
-SUPERVISOR_QUERIES = 11
+# 12. customer satisfaction by agent (the scorecard's ratings)
+SUPERVISOR_QUERIES = 12
 
 
 @pytest.mark.parametrize("n", [3, 30])
