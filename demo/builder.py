@@ -49,6 +49,7 @@ from demo.shipment_data import ShipmentBuilder, build_incidents
 from demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
 from demo.ticket_data import CaseworkBuilder
 from notifications.models import Notification
+from portal.models import ProgressLink
 from shipments.models import DelayLevelChange, DelayRule, Incident, Lane, Shipment, TrackingEvent
 from tickets.models import (
     Message,
@@ -127,6 +128,7 @@ def delete_demo_data() -> dict[str, int]:
         ),
     )
     delete("surveys", SatisfactionSurvey.objects.filter(ticket__in=tickets))
+    delete("progress links", ProgressLink.objects.filter(ticket__in=tickets))
     delete("SLA timers", SLATimer.objects.filter(ticket__in=tickets))
     delete("timeline events", TicketEvent.objects.filter(ticket__in=tickets))
     delete("messages", Message.objects.filter(ticket__in=tickets))
@@ -230,8 +232,15 @@ def _seed(
         ("notifications", Notification, casework.notifications),
         ("budgets", Budget, _budgets(now, incidents)),
     ]
-    # The sweeper's timeline rows name their timer by pk.
-    _save(tables, progress, before={"timeline events": casework.link_timer_events})
+    # The sweeper's timeline rows name their timer by pk, the survey notices their survey.
+    _save(
+        tables,
+        progress,
+        before={
+            "timeline events": casework.link_timer_events,
+            "notifications": casework.key_survey_notices,
+        },
+    )
     _save_lane_statistics(now, lanes, lane_stats)
 
     result.counts = {

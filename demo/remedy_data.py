@@ -6,8 +6,6 @@ import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
-from django.conf import settings
-
 from compensation.models import MONEY_KINDS, ApprovalRequest, CompensationOffer
 from customers.models import Customer
 from demo import texts
@@ -17,8 +15,11 @@ from demo.shipment_data import CURRENCY_RATE
 from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
 from notifications import reasons
 from notifications.models import Notification
+from notifications.rendering import SURVEY_FRAGMENT
+from notifications.services import survey_delay
+from portal.links import redacted_url
 from shipments.models import Incident, Shipment
-from tickets.models import SatisfactionSurvey
+from tickets.models import SatisfactionSurvey, SurveyReason
 
 H = dt.timedelta(hours=1)
 CENT = Decimal("0.01")
@@ -253,8 +254,21 @@ class OfferStory:
         )
 
 
+# Why a customer who rated 1 or 2 was unhappy: mostly the late parcel itself.
+LOW_RATING_REASONS = {
+    SurveyReason.LATE: 6,
+    SurveyReason.NO_INFORMATION: 2,
+    SurveyReason.AGENT_UNHELPFUL: 1,
+    SurveyReason.OTHER: 0.5,
+}
+# Only a customer who was offered a remedy finds it unfair.
+UNFAIR_REMEDY_WEIGHT = 1.5
+
+
 class SurveyStory:
-    """After resolution: most customers get a survey, most of them answer; late ones rate lower."""
+    """After resolution: most customers get a survey (SURVEY_DELAY_HOURS after it, as the
+    outbox sends it), most of them answer; late ones rate lower, and say why when they rate 1
+    or 2. The survey counts on the scorecard of the agent who had the ticket."""
 
     def __init__(self, story: Story):
         self.s = story
@@ -266,17 +280,22 @@ class SurveyStory:
         ticket = s.ticket
         if not rng.chance(0.65):
             return
-        sent_at = ticket.solved_at + rng.hours(1, 4)
+        sent_at = ticket.solved_at + survey_delay() + rng.minutes(1, 30)
         if sent_at > s.now:
             return
         survey = SatisfactionSurvey(
             ticket=ticket,
-            token=rng.token(18),
+            resolved_at=ticket.solved_at,
+            agent=ticket.assignee,
             sent_at=sent_at,
-            created_at=sent_at,
+            created_at=ticket.solved_at,
             updated_at=sent_at,
         )
-        NoticeWriter(s.b).simple(s, "survey", f"survey:{ticket.public_id}", sent_at)
+        # The outbox's key is `survey:<survey id>`, known once the survey is saved: until then
+        # the ticket's id holds its place (builder.py names the survey before the notices go in).
+        note = NoticeWriter(s.b).simple(s, "survey", f"survey:{ticket.public_id}", sent_at)
+        if note is not None:
+            s.b.out.survey_notices.append((note, survey))
         answer_at = (sent_at + rng.hours(0.3, 48)).replace(second=0, microsecond=0)
         if answer_at <= s.now and rng.chance(0.7):
             late = days_late(s.shipment, ticket.solved_at) if s.shipment is not None else 0.0
@@ -292,10 +311,22 @@ class SurveyStory:
             survey.rating = rating
             survey.answered_at = answer_at
             survey.updated_at = answer_at
+            if rating <= 2:
+                reasons = dict(LOW_RATING_REASONS)
+                if s.offers:
+                    reasons[SurveyReason.REMEDY_UNFAIR] = UNFAIR_REMEDY_WEIGHT
+                survey.reason = rng.weighted(reasons).value
             if rng.chance(0.6):
                 mood = "good" if rating >= 4 else "mixed" if rating == 3 else "bad"
                 survey.comment = rng.choice(texts.SURVEY_COMMENTS[s.language][mood])
-            s.event("survey_answered", answer_at, public=False, rating=rating)
+            s.event(
+                "survey_answered",
+                answer_at,
+                public=False,
+                rating=rating,
+                reason=survey.reason,
+                changed=False,
+            )
         s.surveys.append(survey)
 
 
@@ -411,8 +442,10 @@ class NoticeWriter:
         return note
 
     @staticmethod
-    def link(story: Story) -> str:
-        return f"{settings.SITE_URL}/t/{story.ticket.access_token}/"
+    def link(kind: str = "") -> str:
+        """The progress link as the outbox row keeps it: redacted (the customer got the link
+        itself, with its token; no row holds one). A survey links to the page's survey."""
+        return redacted_url() + (SURVEY_FRAGMENT if kind == "survey" else "")
 
     def delay_notices(self, story: Story) -> None:
         """A notice per delay level reached (dedupe key per level), then one on delivery."""
@@ -429,7 +462,7 @@ class NoticeWriter:
                 key=f"delay:{shipment.public_id}:{level}",
                 at=at,
                 subject=subject.format(**values),
-                body=body.format(link=self.link(story), **values),
+                body=body.format(link=self.link(), **values),
                 context={
                     "customer_name": values["name"],
                     "order_number": values["order"],
@@ -468,7 +501,7 @@ class NoticeWriter:
             key=key,
             at=at,
             subject=subject.format(**values),
-            body=body.format(link=self.link(story), **values),
+            body=body.format(link=self.link(kind), **values),
             context={"customer_name": values["name"], "order_number": values["order"]},
             ticket=story.ticket,
             shipment=story.shipment,
@@ -490,7 +523,7 @@ class NoticeWriter:
             subject, body = texts.NOTICE["incident_notice"][language]
             ticket = tickets_by_shipment.get(shipment.public_id)
             if ticket is not None:
-                link = f"{settings.SITE_URL}/t/{ticket.access_token}/"
+                link = self.link()
             else:
                 link = shipment.carrier.tracking_url_template.format(
                     tracking_number=shipment.tracking_number

@@ -18,8 +18,6 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from django.conf import settings
-
 from compensation.models import ApprovalRequest, CompensationOffer
 from customers.models import Customer
 from demo import texts
@@ -130,6 +128,9 @@ class Casework:
     approvals: list[ApprovalRequest] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     surveys: list[SatisfactionSurvey] = field(default_factory=list)
+    # A survey notice's dedupe key names its survey by pk (`survey:<survey id>`), known once
+    # the survey is saved.
+    survey_notices: list[tuple[Notification, SatisfactionSurvey]] = field(default_factory=list)
     # The issued remedies' records (codes, ledgers, reshipped parcels, senior calls).
     issued: Issued = field(default_factory=Issued)
 
@@ -137,6 +138,11 @@ class Casework:
         """Call after saving the timers, before saving the events."""
         for event, timer in self.timer_events:
             event.data["timer"] = timer.pk
+
+    def key_survey_notices(self) -> None:
+        """Call after saving the surveys, before saving the notifications."""
+        for note, survey in self.survey_notices:
+            note.dedupe_key = f"survey:{survey.ticket_id}:{survey.pk}"
 
 
 class CaseworkBuilder:
@@ -337,9 +343,6 @@ class Story:
             priority=priority,
             language=self.language,
             detected_at=shipment.delay_detected_at if case.source == "proactive" else None,
-            access_token=self.rng.token(32),
-            access_token_expires_at=case.created_at
-            + dt.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS),
             created_at=case.created_at,
             updated_at=case.created_at,
         )

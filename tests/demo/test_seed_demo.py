@@ -7,6 +7,7 @@ import importlib
 import re
 from collections import Counter
 from io import StringIO
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
@@ -30,6 +31,8 @@ from core.models import DelayCause
 from customers.models import Customer, CustomerTier
 from demo.builder import DEFAULT_SHIPMENTS
 from notifications.models import Notification
+from portal.links import hash_token, redacted_url
+from portal.models import ProgressLink
 from shipments.models import Carrier, DelayLevel, Incident, Lane, Shipment
 from tickets.macros import unknown_placeholders
 from tickets.models import (
@@ -39,6 +42,7 @@ from tickets.models import (
     SatisfactionSurvey,
     SLATimer,
     Source,
+    SurveyReason,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -52,6 +56,13 @@ SHIPMENTS = 300
 DELAYED_LEVELS = {level for level in DelayLevel.values if level != DelayLevel.NONE}
 LATE_CAUSES = {cause for cause in DelayCause.values if cause not in ("none", "unknown")}
 HAN = re.compile(r"[\u4e00-\u9fff]")
+# A printed showcase link: "  order <number>  <language>  <url>  (<what>)".
+SHOWCASE_LINK = re.compile(
+    r"^  order (\S+)\s+(en|zh-hans)\s+(http\S+/t/([\w-]+)/)  \((.+)\)$", re.MULTILINE
+)
+LOOKUP_EXAMPLE = re.compile(
+    r"^Or find a case with the form at (\S+): order (\S+), email (\S+)$", re.MULTILINE
+)
 
 # How a row of another table is named in the canonical dump (never by its auto pk).
 NATURAL_KEYS = {
@@ -117,27 +128,53 @@ def seed_demo(*args: str, shipments: int = SHIPMENTS) -> tuple[str, str]:
     return stdout.getvalue(), stderr.getvalue()
 
 
-@pytest.fixture(scope="class")
-def seeded_once(django_db_setup, django_db_blocker):
+def seeded_in_rollback(django_db_blocker, *args: str, shipments: int = SHIPMENTS):
     """Seed once for a class of read-only tests, inside a transaction rolled back afterwards.
 
     Each test still runs in its own savepoint (the ``db`` fixture), like Django's
-    ``TestCase.setUpTestData``.
+    ``TestCase.setUpTestData``. Yields the command's output.
     """
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            stdout, _stderr = seed_demo("--seed", "7")
+            stdout, _stderr = seed_demo(*args, shipments=shipments)
             yield stdout
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="class")
+def seeded_once(django_db_setup, django_db_blocker):
+    yield from seeded_in_rollback(django_db_blocker, "--seed", "7")
+
+
 @pytest.fixture
 def seeded(seeded_once, db) -> str:
     return seeded_once
+
+
+@pytest.fixture(scope="class")
+def default_seeded_once(django_db_setup, django_db_blocker):
+    """``seed_demo`` as run by hand: seed 42, the default size."""
+    yield from seeded_in_rollback(django_db_blocker, "--seed", "42", shipments=DEFAULT_SHIPMENTS)
+
+
+@pytest.fixture
+def default_seeded(default_seeded_once, db) -> str:
+    return default_seeded_once
+
+
+def open_case(client, url: str):
+    """GET a printed progress link as the customer's browser does: the link opens the case in
+    the session and redirects to the case's URL (no token), which shows the page."""
+    with time_machine.travel(FROZEN + dt.timedelta(minutes=5), tick=False):
+        response = client.get(urlsplit(url).path)
+        assert response.status_code == 302, response
+        link = ProgressLink.objects.get(token_hash=hash_token(urlsplit(url).path.split("/")[2]))
+        assert response["Location"] == f"/t/case/{link.ticket.public_id}/"
+        return client.get(response["Location"])
 
 
 def canonical_dump() -> dict[str, list[tuple]]:
@@ -157,6 +194,8 @@ def canonical_dump() -> dict[str, list[tuple]]:
         rows = [tuple(map(repr, row)) for row in model.objects.values_list(*lookups)]
         if label == "tickets.ticketevent":
             rows = [tuple(map(repr, row)) for row in _events_naming_timers(lookups)]
+        if label == "notifications.notification":
+            rows = [tuple(map(repr, row)) for row in _notices_naming_surveys(lookups)]
         if label == "auth.user":
             groups = get_user_model().groups.through.objects.values_list(
                 "user__username", "group__name"
@@ -164,6 +203,25 @@ def canonical_dump() -> dict[str, list[tuple]]:
             rows += [("group", *map(repr, row)) for row in groups]
         dump[label] = sorted(rows)
     return dump
+
+
+def _notices_naming_surveys(lookups: list[str]) -> list[tuple]:
+    """Outbox rows with the survey a survey notice's key names (by pk) given by its natural
+    key."""
+    surveys = {
+        f"survey:{ticket_id}:{pk}": ("survey", *key)
+        for pk, ticket_id, *key in SatisfactionSurvey.objects.values_list(
+            "pk", "ticket_id", "ticket__public_id", "resolved_at"
+        )
+    }
+    key = lookups.index("dedupe_key")
+    rows = []
+    for row in Notification.objects.values_list(*lookups):
+        if row[key] in surveys:
+            row = list(row)
+            row[key] = surveys[row[key]]
+        rows.append(tuple(row))
+    return rows
 
 
 def _events_naming_timers(lookups: list[str]) -> list[tuple]:
@@ -442,6 +500,67 @@ class TestTheSeededDemo:
         notice = Notification.objects.filter(kind="delay_notice", status="sent").first()
         assert notice.dedupe_key.startswith(f"delay:{notice.shipment.public_id}:")
 
+    def test_its_surveys_name_the_resolution_and_its_agent_and_low_ratings_say_why(self, seeded):
+        surveys = list(SatisfactionSurvey.objects.select_related("ticket"))
+
+        assert surveys
+        for survey in surveys:
+            assert survey.resolved_at == survey.ticket.solved_at
+            assert survey.agent_id == survey.ticket.assignee_id
+            assert survey.sent_at >= survey.resolved_at
+            assert survey.legacy_token_hash is None
+            assert bool(survey.reason) == (survey.rating is not None and survey.rating <= 2)
+        reasons = {survey.reason for survey in surveys if survey.reason}
+        assert SurveyReason.LATE in reasons <= set(SurveyReason.values)
+        answered = TicketEvent.objects.filter(kind="survey_answered")
+        assert answered.count() == sum(1 for survey in surveys if survey.rating)
+        assert not answered.filter(data__changed=True).exists()
+
+    def test_its_survey_notices_are_keyed_by_their_survey(self, seeded):
+        notices = Notification.objects.filter(kind="survey")
+        keys = {
+            f"survey:{ticket}:{pk}": ticket
+            for pk, ticket in SatisfactionSurvey.objects.values_list("pk", "ticket")
+        }
+
+        assert notices.exists()
+        for notice in notices:
+            assert keys[notice.dedupe_key] == notice.ticket_id
+
+    def test_its_stored_notices_hold_no_progress_link_token(self, seeded):
+        hidden = redacted_url()
+        linked = Notification.objects.filter(body__contains=hidden)
+
+        assert linked.filter(kind="delay_notice").exists()
+        assert linked.filter(kind="survey", body__contains=f"{hidden}#survey").exists()
+        for body in Notification.objects.values_list("body", flat=True):
+            assert not re.search(r"/t/[\w-]{20,}", body), body
+
+    # --- the customer's side ------------------------------------------------------------------
+
+    def test_it_prints_progress_links_that_open_the_customers_case_pages(
+        self, seeded, client, no_rate_limits
+    ):
+        printed = SHOWCASE_LINK.findall(seeded)
+
+        assert "Customer progress pages (open in a private window):" in seeded
+        assert printed
+        # Stored as hashes, one link per ticket shown: the token is only in the output.
+        assert ProgressLink.objects.count() == len(printed)
+        for _order, _language, url, _token, what in printed:
+            assert open_case(client, url).status_code == 200, what
+
+    def test_it_prints_an_order_and_email_the_lookup_form_finds(
+        self, seeded, client, no_rate_limits
+    ):
+        url, order, email = LOOKUP_EXAMPLE.search(seeded).groups()
+
+        with time_machine.travel(FROZEN + dt.timedelta(minutes=5), tick=False):
+            response = client.post(urlsplit(url).path, {"reference": order, "proof": email.upper()})
+            assert response.status_code == 302
+            assert response["Location"].startswith("/t/case/")
+            assert client.get(response["Location"]).status_code == 200
+
     def test_a_sample_of_every_seeded_table_passes_full_clean(self, seeded):
         for label in DUMPED_MODELS:
             model = apps.get_model(label)
@@ -465,21 +584,62 @@ def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(db):
     assert other["tickets.ticket"] != first["tickets.ticket"]
 
 
-def test_the_default_demo_shows_a_team_that_rarely_escalates_and_for_varied_reasons(db):
-    """``seed_demo`` as run by hand (seed 42, default size) against the KPI "resolved without
-    escalation >= 90%" (shared/DOMAIN.md): a few escalations, not one cause behind them all."""
-    seed_demo("--seed", "42", shipments=DEFAULT_SHIPMENTS)
-    tickets = Ticket.objects.count()
-    escalated = list(Ticket.objects.filter(is_escalated=True).prefetch_related("timers"))
+class TestTheDefaultDemo:
+    """``seed_demo`` as run by hand (seed 42, default size)."""
 
-    assert 0.05 <= len(escalated) / tickets <= 0.15, f"{len(escalated)} of {tickets} escalated"
-    breached = [[t for t in ticket.timers.all() if t.breached_at] for ticket in escalated]
-    # Late first replies, hard lost parcels past their resolution target, forgotten updates, ...
-    kinds = Counter(timer.kind for timers in breached for timer in timers)
-    assert {"first_response", "resolution", "periodic_update"} <= set(kinds), kinds
-    # ... and no single kind of slip behind (almost) every escalation: each ticket's first breach.
-    causes = Counter(min(timers, key=lambda t: t.breached_at).kind for timers in breached)
-    assert len(causes) >= 3 and max(causes.values()) <= 2 / 3 * len(escalated), causes
+    def test_it_shows_a_team_that_rarely_escalates_and_for_varied_reasons(self, default_seeded):
+        """Against the KPI "resolved without escalation >= 90%" (shared/DOMAIN.md): a few
+        escalations, not one cause behind them all."""
+        tickets = Ticket.objects.count()
+        escalated = list(Ticket.objects.filter(is_escalated=True).prefetch_related("timers"))
+
+        assert 0.05 <= len(escalated) / tickets <= 0.15, f"{len(escalated)} of {tickets} escalated"
+        breached = [[t for t in ticket.timers.all() if t.breached_at] for ticket in escalated]
+        # Late first replies, hard lost parcels past their resolution target, forgotten updates, ...
+        kinds = Counter(timer.kind for timers in breached for timer in timers)
+        assert {"first_response", "resolution", "periodic_update"} <= set(kinds), kinds
+        # ... and no single kind of slip behind (almost) every escalation: each ticket's first
+        # breach.
+        causes = Counter(min(timers, key=lambda t: t.breached_at).kind for timers in breached)
+        assert len(causes) >= 3 and max(causes.values()) <= 2 / 3 * len(escalated), causes
+
+    def test_its_unhappy_customers_mostly_blame_the_late_parcel(self, default_seeded):
+        reasons = Counter(
+            SatisfactionSurvey.objects.filter(rating__lte=2).values_list("reason", flat=True)
+        )
+
+        assert "" not in reasons
+        assert reasons.most_common(1)[0][0] == SurveyReason.LATE
+        assert len(reasons) >= 3, reasons
+
+    def test_it_prints_links_to_a_delayed_a_chinese_and_a_surveyed_customers_page(
+        self, default_seeded, client, no_rate_limits
+    ):
+        printed = {
+            what: (order, language, url)
+            for order, language, url, _token, what in SHOWCASE_LINK.findall(default_seeded)
+        }
+
+        assert set(printed) == {
+            "delayed parcel, scans, remedies to choose from",
+            "delayed parcel",
+            "solved, survey to answer",
+        }
+        assert ProgressLink.objects.count() == 3
+        pages = {}
+        for what, (order, language, url) in printed.items():
+            response = open_case(client, url)
+            assert response.status_code == 200, what
+            page = response.context["page"]
+            assert (page.shipment.order_number, page.customer.language) == (order, language)
+            pages[what] = page
+        delayed = pages["delayed parcel, scans, remedies to choose from"]
+        assert delayed.customer.language == "en"
+        assert delayed.scans and delayed.choices and delayed.shipment.delay_level != "none"
+        assert pages["delayed parcel"].customer.language == "zh-hans"
+        assert HAN.search(pages["delayed parcel"].ticket.subject)
+        assert pages["solved, survey to answer"].ticket.status == "solved"
+        assert pages["solved, survey to answer"].survey_state == "open"
 
 
 def test_if_empty_leaves_existing_demo_data_alone_and_a_plain_rerun_refuses(db):

@@ -6,6 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 from tqdm import tqdm
 
 from demo.builder import (
@@ -16,6 +17,7 @@ from demo.builder import (
     seed_demo_data,
 )
 from demo.reference import DEMO_PASSWORD, DEMO_USERNAMES
+from demo.showcase import Showcase, mint_showcase
 
 ALREADY_SEEDED = (
     "Demo data already exists in this database. Run `manage.py seed_demo --reset` to delete "
@@ -44,7 +46,8 @@ class Command(BaseCommand):
     help = (
         "Seed demo data: logins, teams, carriers, lanes, customers, shipments with tracking "
         "events and delays, incidents, tickets, compensation, surveys and notifications. "
-        "The same --seed gives the same data."
+        "The same --seed gives the same data. Prints progress links to a few customers' "
+        "pages (their tokens are new on each run)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -94,6 +97,10 @@ class Command(BaseCommand):
             if demo_data_exists():
                 if if_empty:
                     self.stdout.write(ALREADY_SEEDED_NOTICE)
+                    if verbosity:
+                        # Links are shown once (only their hashes are kept): fresh ones on
+                        # every start, so `make run` always prints pages to open.
+                        self._print_showcase(mint_showcase(now=timezone.now()))
                     return
                 if not reset:
                     raise CommandError(ALREADY_SEEDED)
@@ -102,9 +109,10 @@ class Command(BaseCommand):
                     total = sum(deleted.values())
                     self.stdout.write(f"Deleted {total} rows of previous demo data.")
             result = seed_demo_data(seed=seed, shipments=shipments, progress=progress)
+            if verbosity == 0:
+                return  # links nobody reads are not made
+            showcase = mint_showcase(now=timezone.now())
 
-        if verbosity == 0:
-            return
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -119,3 +127,22 @@ class Command(BaseCommand):
         self.stdout.write(f"  active delayed shipments by level: {levels}")
         self.stdout.write(f"  compensation waiting for approval: {result.pending_approvals}")
         self.stdout.write(f"Demo logins: {', '.join(DEMO_USERNAMES)} (password: {DEMO_PASSWORD})")
+        self._print_showcase(showcase)
+
+    def _print_showcase(self, showcase: Showcase) -> None:
+        """The customer's side: progress links (shown once: only their hashes are stored) and
+        what the lookup form takes."""
+        if showcase.links:
+            self.stdout.write("Customer progress pages (open in a private window):")
+            width = max(len(link.order_number) for link in showcase.links)
+            for link in showcase.links:
+                self.stdout.write(
+                    f"  order {link.order_number:<{width}}  {link.language:<7}  {link.url}"
+                    f"  ({link.what})"
+                )
+        if showcase.lookup is not None:
+            lookup = showcase.lookup
+            self.stdout.write(
+                f"Or find a case with the form at {lookup.url}: order {lookup.order_number}, "
+                f"email {lookup.email}"
+            )
