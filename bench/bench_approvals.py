@@ -329,13 +329,12 @@ def make_tickets(db, *, now: dt.datetime, incidents: list[int], share: float) ->
         db,
         "tickets_ticket",
         "created_at, updated_at, public_id, subject, status, category, source, priority, "
-        "priority_overridden, language, version, is_escalated, access_token, "
-        "access_token_expires_at, customer_id, incident_id, shipment_id",
+        "priority_overridden, language, version, is_escalated, customer_id, incident_id, "
+        "shipment_id",
         """
         SELECT %(now)s - interval '11 days', %(now)s, gen_random_uuid(),
                'Where is my parcel? (' || s.tracking_number || ')', 'open', 'delay',
-               'customer', 'normal', false, 'en', 1, false, 'bench-' || s.id,
-               %(now)s + interval '90 days', s.customer_id,
+               'customer', 'normal', false, 'en', 1, false, s.customer_id,
                CASE WHEN s.id %% 1000 >= %(share)s * 500 AND s.id %% 1000 < %(share)s * 1000
                     THEN (%(incidents)s)[1 + s.id %% %(n)s] END,
                s.id

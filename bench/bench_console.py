@@ -489,8 +489,7 @@ def make_tickets(
             "created_at, updated_at, public_id, subject, status, category, source, priority, "
             "priority_overridden, language, version, detected_at, first_response_at, "
             "last_customer_message_at, last_agent_update_at, solved_at, closed_at, is_escalated, "
-            "access_token, access_token_expires_at, assignee_id, customer_id, incident_id, "
-            "shipment_id, sla_policy_id, team_id"
+            "assignee_id, customer_id, incident_id, shipment_id, sla_policy_id, team_id"
         ),
         f"""
         SELECT a.created_at, COALESCE(d.closed_at, d.solved_at, d.first_response_at, a.created_at),
@@ -506,7 +505,6 @@ def make_tickets(
                CASE WHEN a.source = 'proactive' THEN a.created_at END,
                d.first_response_at, a.created_at, d.first_response_at, d.solved_at, d.closed_at,
                a.is_open AND x.r9 > 0.97,
-               'bench-' || x.g || '-' || md5(x.r12::text), a.created_at + interval '90 days',
                CASE WHEN a.is_open AND x.r9 < 0.2 THEN NULL ELSE (%(agents)s)[x.agent] END,
                c.id,
                CASE WHEN p.id IS NOT NULL AND x.r11 < %(incident_share)s
