@@ -78,3 +78,39 @@ def settle(page, inflight: set, *, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while inflight and time.monotonic() < deadline:
         page.wait_for_timeout(50)
+
+
+# A phone's screen in CSS pixels (an iPhone 12 to 15), for the pages customers open on phones.
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone_page(chromium_browser):
+    """Opens pages as a phone does: ``phone_page(**context_options)`` is a new page in a new
+    browser context with a 390x844 viewport at device scale 1, mobile and touch emulated
+    (options such as ``java_script_enabled=False`` or ``locale`` go to ``new_context``). Each
+    context waits until nothing is in flight before it closes (see ``settle``)."""
+    opened = []
+
+    def open_page(**options):
+        context = chromium_browser.new_context(
+            **{
+                "viewport": PHONE,
+                "device_scale_factor": 1,
+                "is_mobile": True,
+                "has_touch": True,
+                "locale": "en-US",
+                "timezone_id": "UTC",
+                **options,
+            }
+        )
+        context.set_default_timeout(10_000)
+        inflight = track_requests(context)
+        page = context.new_page()
+        opened.append((context, page, inflight))
+        return page
+
+    yield open_page
+    for context, page, inflight in opened:
+        settle(page, inflight)
+        context.close()
