@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "compensation",
     "notifications",
     "supervisor",
+    "portal",
     "demo",
 ]
 
@@ -313,7 +314,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Customers' link tokens never reach a log (core/logging.py).
+    "filters": {"redact_tokens": {"()": "core.logging.RedactTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
@@ -422,8 +431,18 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Customer progress links (/t/<token>/) stop working after this many days.
-PROGRESS_LINK_TTL_DAYS = env_int("PROGRESS_LINK_TTL_DAYS", 90, minimum=1)
+# Customer progress links (/t/<token>/, the portal app). A link stops working this many days
+# after its ticket closes (and so does a page session opened with it).
+PROGRESS_LINK_TTL_DAYS = env_int("PROGRESS_LINK_TTL_DAYS", 60, minimum=1)
+# Every notice that carries a link carries a new one; the link of the notice before keeps
+# working this many hours more, then only the newest link opens the page.
+PROGRESS_LINK_GRACE_HOURS = env_int("PROGRESS_LINK_GRACE_HOURS", 72, minimum=0)
+# The satisfaction survey goes out this many hours after a ticket is solved; an answer can be
+# changed for SURVEY_EDIT_DAYS after it is given; an unanswered survey closes SURVEY_CLOSE_DAYS
+# after the ticket was solved.
+SURVEY_DELAY_HOURS = env_int("SURVEY_DELAY_HOURS", 24, minimum=0)
+SURVEY_EDIT_DAYS = env_int("SURVEY_EDIT_DAYS", 7, minimum=0)
+SURVEY_CLOSE_DAYS = env_int("SURVEY_CLOSE_DAYS", 28, minimum=1)
 
 # Delay detection opens a proactive ticket when a shipment first reaches this level (or a worse
 # one): "yellow" (slow in transit) is the first delay level of shared/DOMAIN.md.

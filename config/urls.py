@@ -17,6 +17,7 @@ urlpatterns = [
     path("console/", include("tickets.urls")),
     path("console/", include("compensation.console_urls")),
     path("", include("notifications.urls")),
+    path("", include("portal.urls")),
     path("supervisor/incidents/", include("shipments.supervisor_urls")),
     path("supervisor/", include("supervisor.urls")),
     # The admin's login form under the same per-address limit (before the admin's own route).

@@ -33,6 +33,8 @@ FOLLOW_UPS_INTERVAL_SECONDS = 60 * 60
 # Remedies offered before the customer asks (a parcel more than 30 days late): days matter,
 # hours do not.
 OFFER_PROACTIVE_REMEDIES_INTERVAL_SECONDS = 60 * 60
+# Progress links of tickets closed longer than PROGRESS_LINK_TTL_DAYS open nothing: a daily purge.
+PURGE_EXPIRED_LINKS_INTERVAL_SECONDS = 24 * 60 * 60
 # Tasks kept in the database while the broker was down (core/queue.py) go out within a minute of
 # its return.
 PUBLISH_PENDING_TASKS_INTERVAL_SECONDS = 60
@@ -114,6 +116,12 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             OFFER_PROACTIVE_REMEDIES_INTERVAL_SECONDS,
             "Offers the remedies policies give before the customer asks (e.g. a full refund "
             "for a parcel more than 30 days late).",
+        ),
+        PeriodicJob(
+            "portal.purge_expired_links",
+            "portal.purge_expired_links",
+            PURGE_EXPIRED_LINKS_INTERVAL_SECONDS,
+            "Deletes the progress links of tickets closed longer ago than they may be opened.",
         ),
     )
 

@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from core.models import Channel
 from core.placeholders import has_stray_braces, unknown_placeholders
 from notifications.models import Notification, NotificationTemplate
-from notifications.rendering import PLACEHOLDERS, render_sample
+from notifications.rendering import DOCUMENTED_PLACEHOLDERS, PLACEHOLDERS, render_sample
 
 # What notifications_template_channel_valid allows: a phone call is a task for an agent, not
 # a text Delaydesk sends.
@@ -31,7 +31,9 @@ TEMPLATE_BODY_HELP = _(
 
 
 def _available() -> str:
-    return ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    """The placeholders a template may use, by their current names: {progress_url}, not its
+    old name {progress_link} (still accepted, so an older template keeps working)."""
+    return ", ".join("{" + name + "}" for name in DOCUMENTED_PLACEHOLDERS)
 
 
 def _check_placeholders(text: str) -> str:

@@ -8,17 +8,22 @@ One pass (`dispatch_pass`, the `dispatch_notifications` command, the beat task):
    WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`` on PostgreSQL, so parallel
    workers never claim the same row; SQLite serialises writers, so the same UPDATE is enough.
 3. Load the batch with customer, shipment, ticket and incident in one query (plus one for the
-   progress links and one for the frequency cap), decide each row, send it, and record the
-   outcomes in groups (`OutcomeWriter`): one UPDATE and one commit per group of up to
-   NOTICE_OUTCOME_GROUP_SIZE rows, at once after a slow send (a real provider call) or one
-   whose repeat would reach the customer, and always before the next claim. One commit per
-   row made the commits (a WAL flush each) and the ORM around them the limit of the whole
-   dispatcher (docs/PERFORMANCE.md, issue 5).
+   newest ticket of the shipments of notices without a ticket, one for the frequency cap and
+   one for the channels fallback rows tried, each only when needed), mint the batch's
+   progress links (one call of the link maker, one statement: `notifications.links`), decide
+   each row, send it, and record the outcomes in groups (`OutcomeWriter`): one UPDATE and one
+   commit per group of up to NOTICE_OUTCOME_GROUP_SIZE rows (with the link maker's confirm of
+   the group's links in the same transaction), at once after a slow send (a real provider
+   call) or one whose repeat would reach the customer, and always before the next claim. One
+   commit per row made the commits (a WAL flush each) and the ORM around them the limit of
+   the whole dispatcher (docs/PERFORMANCE.md, issue 5). At the end of the batch one call
+   discards the links no sent notice carried.
 
-Each decision is recorded: *sent* (provider id, rendered text, recipient), *suppressed* with the
-reason (tolerance, frequency cap, opt-out, no longer delayed), *deferred* (quiet hours: the row
-stays pending until the quiet hours end), *retried* with exponential backoff after a temporary
-failure, *failed* permanently (and a fallback row on the customer's next channel).
+Each decision is recorded: *sent* (provider id, rendered text with its progress link redacted,
+recipient), *suppressed* with the reason (tolerance, frequency cap, opt-out, no longer delayed),
+*deferred* (quiet hours: the row stays pending until the quiet hours end), *retried* with
+exponential backoff after a temporary failure, *failed* permanently (and a fallback row on the
+customer's next channel).
 
 Delivery is at least once at the provider boundary and exactly once everywhere else: a row is
 marked sent after the provider accepted it: right after, when the call took milliseconds or
@@ -28,7 +33,9 @@ leaves the row claimed, and after the claim timeout it is sent again *with the s
 reference* (`OutgoingMessage.reference`, the row's public id), which providers that support
 idempotency keys (the Twilio adapter sends it as one) use to drop the repeat. So a kill
 repeats at most one message a customer could see twice. No row is ever lost: a claimed row is
-either marked or recovered.
+either marked or recovered. (A row sent again carries a new progress link, as each batch mints
+its own; the lost send's link, never confirmed, stops working like any older link of its ticket
+once a later one is confirmed.)
 """
 
 from __future__ import annotations
@@ -51,7 +58,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import Channel
-from notifications import backends, reasons
+from notifications import backends, links, reasons
+from notifications.links import MintedLink, ProgressLinkProvider
 from notifications.models import DELAY_KINDS, NoticeKind, Notification, NotificationStatus
 from notifications.rendering import NoTemplate, TemplateBook, render_notice
 from shipments.models import DELAY_LEVEL_RANK, FINAL_STATUSES, DelayLevel
@@ -384,18 +392,21 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
         .order_by("pk")
     )
     tickets = progress_tickets(rows)
+    ticket_of = {row.pk: link_ticket_id(row, tickets) for row in rows}
+    provider = links.get_provider()
+    minted = mint_links(provider, set(ticket_of.values()) - {None}, now=now)
     heard = recent_delay_notices(
         {row.customer_id for row in rows if row.kind in DELAY_KINDS}, now=now, batch=ids
     )
     tried = fallback_channels_tried(rows)
-    outcomes = OutcomeWriter(now=now)
+    outcomes = OutcomeWriter(now=now, provider=provider)
     try:
         for notification in rows:
             handle(
                 notification,
                 now=now,
                 book=book,
-                ticket=tickets.get(notification.shipment_id),
+                link=minted.get(ticket_of[notification.pk]),
                 heard=heard.setdefault(notification.customer_id, []),
                 tried=tried.get(notification.pk, set()),
                 result=result,
@@ -404,22 +415,64 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
     finally:
         # Also on an error: what was sent is recorded rather than sent again after the timeout.
         outcomes.flush()
+        unused = {link.id for link in minted.values()} - outcomes.links_sent
+        discard_links(provider, unused)
     return result
 
 
-def progress_tickets(rows: list[Notification]) -> dict[int, object]:
+def progress_tickets(rows: list[Notification]) -> dict[int, Ticket]:
     """For notices without a ticket: the newest ticket of their shipment (its progress link)."""
     wanted = {row.shipment_id for row in rows if row.ticket_id is None and row.shipment_id}
     if not wanted:
         return {}
-    found: dict[int, object] = {}
+    found: dict[int, Ticket] = {}
     for ticket in (
         Ticket.objects.filter(shipment_id__in=wanted)
-        .only("id", "shipment_id", "access_token", "public_id", "customer_id")
+        .only("id", "shipment_id")
         .order_by("shipment_id", "-created_at", "-id")
     ):
         found.setdefault(ticket.shipment_id, ticket)
     return found
+
+
+def link_ticket_id(notification: Notification, tickets: dict[int, Ticket]) -> int | None:
+    """The ticket whose progress page a notice links to: its own, else the newest of its
+    shipment's (`progress_tickets`), else none."""
+    if notification.ticket_id:
+        return notification.ticket_id
+    ticket = tickets.get(notification.shipment_id) if notification.shipment_id else None
+    return ticket.pk if ticket is not None else None
+
+
+# --- Progress links (notifications.links) -------------------------------------------------------
+#
+# The link maker is a higher app's (portal). A failure of its own must not stop the notices: a
+# failed mint sends the batch with the carrier's tracking link, a failed confirm leaves the
+# group's links as minted (the outcomes are recorded all the same, or a notice by email would be
+# sent again and again), a failed discard leaves links that no notice carried. Each is logged.
+
+
+def mint_links(
+    provider: ProgressLinkProvider | None, ticket_ids: set[int], *, now: dt.datetime
+) -> dict[int, MintedLink]:
+    """A new progress link per ticket id (one call for the batch); {} without a link maker."""
+    if provider is None or not ticket_ids:
+        return {}
+    try:
+        return dict(provider.mint(sorted(ticket_ids), now=now))
+    except Exception:
+        logger.exception("Outbox: minting %s progress links failed", len(ticket_ids))
+        return {}
+
+
+def discard_links(provider: ProgressLinkProvider | None, link_ids: set[int]) -> None:
+    """The minted links no sent notice carried go (one call)."""
+    if provider is None or not link_ids:
+        return
+    try:
+        provider.discard(sorted(link_ids))
+    except Exception:
+        logger.exception("Outbox: discarding %s progress links failed", len(link_ids))
 
 
 def fallback_channels_tried(rows: list[Notification]) -> dict[int, set[str]]:
@@ -458,13 +511,15 @@ def handle(
     *,
     now: dt.datetime,
     book,
-    ticket,
+    link: MintedLink | None = None,
     heard: list[Heard],
     tried: set[str],
     result: DispatchResult,
     outcomes: OutcomeWriter,
 ) -> None:
-    """Decide one claimed row (defer, suppress or send) and hand its outcome to `outcomes`."""
+    """Decide one claimed row (defer, suppress or send) and hand its outcome to `outcomes`.
+
+    `link`: the progress link minted for the row's ticket, if any (the sent text carries it)."""
     customer = notification.customer
     if notification.kind not in QUIET_HOURS_EXEMPT:
         until = quiet_until(customer, now=now)
@@ -488,16 +543,16 @@ def handle(
         notification,
         now=now,
         book=book,
-        ticket=ticket,
+        link=link,
         heard=heard,
         result=result,
         outcomes=outcomes,
     )
 
 
-def _send(notification, *, now, book, ticket, heard, result: DispatchResult, outcomes) -> None:
+def _send(notification, *, now, book, link, heard, result: DispatchResult, outcomes) -> None:
     try:
-        rendered = render_notice(notification, book=book, now=now, ticket=ticket)
+        rendered = render_notice(notification, book=book, now=now, link=link)
     except NoTemplate as error:
         _fail(
             notification,
@@ -546,6 +601,7 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult, out
         rendered=rendered,
         recipient=recipient,
         provider_id=provider_id,
+        link=link if carries(rendered, link) else None,
         record_now=(
             backend.repeat_reaches_customer or time.monotonic() - started >= SLOW_SEND_SECONDS
         ),
@@ -553,6 +609,11 @@ def _send(notification, *, now, book, ticket, heard, result: DispatchResult, out
     result.sent += 1
     if notification.kind in DELAY_KINDS:
         heard.append(Heard(at=now, level_rank=_rank(notification.level), notification_id=0))
+
+
+def carries(rendered, link: MintedLink | None) -> bool:
+    """The sent text holds the link (a template without {progress_url} sends none)."""
+    return link is not None and bool(link.url) and link.url in rendered.subject + rendered.body
 
 
 # --- Recording outcomes ------------------------------------------------------------------------
@@ -589,11 +650,15 @@ class OutcomeWriter:
     """Records what happened to claimed rows: one UPDATE per group of rows, not per row.
 
     Sent, suppressed, deferred and retried rows go into the group; a permanent failure is
-    written at once with its fallback row (one transaction). A group is written (one statement
-    and one commit, with the surveys' sent_at) when it reaches NOTICE_OUTCOME_GROUP_SIZE rows,
-    when its oldest outcome is MAX_GROUP_AGE_SECONDS old, right after a send slower than
-    SLOW_SEND_SECONDS or one whose repeat would reach the customer
-    (`MessageBackend.repeat_reaches_customer`), and when the batch ends (also on an error).
+    written at once with its fallback row (one transaction). A sent row keeps the text with its
+    progress link redacted (`Rendered.stored_subject`, `stored_body`); only the customer gets
+    the token. A group is written (one statement and one commit, with the surveys' sent_at and
+    the link maker's confirm of the progress links its sent rows carried, in the same
+    transaction: a link becomes its ticket's live link only with the outcome that says it went
+    out) when it reaches NOTICE_OUTCOME_GROUP_SIZE rows, when its oldest outcome is
+    MAX_GROUP_AGE_SECONDS old, right after a send slower than SLOW_SEND_SECONDS or one whose
+    repeat would reach the customer (`MessageBackend.repeat_reaches_customer`), and when the
+    batch ends (also on an error).
 
     A worker killed before it wrote a group leaves those rows claimed: after the claim timeout
     they are queued again and the sent ones go out again *with the same reference* (at least
@@ -602,24 +667,50 @@ class OutcomeWriter:
     NOTICE_OUTCOME_GROUP_SIZE = 1 writes every outcome at once.
     """
 
-    def __init__(self, *, now: dt.datetime, group_size: int | None = None):
+    def __init__(
+        self,
+        *,
+        now: dt.datetime,
+        group_size: int | None = None,
+        provider: ProgressLinkProvider | None = None,
+    ):
         self.now = now
         self.group_size = group_size or settings.NOTICE_OUTCOME_GROUP_SIZE
+        self.provider = provider
         self.rows: list[tuple] = []
         self.survey_tickets: list[int] = []
+        # Progress links: of the group's sent rows (confirmed with the group), of every sent
+        # row so far (the batch discards the others), confirmed so far (once is enough).
+        self.group_links: set[int] = set()
+        self.links_sent: set[int] = set()
+        self.links_confirmed: set[int] = set()
         self.oldest = 0.0
 
     # Outcomes -------------------------------------------------------------------------------
 
-    def sent(self, notification, *, rendered, recipient: str, provider_id, record_now: bool):
+    def sent(
+        self,
+        notification,
+        *,
+        rendered,
+        recipient: str,
+        provider_id,
+        record_now: bool,
+        link: MintedLink | None = None,
+    ):
+        """`link`: the progress link the sent text carried, if any."""
+        if link is not None:
+            self.links_sent.add(link.id)
+            if link.id not in self.links_confirmed:
+                self.group_links.add(link.id)
         self._add(
             notification.pk,
             status=Status.SENT,
             channel=notification.channel,
             language=rendered.language,
             recipient=recipient,
-            subject=rendered.subject[:200],
-            body=rendered.body,
+            subject=rendered.stored_subject[:200],
+            body=rendered.stored_body,
             sent_at=self.now,
             attempts=notification.attempts + 1,
             provider_message_id=str(provider_id or "")[:128],
@@ -686,14 +777,17 @@ class OutcomeWriter:
 
     def flush(self) -> None:
         """Write the group: one UPDATE (PostgreSQL: over unnest() arrays; SQLite: one
-        parameterised statement per row), the surveys' sent_at, one commit."""
+        parameterised statement per row), the surveys' sent_at, the confirm of the progress
+        links the group's sent rows carried, one commit."""
         if not self.rows:
             return
         rows, self.rows = self.rows, []
         surveys, self.survey_tickets = self.survey_tickets, []
+        confirm = sorted(self.group_links) if self.provider is not None else []
+        self.group_links = set()
         postgresql = connection.vendor == "postgresql"
         # One statement commits on its own (autocommit): no BEGIN/COMMIT round trips.
-        atomic = transaction.atomic() if surveys or not postgresql else nullcontext()
+        atomic = transaction.atomic() if surveys or confirm or not postgresql else nullcontext()
         with atomic, connection.cursor() as cursor:
             if postgresql:
                 cursor.execute(_GROUP_UPDATE_POSTGRESQL, _group_params(rows, now=self.now))
@@ -703,6 +797,19 @@ class OutcomeWriter:
                 SatisfactionSurvey.objects.filter(ticket_id__in=surveys, sent_at=None).update(
                     sent_at=self.now
                 )
+            if confirm:
+                self._confirm(confirm)
+        self.links_confirmed.update(confirm)
+
+    def _confirm(self, link_ids: list[int]) -> None:
+        """The link maker's confirm, in the group's transaction. In a savepoint of its own: a
+        failure is logged and rolls back only the confirm, so the outcomes are still recorded
+        (else a notice by email would go out again after every claim timeout)."""
+        try:
+            with transaction.atomic():
+                self.provider.confirm(link_ids, now=self.now)
+        except Exception:
+            logger.exception("Outbox: confirming %s progress links failed", len(link_ids))
 
 
 def _set_clause(value: str) -> str:

@@ -1,4 +1,6 @@
-"""Forms of the notification pages: the history filter (console) and the survey (customers)."""
+"""Forms of the notification pages: the history filter (console).
+
+(The satisfaction survey is a section of the customer's progress page now: portal's form.)"""
 
 from __future__ import annotations
 
@@ -6,15 +8,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import NoticeKind, NotificationStatus
-
-RATING_CHOICES = [
-    (1, _("1 – Very dissatisfied")),
-    (2, _("2 – Dissatisfied")),
-    (3, _("3 – Neither satisfied nor dissatisfied")),
-    (4, _("4 – Satisfied")),
-    (5, _("5 – Very satisfied")),
-]
-COMMENT_MAX_LENGTH = 2000
 
 
 class NotificationFilterForm(forms.Form):
@@ -38,25 +31,3 @@ class NotificationFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {"status": data.get("status") or "", "kind": data.get("kind") or ""}
-
-
-class SurveyForm(forms.Form):
-    rating = forms.TypedChoiceField(
-        label=_("How satisfied are you with how we handled your case?"),
-        choices=RATING_CHOICES,
-        coerce=int,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": _("Please choose a rating from 1 to 5."),
-            "invalid_choice": _("Please choose a rating from 1 to 5."),
-        },
-    )
-    comment = forms.CharField(
-        label=_("Anything you would like to tell us? (optional)"),
-        required=False,
-        max_length=COMMENT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 5}),
-    )
-
-    def clean_comment(self) -> str:
-        return self.cleaned_data["comment"].strip()

@@ -35,6 +35,10 @@ SHIPMENT_FINAL = gettext_noop("the parcel was %(status)s before the notice went 
 BACK_ON_TIME = gettext_noop("the parcel was back on time before the notice went out")
 ARRIVED_BEFORE_RECOVERY = gettext_noop("the parcel arrived before the recovery notice went out")
 TICKET_REOPENED = gettext_noop("the ticket was reopened before the survey went out")
+SURVEY_REPLACED = gettext_noop(
+    "the ticket was solved again before the survey went out: the next resolution's survey "
+    "replaces it"
+)
 WITHIN_TOLERANCE = gettext_noop(
     "the delivery estimate slipped %(slip)s h, within the customer's tolerance of %(limit)s h"
 )

@@ -11,11 +11,18 @@ The dispatcher renders at send time, so a notice tells the shipment's current st
    never scanned again, and ``{x.__class__}``, ``{{ }}`` or ``{% %}`` stay as written). The
    result is plain text: the email backend sends it as text/plain, nothing marks it safe.
 
-Optional values (``remedy``, ``reply``, ``survey_link``, ``progress_link``, ``incident``,
+Optional values (``remedy``, ``reply``, ``survey_link``, ``progress_url``, ``incident``,
 ``location``) are empty when there is nothing to say, and **a body line that uses an empty
 value is left out**, so a template can carry "As an apology, we offer you {remedy}." on a
 line of its own for the notices that come with a remedy. Every other value always reads as
 something sensible ("to be confirmed", "the carrier", ...), never "None".
+
+The progress link (``{progress_url}``; ``{progress_link}`` is its old name, still accepted) is
+the customer's progress page when the dispatcher minted a link for the notice's ticket
+(``notifications.links``), else the carrier's tracking page. Its token is in clear only in the
+text sent: ``Rendered.stored_subject`` / ``stored_body``, the copy the outbox row keeps for
+agents, show the link's redacted form instead. The survey (``{survey_link}``) is a section of
+the progress page, so it exists only with a minted link.
 """
 
 from __future__ import annotations
@@ -39,8 +46,8 @@ from notifications.models import Notification, NotificationTemplate, RegionStyle
 from shipments.models import DelayLevel
 
 if TYPE_CHECKING:
+    from notifications.links import MintedLink
     from shipments.models import Incident, Shipment
-    from tickets.models import Ticket
 
 PLACEHOLDERS = (
     "customer_name",
@@ -53,19 +60,29 @@ PLACEHOLDERS = (
     "new_eta",
     "action",
     "remedy",
+    "progress_url",
     "progress_link",
     "incident",
     "reply",
     "survey_link",
 )
 
+# Old names still accepted in a template (an admin may have typed one), with the same value as
+# the name they stand for; the admin lists only the current names.
+PLACEHOLDER_ALIASES = {"progress_link": "progress_url"}
+DOCUMENTED_PLACEHOLDERS = tuple(name for name in PLACEHOLDERS if name not in PLACEHOLDER_ALIASES)
+
 # Values that are "" when there is nothing to say; the body line using one is then dropped.
 OPTIONAL_PLACEHOLDERS = frozenset(
-    ("remedy", "reply", "survey_link", "progress_link", "incident", "location")
+    ("remedy", "reply", "survey_link", "progress_url", "progress_link", "incident", "location")
 )
 
-# Values from Notification.context, set by whoever queued the notice.
-CONTEXT_PLACEHOLDERS = ("remedy", "reply", "survey_link")
+# Values from Notification.context, set by whoever queued the notice. (An older survey notice's
+# context may still hold a "survey_link": it is ignored, the link is computed at render.)
+CONTEXT_PLACEHOLDERS = ("remedy", "reply")
+
+# The survey is a section of the progress page.
+SURVEY_FRAGMENT = "#survey"
 
 FALLBACK_LANGUAGE = Language.EN
 
@@ -188,11 +205,15 @@ class TemplateBook:
 
 @dataclass(frozen=True)
 class Rendered:
-    subject: str
-    body: str
+    subject: str  # sent: may carry a progress link's token
+    body: str  # sent: may carry a progress link's token
     language: str
     template_id: int
-    sms_segments: int  # 0 unless the channel is SMS
+    sms_segments: int  # 0 unless the channel is SMS (counted on the text sent)
+    # What the outbox row keeps (agents read it in the console and the admin): the text with
+    # the progress link's redacted form in place of the link; the sent text without a link.
+    stored_subject: str
+    stored_body: str
 
 
 def render_notice(
@@ -200,24 +221,37 @@ def render_notice(
     *,
     book: TemplateBook,
     now: dt.datetime,
-    ticket: Ticket | None = None,
+    link: MintedLink | None = None,
 ) -> Rendered:
-    """The text of ``notification`` from the best template, in that template's language."""
+    """The text of ``notification`` from the best template, in that template's language.
+
+    ``link``: the progress link minted for the notice's ticket (by the dispatcher), if any.
+    """
     template = book.pick(
         notification.kind,
         notification.channel,
         notification.language,
         notification.customer.region,
     )
-    context = notice_context(notification, now=now, ticket=ticket, language=template.language)
+    context = notice_context(notification, now=now, link=link, language=template.language)
+    subject = render_subject(template.subject, context)
     body = render_body(courtesies_left_to_the_reply(template.body, context["reply"]), context)
     return Rendered(
-        subject=render_subject(template.subject, context),
+        subject=subject,
         body=body,
         language=template.language,
         template_id=template.pk,
         sms_segments=sms_segments(body) if notification.channel == Channel.SMS else 0,
+        stored_subject=redact(subject, link),
+        stored_body=redact(body, link),
     )
+
+
+def redact(text: str, link: MintedLink | None) -> str:
+    """``text`` with the link's redacted form wherever the link (with its token) appears."""
+    if link is None or not link.url:
+        return text
+    return text.replace(link.url, link.redacted_url)
 
 
 def render_subject(subject: str, context: Mapping[str, str]) -> str:
@@ -316,20 +350,21 @@ def notice_context(
     notification: Notification,
     *,
     now: dt.datetime,
-    ticket: Ticket | None = None,
+    link: MintedLink | None = None,
     language: str | None = None,
 ) -> dict[str, str]:
     """The placeholder values of ``notification`` as plain text, in ``language`` (default: the
     notice's), dates in the customer's time zone.
 
-    Reads only the notice's customer, shipment (and its carrier), incident, ticket and context:
-    no query when the caller loaded them with select_related.
+    ``link``: the progress link minted for the notice's ticket, if any (else the progress link
+    is the carrier's tracking page, and there is no survey link).
+
+    Reads only the notice's customer, shipment (and its carrier), incident and context: no
+    query when the caller loaded them with select_related.
     """
     customer = notification.customer
     shipment = notification.shipment
     incident = notification.incident
-    if ticket is None:
-        ticket = notification.ticket
     language = language or notification.language
     extra = notification.context if isinstance(notification.context, dict) else {}
     level = notification.level or (shipment.delay_level if shipment else "")
@@ -344,12 +379,15 @@ def notice_context(
             "location": shipment.last_location.strip() if shipment else "",
             "new_eta": _new_eta(shipment, customer.time_zone, now),
             "action": _action(_cause(shipment, incident), level),
-            "progress_link": _progress_link(ticket, shipment),
+            "progress_url": _progress_url(link, shipment),
+            "survey_link": f"{link.url}{SURVEY_FRAGMENT}" if link is not None and link.url else "",
             "incident": _incident_text(incident, language),
         }
     for name in CONTEXT_PLACEHOLDERS:
         value = extra.get(name)
         values[name] = "" if value is None else str(value).strip()
+    for alias, name in PLACEHOLDER_ALIASES.items():
+        values[alias] = values[name]
     return values
 
 
@@ -397,10 +435,11 @@ def _new_eta(shipment: Shipment | None, time_zone: str, now: dt.datetime) -> str
     return formats.date_format(local, "DATE_FORMAT")
 
 
-def _progress_link(ticket: Ticket | None, shipment: Shipment | None) -> str:
-    """The customer's progress page, else the carrier's tracking page, else nothing."""
-    if ticket is not None and ticket.access_token:
-        return f"{settings.SITE_URL}/t/{ticket.access_token}/"
+def _progress_url(link: MintedLink | None, shipment: Shipment | None) -> str:
+    """The customer's progress page (the minted link), else the carrier's tracking page, else
+    nothing."""
+    if link is not None and link.url:
+        return link.url
     if shipment is not None and shipment.carrier.tracking_url_template:
         # Carrier URL templates are admin input too: the same safe substitution.
         return render_placeholders(
@@ -488,12 +527,13 @@ SAMPLE_CONTEXT: dict[str, dict[str, str]] = {
         "new_eta": "Sept. 30, 2026",
         "action": "We have asked the carrier to put your parcel on the first available departure.",
         "remedy": "a coupon worth 15.00 EUR for your next order",
+        "progress_url": _SAMPLE_LINK,
         "progress_link": _SAMPLE_LINK,
         "incident": "A strike at the port of Rotterdam is holding up container traffic. "
         "The unions and the port have agreed to resume work on Monday.",
         "reply": "Thank you for your patience. I have spoken to the carrier, and your parcel "
         "will be on the next truck to Berlin.",
-        "survey_link": "https://help.shop.example/survey/" + "aB3dE5gH7j" * 3 + "Kq/",
+        "survey_link": f"{_SAMPLE_LINK}{SURVEY_FRAGMENT}",
     },
     Language.ZH_HANS: {
         "customer_name": "欧阳晓峰",
@@ -506,10 +546,11 @@ SAMPLE_CONTEXT: dict[str, dict[str, str]] = {
         "new_eta": "2026年9月30日",
         "action": "我们已请承运商安排您的包裹搭乘最早一班运输。",
         "remedy": "一张价值15.00欧元的优惠券",
+        "progress_url": _SAMPLE_LINK,
         "progress_link": _SAMPLE_LINK,
         "incident": "鹿特丹港罢工导致集装箱运输受阻，港方与工会已商定周一起恢复作业。",
         "reply": "感谢您的耐心等待。我已与承运商确认，您的包裹将搭乘下一班发往北京的货车。",
-        "survey_link": "https://help.shop.example/survey/" + "aB3dE5gH7j" * 3 + "Kq/",
+        "survey_link": f"{_SAMPLE_LINK}{SURVEY_FRAGMENT}",
     },
 }
 
@@ -522,10 +563,13 @@ def render_sample(template: NotificationTemplate) -> Rendered:
     """``template`` filled with the sample values of its language (admin check and preview)."""
     context = sample_context(template.language)
     body = render_body(template.body, context)
+    subject = render_subject(template.subject, context)
     return Rendered(
-        subject=render_subject(template.subject, context),
+        subject=subject,
         body=body,
         language=template.language,
         template_id=template.pk or 0,
         sms_segments=sms_segments(body) if template.channel == Channel.SMS else 0,
+        stored_subject=subject,
+        stored_body=body,
     )

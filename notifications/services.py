@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from compensation.models import CompensationOffer
 from compensation.texts import describe_choice
 from core.models import Channel
+from notifications import reasons
 from notifications.models import DELAY_KINDS, NoticeKind, Notification
 from notifications.sender import dispatch_soon
 from shipments.models import FINAL_STATUSES, Incident, IncidentStatus, Shipment
@@ -248,9 +249,6 @@ def incident_notify(
 
 # --- Notices about tickets and remedies ----------------------------------------------------------
 
-# The survey follows the answer, not with it: a customer rates after reading the solution.
-SURVEY_DELAY = dt.timedelta(hours=2)
-
 
 def reply_enqueue(
     *, ticket: Ticket, message_id: int, body: str, channel: str = "", now: dt.datetime
@@ -276,17 +274,36 @@ def reply_enqueue(
     return notification
 
 
+def survey_delay() -> dt.timedelta:
+    """How long after the solution the survey notice goes out (SURVEY_DELAY_HOURS): a customer
+    rates after living with the solution a while, not with the answer."""
+    return dt.timedelta(hours=settings.SURVEY_DELAY_HOURS)
+
+
 def survey_enqueue(*, survey: SatisfactionSurvey, now: dt.datetime) -> Notification:
-    """A solved ticket's satisfaction survey notice: one per ticket, sent SURVEY_DELAY later."""
+    """A solved ticket's satisfaction survey notice: one per resolution (its survey), sent
+    SURVEY_DELAY_HOURS later. Its link ({survey_link}) is made when it is sent: the survey
+    section of the ticket's progress page (`notifications.rendering`)."""
     ticket = survey.ticket
+    # A customer asked twice within a day would answer the older survey, which no longer counts:
+    # one survey notice per resolution, and only the latest resolution's goes out.
+    why = [reasons.Part(reasons.SURVEY_REPLACED)]
+    Notification.objects.filter(
+        kind=NoticeKind.SURVEY, ticket=ticket, status=Notification.Status.PENDING
+    ).update(
+        status=Notification.Status.SUPPRESSED,
+        suppressed_reason=reasons.render_english(why)[:200],
+        suppressed_reason_parts=reasons.to_json(why),
+        updated_at=now,
+    )
     return notice_enqueue(
         kind=NoticeKind.SURVEY,
         customer=ticket.customer,
-        dedupe_key=f"survey:{ticket.pk}",
+        # Keys of surveys sent before there was one per resolution were "survey:<ticket id>".
+        dedupe_key=f"survey:{ticket.pk}:{survey.pk}",
         ticket=ticket,
         shipment=ticket.shipment,
-        context={"survey_link": f"{settings.SITE_URL}/survey/{survey.token}/"},
-        now=now + SURVEY_DELAY,
+        now=now + survey_delay(),
     )
 
 

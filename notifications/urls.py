@@ -1,4 +1,4 @@
-"""Pages of the notifications app (console history, customer page, survey, incident notice).
+"""Pages of the notifications app (console history, customer page, incident notice).
 
 Included at the site root (config/urls.py), so each path is written in full.
 """
@@ -23,6 +23,4 @@ urlpatterns = [
         views.incident_notify,
         name="incident_notify",
     ),
-    # Public, behind the survey's unguessable token.
-    path("survey/<str:token>/", views.survey, name="survey"),
 ]

@@ -5,21 +5,18 @@
   customer page with the customer's profile, tickets, shipments and notification history.
   An agent reads only customers with a ticket in their scope; anything else is a 404.
 - Supervisor: "Notify affected customers" of an incident (a confirmation page, then a POST).
-- Public: the satisfaction survey behind its unguessable token, in the customer's language.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -30,13 +27,11 @@ from django_htmx.middleware import HtmxDetails
 
 from core import panels
 from core.inputs import parse_page
-from core.ratelimit import rate_limited
 from customers.models import Customer
 from notifications import dispatch, selectors, services
-from notifications.forms import NotificationFilterForm, SurveyForm
+from notifications.forms import NotificationFilterForm
 from shipments.models import Incident
-from tickets.models import SatisfactionSurvey, Ticket
-from tickets.services import survey_answer
+from tickets.models import Ticket
 
 INCIDENT_RESOLVED = gettext_lazy(
     "This incident is resolved: its customers hear about their parcels through their own notices."
@@ -166,62 +161,3 @@ def incident_notify(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
             % {"title": incident.title},
         )
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-
-
-# --- satisfaction survey (public) ------------------------------------------------------------
-
-
-def _survey_language(request: HttpRequest, survey: SatisfactionSurvey) -> str:
-    """The customer's language, unless the visitor picked one with the language switch (which
-    sets the language cookie)."""
-    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
-        return translation.get_language()
-    return survey.ticket.customer.language or translation.get_language()
-
-
-# Per client address, before the token is looked up: guessing tokens costs one hit each.
-@rate_limited("public-link", "RATELIMIT_PUBLIC_LINK")
-@require_http_methods(["GET", "POST"])
-def survey(request: HttpRequest, token: str) -> HttpResponse:
-    survey = get_object_or_404(
-        SatisfactionSurvey.objects.select_related("ticket__customer", "ticket__shipment"),
-        token=token,
-    )
-    language = _survey_language(request, survey)
-    translation.activate(language)
-    request.LANGUAGE_CODE = language
-
-    form = SurveyForm()
-    state = "answered" if survey.answered_at else "open"
-    status = 200
-    if state == "answered" and request.GET.get("thanks"):
-        state = "thanks"
-    if request.method == "POST":
-        if survey.answered_at:
-            status = 409
-        else:
-            form = SurveyForm(request.POST)
-            if form.is_valid():
-                recorded = survey_answer(
-                    survey=survey,
-                    rating=form.cleaned_data["rating"],
-                    comment=form.cleaned_data["comment"],
-                    now=timezone.now(),
-                )
-                if recorded:
-                    url = reverse("notifications:survey", args=[token])
-                    return redirect(f"{url}?{urlencode({'thanks': 1})}")
-                survey.refresh_from_db()
-                state, status = "answered", 409
-            else:
-                status = 422
-    response = render(
-        request,
-        "notifications/survey.html",
-        {"survey": survey, "form": form, "state": state, "customer": survey.ticket.customer},
-        status=status,
-    )
-    # A survey link is personal: keep it out of shared caches and search engines.
-    response["Cache-Control"] = "private, no-store"
-    response["X-Robots-Tag"] = "noindex"
-    return response

@@ -30,6 +30,8 @@ from compensation.models import (
 )
 from customers.models import Customer, CustomerTier
 from notifications.models import Notification, NotificationTemplate
+from portal.links import PortalLinks
+from portal.models import ProgressLink
 from shipments.models import (
     Carrier,
     CarrierStatusMapping,
@@ -62,7 +64,7 @@ from tickets.models import (
 
 pytestmark = pytest.mark.django_db
 
-DELAYDESK_APPS = ("customers", "shipments", "tickets", "compensation", "notifications")
+DELAYDESK_APPS = ("customers", "shipments", "tickets", "compensation", "notifications", "portal")
 
 _seq = itertools.count(1)
 
@@ -225,7 +227,14 @@ BUILDERS: dict[type[Model], Callable[[], Model]] = {
     NotificationTemplate: _template,
     Notification: lambda: factories.NotificationFactory(ticket=factories.TicketFactory()),
     SatisfactionSurvey: lambda: SatisfactionSurvey.objects.create(
-        ticket=factories.TicketFactory(), rating=4, answered_at=timezone.now(), comment="Fine"
+        ticket=factories.TicketFactory(),
+        resolved_at=timezone.now(),
+        rating=4,
+        answered_at=timezone.now(),
+        comment="Fine",
+    ),
+    ProgressLink: lambda: ProgressLink.objects.get(
+        pk=PortalLinks().mint([factories.TicketFactory().pk], now=timezone.now()).popitem()[1].id
     ),
 }
 
@@ -610,11 +619,21 @@ def test_view_only_staff_see_the_carrier_secret_masked(client):
     assert "••••••XYZ9" in response.content.decode()
 
 
-def test_the_ticket_page_never_shows_the_progress_link_token(admin_client):
+def test_the_admin_never_shows_a_progress_link_token_or_its_hash(admin_client):
     ticket = factories.TicketFactory()
+    minted = PortalLinks().mint([ticket.pk], now=timezone.now())[ticket.pk]
+    link = ProgressLink.objects.get(pk=minted.id)
+    token = minted.url.rstrip("/").rsplit("/", 1)[1]
 
-    for url in (admin_url(Ticket, "changelist"), admin_url(Ticket, "change", ticket.pk)):
-        assert ticket.access_token not in admin_client.get(url).content.decode()
+    for url in (
+        admin_url(Ticket, "changelist"),
+        admin_url(Ticket, "change", ticket.pk),
+        admin_url(ProgressLink, "changelist"),
+        admin_url(ProgressLink, "change", link.pk),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert token not in page
+        assert link.token_hash not in page
 
 
 @pytest.mark.parametrize("model", [TicketEvent, DelayLevelChange], ids=label)

@@ -45,6 +45,7 @@ from rest_framework.authtoken.models import Token, TokenProxy
 
 from core.models import Heartbeat
 from core.roles import INTEGRATION
+from portal.links import PortalLinks, hash_token
 from tests import factories
 from tests.test_admin import BUILDERS
 from tickets.models import Macro, SatisfactionSurvey, Ticket
@@ -93,7 +94,8 @@ class World:
     own_ticket: Ticket  # in the agent's team
     other_ticket: Ticket  # in another team, with its own customer and shipment
     macro: Macro
-    survey: SatisfactionSurvey
+    progress_token: str  # a progress link's token for own_ticket, as a notice carries it
+    survey_token: str  # an old survey link's token (before the survey moved to the page)
 
     def incident(self):
         return factories.IncidentFactory()  # a fresh one: resolving it is a one-way trip
@@ -114,15 +116,24 @@ def build_world() -> World:
         ),
         "integration": integration,
     }
+    own_ticket = factories.TicketFactory(team=team_a)
+    minted = PortalLinks().mint([own_ticket.pk], now=timezone.now())[own_ticket.pk]
+    progress_token = minted.url.rstrip("/").rsplit("/", 1)[1]
+    SatisfactionSurvey.objects.create(
+        ticket=own_ticket,
+        resolved_at=timezone.now(),
+        legacy_token_hash=hash_token("matrix-old-survey-token"),
+    )
     return World(
         users=users,
         token=Token.objects.create(user=integration).key,
-        own_ticket=factories.TicketFactory(team=team_a),
+        own_ticket=own_ticket,
         other_ticket=factories.TicketFactory(team=team_b),
         macro=Macro.objects.create(
             slug="matrix-macro", language="en", title="Delay", body="Hello {customer_name}"
         ),
-        survey=SatisfactionSurvey.objects.create(ticket=factories.TicketFactory(team=team_a)),
+        progress_token=progress_token,
+        survey_token="matrix-old-survey-token",
     )
 
 
@@ -174,7 +185,8 @@ class Route:
     """Where a route sits in the matrix.
 
     area: `public`, `home`, `console`, `supervisor`, `api`, `api_supervisor` (an API action
-    for supervisors only) or `signed`.
+    for supervisors only), `signed` or `customer` (a case page: only the browser that opened
+    its link, whatever the role).
     params: the path parameters it may take, from the world and the ticket asked about.
     scoped: answers about one ticket (or its customer) and follows the agent's team scope.
     """
@@ -229,7 +241,21 @@ ROUTES: dict[str, Route] = {
     "admin/login/": Route("public"),  # the admin's login form, rate limited (core.login)
     "api-schema": Route("public"),
     "api-docs": Route("public"),
-    "notifications:survey": Route("public", lambda w, t: {"token": w.survey.token}),
+    # The customer's ways in: a link's token, the lookup form, an old survey link. Each
+    # answers alike whoever is logged in (a redirect into the case, or the form).
+    "portal:lookup": Route("public"),
+    "portal:language": Route("public"),
+    "portal:exchange": Route("public", lambda w, t: {"token": w.progress_token}),
+    "portal:legacy_survey": Route("public", lambda w, t: {"token": w.survey_token}),
+    # The case pages: only a browser that opened the case's link; no role opens them.
+    "portal:case": Route("customer", _ticket),
+    "portal:reply": Route("customer", _ticket),
+    "portal:remedy": Route("customer", _ticket),
+    "portal:preferences": Route("customer", _ticket),
+    "portal:survey": Route("customer", _ticket),
+    # The ticket page's progress-link panel and revoking the links: agents in scope.
+    "portal:link_panel": TICKET_PAGE,
+    "portal:link_revoke": TICKET_PAGE,
     "tickets:console": Route("console"),
     "tickets:console_counts": Route("console"),
     "tickets:ticket_detail": TICKET_PAGE,
@@ -297,6 +323,8 @@ def expected(route: Route, role: str, *, cross_team: bool = False) -> frozenset[
         return OK | LOGIN if route.lands_on_login else OK
     if area == "signed":
         return UNSIGNED
+    if area == "customer":
+        return NOT_FOUND
     if role == "anonymous":
         return NO_CREDENTIALS if area in {"api", "api_supervisor"} else LOGIN
     if area == "home":
@@ -415,6 +443,7 @@ NEVER = {
     "compensation.SeniorCall",
     "notifications.Notification",
     "tickets.SatisfactionSurvey",
+    "portal.ProgressLink",
     "authtoken.TokenProxy",  # API credentials: superusers only
 }
 OPERATOR_CANNOT_ADD = {"tickets.PriorityRule"}  # a fixed tier x severity grid
@@ -435,6 +464,8 @@ HISTORY = {
     "compensation.LoyaltyEntry",
     "compensation.Reshipment",
     "compensation.SeniorCall",
+    # Progress links: made for notices, revoked from the ticket page (portal).
+    "portal.ProgressLink",
 }
 # Never typed in, by anyone: services create them (or, for axes, the login).
 NEVER_ADDED = HISTORY | {

@@ -14,7 +14,6 @@ from core.admin_utils import (
     choice_list_field,
     choice_rank,
     clean_time_zone,
-    mask_secret,
 )
 from core.inputs import parse_id
 from core.models import Language
@@ -399,8 +398,6 @@ class TicketAdmin(admin.ModelAdmin):
         "last_agent_update_at",
         "solved_at",
         "closed_at",
-        "masked_access_token",
-        "access_token_expires_at",
         "created_at",
         "updated_at",
     )
@@ -434,7 +431,6 @@ class TicketAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        (_("Progress link"), {"fields": ("masked_access_token", "access_token_expires_at")}),
     )
     inlines = (SLATimerInline, TicketEventInline, MessageInline)
 
@@ -458,11 +454,6 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.display(description=_("ticket"), ordering="pk")
     def reference(self, obj: Ticket) -> str:
         return obj.reference if obj.pk else "-"
-
-    @admin.display(description=_("progress link token"))
-    def masked_access_token(self, obj: Ticket) -> str:
-        # The token is the customer's only credential for the progress page.
-        return mask_secret(obj.access_token)
 
 
 @admin.register(Message)
@@ -561,28 +552,39 @@ class MacroAdmin(TranslationAdmin):
 
 @admin.register(SatisfactionSurvey)
 class SatisfactionSurveyAdmin(admin.ModelAdmin):
-    list_display = ("ticket", "rating", "sent_at", "answered_at", "short_comment")
-    list_filter = ("rating", ("answered_at", admin.EmptyFieldListFilter))
-    list_select_related = ("ticket",)
+    list_display = (
+        "ticket",
+        "resolved_at",
+        "agent",
+        "rating",
+        "reason",
+        "answered_at",
+        "short_comment",
+    )
+    list_filter = ("rating", "reason", ("answered_at", admin.EmptyFieldListFilter))
+    list_select_related = ("ticket", "agent")
     search_fields = ("ticket__id__exact", "comment")
     search_help_text = _("Ticket number or words of the comment.")
     date_hierarchy = "created_at"
     show_full_result_count = False
     raw_id_fields = ("ticket",)
-    # The customer's answer, and the link token that is their credential for it.
+    # The customer's answer: theirs, not ours to change.
     readonly_fields = (
-        "masked_token",
+        "resolved_at",
+        "agent",
         "sent_at",
         "rating",
+        "reason",
         "comment",
         "answered_at",
+        "edited_at",
         "created_at",
         "updated_at",
     )
     fields = ("ticket",) + readonly_fields
 
     def has_add_permission(self, request) -> bool:
-        # A survey is opened when its ticket is solved, which makes its token.
+        # A survey is opened when its ticket is solved.
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -592,10 +594,6 @@ class SatisfactionSurveyAdmin(admin.ModelAdmin):
         if obj is not None:
             return ("ticket",) + self.readonly_fields
         return self.readonly_fields
-
-    @admin.display(description=_("token"))
-    def masked_token(self, obj: SatisfactionSurvey) -> str:
-        return mask_secret(obj.token)
 
     @admin.display(description=_("comment"))
     def short_comment(self, obj: SatisfactionSurvey) -> str:

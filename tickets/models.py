@@ -14,8 +14,14 @@ from shipments.models import Shipment
 
 
 def new_access_token() -> str:
-    # 32 random bytes: the customer progress link is the only credential, so it is unguessable.
+    # Old migrations name it (tickets 0001): a ticket once held its progress link token in
+    # clear. The portal app now keeps links, as hashes.
     return secrets.token_urlsafe(32)
+
+
+def new_survey_token() -> str:
+    # Old migrations name it (notifications 0001, tickets 0007).
+    return secrets.token_urlsafe(24)
 
 
 class BusinessCalendar(TimeStampedModel):
@@ -484,12 +490,6 @@ class Ticket(TimeStampedModel):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     is_escalated = models.BooleanField(_("escalated"), default=False)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
-    access_token = models.CharField(
-        _("progress link token"), max_length=64, unique=True, default=new_access_token
-    )
-    access_token_expires_at = models.DateTimeField(
-        _("progress link expires"), null=True, blank=True
-    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -656,6 +656,7 @@ class TicketEventKind(models.TextChoices):
     COMPENSATION_ISSUED = "compensation_issued", _("Remedy issued")
     NOTIFICATION_SENT = "notification_sent", _("Customer notified")
     SURVEY_ANSWERED = "survey_answered", _("Satisfaction rated")
+    LINK_REVOKED = "link_revoked", _("Progress links revoked")
 
 
 class TicketEvent(models.Model):
@@ -839,27 +840,55 @@ class Macro(TimeStampedModel):
         return f"{self.title} ({self.language})"
 
 
-def new_survey_token() -> str:
-    return secrets.token_urlsafe(24)
+class SurveyReason(models.TextChoices):
+    """Why a customer who rated 2 or less was unhappy (asked on the survey form)."""
+
+    LATE = "late", _("My parcel was late")
+    NO_INFORMATION = "no_information", _("I was not kept informed")
+    REMEDY_UNFAIR = "remedy_unfair", _("The remedy was not fair")
+    AGENT_UNHELPFUL = "agent_unhelpful", _("The agent was not helpful")
+    OTHER = "other", _("Something else")
 
 
 class SatisfactionSurvey(TimeStampedModel):
-    """After resolution: the customer's rating of 1-5 and a comment.
+    """After a resolution: the customer's rating of 1-5, a comment and, for a low rating, why.
 
-    The rating is a fact about the ticket (the ticket page, the agent scorecard and the KPIs read
-    it), so the model lives with tickets; notifications only sends the survey notice (and marks
-    `sent_at`). Its table and constraint names date from when it lived in notifications
-    (tickets migration 0007 moved it without copying a row).
+    One per resolution of a ticket (a ticket reopened and solved again asks again), answered
+    once and editable for SURVEY_EDIT_DAYS, closed unanswered SURVEY_CLOSE_DAYS after the
+    resolution. The rating is a fact about the ticket (the ticket page, the agent scorecard
+    through `agent`, the KPIs read it), so the model lives with tickets; notifications only
+    sends the survey notice (and marks `sent_at`), and the customer answers on the progress page
+    (portal). Its table and constraint names date from when it lived in notifications (tickets
+    migration 0007 moved it without copying a row).
+
+    `legacy_token_hash`: surveys sent before the progress page had a link of their own,
+    /survey/<token>/; the token's SHA-256 keeps those links working (portal redirects them).
     """
 
-    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="survey")
-    token = models.CharField(_("token"), max_length=64, unique=True, default=new_survey_token)
+    Reason = SurveyReason
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="surveys")
+    resolved_at = models.DateTimeField(_("resolved at"))
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agent"),
+        help_text=_("Who had the ticket when it was solved: the rating counts on their scorecard."),
+    )
+    legacy_token_hash = models.CharField(
+        _("old survey link (hash)"), max_length=64, unique=True, null=True, blank=True
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     rating = models.PositiveSmallIntegerField(
         _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
+    reason = models.CharField(_("reason"), max_length=16, choices=SurveyReason.choices, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    edited_at = models.DateTimeField(_("changed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("satisfaction survey")
@@ -873,4 +902,23 @@ class SatisfactionSurvey(TimeStampedModel):
                 condition=Q(rating__isnull=True) | Q(answered_at__isnull=False),
                 name="notifications_survey_rated_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(reason="") | Q(reason__in=choice_values(SurveyReason)),
+                name="tickets_survey_reason_valid",
+            ),
+            # One survey per resolution.
+            models.UniqueConstraint(
+                fields=["ticket", "resolved_at"], name="tickets_survey_one_per_resolution"
+            ),
         ]
+        indexes = [
+            # Agent scorecard: an agent's ratings by time.
+            models.Index(
+                fields=["agent", "answered_at"],
+                name="tickets_survey_agent_idx",
+                condition=Q(answered_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Survey of #{self.ticket_id}: {self.rating or '-'}"

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -574,7 +576,10 @@ def _change_status(ticket: Ticket, status: str, *, actor, at: dt.datetime, clock
         met = sla.meet_kinds(ticket, TimerKind.RESOLUTION, at=at, clocks=clocks)
         _record_breaches(ticket, met, at)
         sla.cancel(ticket)
-        survey, _created = SatisfactionSurvey.objects.get_or_create(ticket=ticket)
+        # One survey per resolution, attributed to the agent who had the ticket.
+        survey, _created = SatisfactionSurvey.objects.get_or_create(
+            ticket=ticket, resolved_at=at, defaults={"agent_id": ticket.assignee_id}
+        )
         # Inside the transaction: the survey notice commits with the solve (tickets.signals).
         ticket_solved.send(sender=Ticket, ticket=ticket, survey=survey, at=at)
     elif status == TicketStatus.CLOSED:
@@ -939,29 +944,75 @@ def recompute_team_timers(*, team_id: int, now: dt.datetime | None = None) -> in
 # --- satisfaction ------------------------------------------------------------------------------
 
 
-def survey_answer(
-    *, survey: SatisfactionSurvey, rating: int, comment: str, now: dt.datetime
-) -> bool:
-    """Record the customer's rating once; False when the survey was already answered (nothing
-    changes).
+class SurveyOutcome(StrEnum):
+    RECORDED = "recorded"  # the first answer
+    CHANGED = "changed"  # an answer changed inside the edit window
+    CLOSED = "closed"  # too late: unanswered past the close, or answered past the edit window
 
-    A conditional UPDATE, so two submits racing each other record one answer; the timeline row
-    is written in the same transaction.
+
+def survey_open(survey: SatisfactionSurvey, *, now: dt.datetime) -> bool:
+    """Can the customer answer ``survey`` now (unanswered, not closed)?"""
+    return survey.answered_at is None and now < survey.resolved_at + dt.timedelta(
+        days=settings.SURVEY_CLOSE_DAYS
+    )
+
+
+def survey_editable(survey: SatisfactionSurvey, *, now: dt.datetime) -> bool:
+    """Can the customer still change their answer to ``survey``?"""
+    return survey.answered_at is not None and now < survey.answered_at + dt.timedelta(
+        days=settings.SURVEY_EDIT_DAYS
+    )
+
+
+def survey_answer(
+    *,
+    survey: SatisfactionSurvey,
+    rating: int,
+    comment: str,
+    reason: str = "",
+    now: dt.datetime,
+) -> SurveyOutcome:
+    """Record the customer's answer to ``survey`` (one per resolution), or change it inside the
+    edit window (SURVEY_EDIT_DAYS after the first answer). An unanswered survey closes
+    SURVEY_CLOSE_DAYS after the resolution. Anything else changes nothing: CLOSED.
+
+    A conditional UPDATE, so two submits racing each other record one first answer (the other
+    becomes a change of it, or nothing past the window); the timeline row is written in the
+    same transaction, and `survey_answered` is sent on commit for the first answer and for a
+    change (the KPIs and the scorecard read the row).
     """
+    reason = reason if rating <= 2 else ""
+    edit_from = now - dt.timedelta(days=settings.SURVEY_EDIT_DAYS)
+    close_from = now - dt.timedelta(days=settings.SURVEY_CLOSE_DAYS)
     with transaction.atomic():
-        updated = SatisfactionSurvey.objects.filter(pk=survey.pk, answered_at__isnull=True).update(
-            rating=rating, comment=comment, answered_at=now, updated_at=now
+        rows = SatisfactionSurvey.objects.filter(pk=survey.pk)
+        outcome = SurveyOutcome.RECORDED
+        updated = rows.filter(answered_at__isnull=True, resolved_at__gt=close_from).update(
+            rating=rating, comment=comment, reason=reason, answered_at=now, updated_at=now
         )
         if not updated:
-            return False
-        record_event(survey.ticket, TicketEvent.Kind.SURVEY_ANSWERED, at=now, rating=rating)
+            outcome = SurveyOutcome.CHANGED
+            updated = rows.filter(answered_at__gt=edit_from).update(
+                rating=rating, comment=comment, reason=reason, edited_at=now, updated_at=now
+            )
+        if not updated:
+            survey.refresh_from_db()
+            return SurveyOutcome.CLOSED
+        record_event(
+            survey.ticket,
+            TicketEvent.Kind.SURVEY_ANSWERED,
+            at=now,
+            rating=rating,
+            reason=reason,
+            changed=outcome == SurveyOutcome.CHANGED,
+        )
         transaction.on_commit(
             lambda: survey_answered.send(
                 sender=SatisfactionSurvey, survey=survey, rating=rating, at=now
             )
         )
-    survey.rating, survey.comment, survey.answered_at = rating, comment, now
-    return True
+    survey.refresh_from_db()
+    return outcome
 
 
 __all__ = [
@@ -972,7 +1023,10 @@ __all__ = [
     "record_event",
     "recompute_calendar_timers",
     "recompute_team_timers",
+    "SurveyOutcome",
     "survey_answer",
+    "survey_editable",
+    "survey_open",
     "ticket_add_customer_message",
     "ticket_add_note",
     "ticket_assign",

@@ -20,12 +20,14 @@ ticket_replied  inside the transaction.  sender Ticket; ticket, message, body, c
     `reply:<message id>`), so a reply and its notice commit together.
 
 ticket_solved   inside the transaction.  sender Ticket; ticket, survey, at.
-    The ticket was set to solved; `survey` is its SatisfactionSurvey (one per ticket, opened
-    with the first solve). Listener: notifications queues the survey notice (dedupe key
-    `survey:<ticket id>`), sent a little later so the customer reads the solution first.
+    The ticket was set to solved; `survey` is this resolution's SatisfactionSurvey (one per
+    resolution: a ticket reopened and solved again is asked again). Listener: notifications
+    queues the survey notice (dedupe key `survey:<survey id>`), sent SURVEY_DELAY_HOURS later so
+    the customer reads the solution first.
 
 survey_answered  on commit.  sender SatisfactionSurvey; survey, rating, at.
-    The customer rated the service (once per survey). No listener yet: KPIs read the rows.
+    The customer rated the service, or changed their rating inside the edit window (on the
+    progress page, portal). No listener yet: KPIs and the agent scorecard read the rows.
 """
 
 from django.dispatch import Signal

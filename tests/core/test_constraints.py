@@ -190,8 +190,12 @@ def test_a_suppressed_notification_says_why():
 def test_satisfaction_ratings_are_one_to_five():
     ticket = factories.TicketFactory(status="solved", solved_at=timezone.now())
     with rejected(), transaction.atomic():
-        SatisfactionSurvey.objects.create(ticket=ticket, rating=6, answered_at=timezone.now())
-    SatisfactionSurvey.objects.create(ticket=ticket, rating=5, answered_at=timezone.now())
+        SatisfactionSurvey.objects.create(
+            ticket=ticket, resolved_at=timezone.now(), rating=6, answered_at=timezone.now()
+        )
+    SatisfactionSurvey.objects.create(
+        ticket=ticket, resolved_at=timezone.now(), rating=5, answered_at=timezone.now()
+    )
 
 
 def test_a_level_change_must_change_the_level():
@@ -210,3 +214,14 @@ def test_customer_quiet_hours_come_in_pairs():
     with rejected(), transaction.atomic():
         factories.CustomerFactory(quiet_hours_start=dt.time(22))
     factories.CustomerFactory(quiet_hours_start=dt.time(22), quiet_hours_end=dt.time(7))
+
+
+def test_a_survey_is_one_per_resolution_with_a_known_reason():
+    ticket = factories.TicketFactory(status="solved", solved_at=timezone.now())
+    with rejected(), transaction.atomic():
+        SatisfactionSurvey.objects.create(
+            ticket=ticket, resolved_at=ticket.solved_at, reason="bored"
+        )
+    SatisfactionSurvey.objects.create(ticket=ticket, resolved_at=ticket.solved_at, reason="late")
+    with rejected(), transaction.atomic():
+        SatisfactionSurvey.objects.create(ticket=ticket, resolved_at=ticket.solved_at)

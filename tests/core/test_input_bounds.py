@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from core.inputs import ID_MAX, IdConverter, clean_search, parse_id, parse_page
+from portal.links import PortalLinks, hash_token
 from tests import factories
 from tickets.models import Macro, SatisfactionSurvey
 
@@ -122,19 +123,26 @@ def test_the_id_converter_refuses_what_the_database_cannot_hold():
 
 
 @pytest.fixture
-def world(db):
-    """One of each thing a route can name, seen by a superuser (every scope, every page)."""
+def world(db, no_rate_limits):
+    """One of each thing a route can name, seen by a superuser (every scope, every page) whose
+    browser also opened the ticket's progress link (the customer's pages)."""
     user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    ticket = factories.TicketFactory()
+    ticket = factories.TicketFactory(status="solved", solved_at=timezone.now())
     incident = factories.IncidentFactory(carrier=ticket.shipment.carrier)
-    survey = SatisfactionSurvey.objects.create(ticket=ticket, sent_at=timezone.now())
+    SatisfactionSurvey.objects.create(
+        ticket=ticket,
+        resolved_at=timezone.now(),
+        sent_at=timezone.now(),
+        legacy_token_hash=hash_token("an-old-survey-token"),
+    )
+    link = PortalLinks().mint([ticket.pk], now=timezone.now())[ticket.pk]
     macro = Macro.objects.create(slug="hello", language="en", title="Hello", body="Hello")
     offer = factories.CompensationOfferFactory(ticket=ticket, status="pending_approval")
     return {
         "user": user,
         "ticket": ticket,
         "incident": incident,
-        "survey": survey,
+        "progress_token": link.url.rstrip("/").rsplit("/", 1)[1],
         "macro": macro,
         "offer": offer,
     }
@@ -155,7 +163,9 @@ def _samples(world) -> dict[str, str]:
         # (before the offers' prefix, which also starts these routes)
         "supervisor/approvals/incidents/:public_id": str(world["incident"].public_id),
         "supervisor/approvals/:public_id": str(world["offer"].public_id),
-        "survey/:token": world["survey"].token,
+        "survey/:token": "an-old-survey-token",
+        "t/case/:public_id": str(ticket.public_id),
+        "t/:token": world["progress_token"],
         "api/v1/tickets/:id": str(ticket.public_id),
         # No offer has this id: these routes read no query parameter, and the path test's
         # answer is the 404 anyway (the API's own tests: tests/compensation/test_api.py).
@@ -236,6 +246,7 @@ class _ReadKeys:
 def _client(world) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(world["user"])
+    assert client.get(f"/t/{world['progress_token']}/").status_code == 302
     return client
 
 

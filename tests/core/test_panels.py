@@ -66,6 +66,7 @@ def test_the_apps_fill_the_slots_of_the_pages_below_them():
     assert [p.url_name for p in panels.panels("ticket.sidebar")] == [
         "compensation:ticket_panel",
         "notifications:ticket_history",
+        "portal:link_panel",
     ]
     assert [p.url_name for p in panels.panels("shipment.main")] == ["tickets:shipment_tickets"]
 

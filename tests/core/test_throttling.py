@@ -33,10 +33,10 @@ from core.ratelimit import (
     shared_cache_check,
     wait_seconds,
 )
+from portal.links import PortalLinks
 from shipments.ingest import webhook_signature
 from shipments.models import CarrierStatusMapping
 from tests import factories
-from tickets.models import SatisfactionSurvey
 
 pytestmark = pytest.mark.django_db
 
@@ -286,46 +286,51 @@ def test_the_admin_login_shares_the_login_limit(client, agent, settings):
 
 
 @pytest.fixture
-def survey():
+def progress_url(db):
+    """The path of a customer's progress link (portal), as a notice carries it."""
     customer = factories.CustomerFactory(language="en")
-    ticket = factories.TicketFactory(customer=customer, status="solved", solved_at=NOW)
-    return SatisfactionSurvey.objects.create(ticket=ticket, sent_at=NOW)
+    ticket = factories.TicketFactory(customer=customer)
+    url = PortalLinks().mint([ticket.pk], now=timezone.now())[ticket.pk].url
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
-def test_the_survey_link_is_limited_per_address(client, survey, settings, frozen):
+def test_the_progress_link_is_limited_per_address_and_recovers(
+    client, progress_url, settings, frozen
+):
     settings.RATELIMIT_PUBLIC_LINK = "2/m"
-    url = reverse("notifications:survey", args=[survey.token])
     for _ in range(2):
-        assert client.get(url, REMOTE_ADDR=HERE).status_code == 200
+        assert client.get(progress_url, REMOTE_ADDR=HERE).status_code == 302
 
-    response = client.get(url, REMOTE_ADDR=HERE)
+    response = client.get(progress_url, REMOTE_ADDR=HERE)
 
     body = response.content.decode()
     assert response.status_code == 429
-    assert "Too many requests" in body
+    assert "Too many requests" in body and "Try again in 1 minute." in body
     assert "data-staff-nav" not in body and 'class="mainnav"' not in body
-    assert client.get(url, REMOTE_ADDR=ELSEWHERE).status_code == 200
+    assert client.get(progress_url, REMOTE_ADDR=ELSEWHERE).status_code == 302
     assert_window_resets_after_retry_after(
-        frozen, response, lambda: client.get(url, REMOTE_ADDR=HERE)
+        frozen, response, lambda: client.get(progress_url, REMOTE_ADDR=HERE)
     )
 
 
-def test_guessing_survey_tokens_is_limited_too(client, settings):
+def test_guessing_link_tokens_is_limited_too(client, settings):
     settings.RATELIMIT_PUBLIC_LINK = "2/m"
     for token in ("guess-1", "guess-2"):
-        assert client.get(f"/survey/{token}/", REMOTE_ADDR=HERE).status_code == 404
+        assert client.get(f"/t/{token}/", REMOTE_ADDR=HERE).status_code == 404
 
-    assert client.get("/survey/guess-3/", REMOTE_ADDR=HERE).status_code == 429
+    assert client.get("/t/guess-3/", REMOTE_ADDR=HERE).status_code == 429
+    # Old survey links and the lookup form count against the same limit.
+    assert client.get("/survey/guess-4/", REMOTE_ADDR=HERE).status_code == 429
+    assert client.post("/t/", {"reference": "1", "proof": "x"}, REMOTE_ADDR=HERE).status_code == 429
 
 
 def test_a_staff_user_throttled_on_a_customer_page_sees_no_staff_navigation(
-    agent_client, survey, settings
+    agent_client, progress_url, settings
 ):
     settings.RATELIMIT_PUBLIC_LINK = "1/m"
-    url = reverse("notifications:survey", args=[survey.token])
-    agent_client.get(url)
+    agent_client.get(progress_url)
 
-    body = agent_client.get(url).content.decode()
+    body = agent_client.get(progress_url).content.decode()
 
     assert "Console" not in body
     assert "data-staff-nav" not in body

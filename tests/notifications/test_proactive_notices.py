@@ -262,20 +262,32 @@ def test_a_reply_logged_for_a_phone_call_sends_nothing(agent):
     assert not Notification.objects.exists()
 
 
-def test_solving_a_ticket_queues_one_survey_two_hours_later(agent):
+def test_solving_a_ticket_queues_one_survey_a_day_later(agent):
     from tickets.services import ticket_change_status
 
     ticket = factories.TicketFactory()
     ticket_change_status(ticket=ticket, actor=agent, status="solved", now=NOW)
 
-    survey = SatisfactionSurvey.objects.get(ticket=ticket)
+    assert SatisfactionSurvey.objects.filter(ticket=ticket).exists()
     notice = Notification.objects.get(kind="survey")
-    assert notice.next_attempt_at == NOW + 2 * HOUR
-    assert notice.context["survey_link"].endswith(f"/survey/{survey.token}/")
+    assert notice.next_attempt_at == NOW + DAY  # SURVEY_DELAY_HOURS, 24 by default
+    # Its link is made when it is sent: the survey section of the progress page.
+    assert "survey_link" not in notice.context
 
     ticket_change_status(ticket=ticket, actor=agent, status="open", now=NOW + HOUR)
     ticket_change_status(ticket=ticket, actor=agent, status="solved", now=NOW + 2 * HOUR)
-    assert Notification.objects.filter(kind="survey").count() == 1
+    # The second resolution has its own survey; only its notice is still to go out.
+    assert Notification.objects.filter(kind="survey", status="pending").count() == 1
+
+
+def test_the_survey_delay_is_read_from_the_settings_when_a_ticket_is_solved(agent, settings):
+    from tickets.services import ticket_change_status
+
+    settings.SURVEY_DELAY_HOURS = 5
+    ticket = factories.TicketFactory()
+    ticket_change_status(ticket=ticket, actor=agent, status="solved", now=NOW)
+
+    assert Notification.objects.get(kind="survey").next_attempt_at == NOW + 5 * HOUR
 
 
 def test_a_survey_for_a_ticket_reopened_meanwhile_is_suppressed(recording, agent):
@@ -285,21 +297,28 @@ def test_a_survey_for_a_ticket_reopened_meanwhile_is_suppressed(recording, agent
     ticket_change_status(ticket=ticket, actor=agent, status="solved", now=NOW)
     ticket_change_status(ticket=ticket, actor=agent, status="open", now=NOW + HOUR)
 
-    dispatch.dispatch_pass(now=NOW + 3 * HOUR)
+    dispatch.dispatch_pass(now=NOW + DAY + HOUR)
 
     notice = Notification.objects.get(kind="survey")
     assert notice.status == Status.SUPPRESSED
     assert "reopened" in notice.suppressed_reason
 
 
-def test_a_sent_survey_marks_the_survey_sent(recording, agent):
+def test_a_sent_survey_marks_the_survey_sent_and_links_to_the_progress_pages_survey(
+    recording, agent, progress_links
+):
     from tickets.services import ticket_change_status
 
     ticket = factories.TicketFactory()
     ticket_change_status(ticket=ticket, actor=agent, status="solved", now=NOW)
-    dispatch.dispatch_pass(now=NOW + 3 * HOUR)
-    assert SatisfactionSurvey.objects.get(ticket=ticket).sent_at == NOW + 3 * HOUR
-    assert "/survey/" in mail.outbox[0].body
+    dispatch.dispatch_pass(now=NOW + DAY + HOUR)
+
+    assert SatisfactionSurvey.objects.get(ticket=ticket).sent_at == NOW + DAY + HOUR
+    link = progress_links.link_of(ticket.pk)
+    assert f"{link.url}#survey" in mail.outbox[0].body
+    notice = Notification.objects.get(kind="survey")
+    assert f"{link.redacted_url}#survey" in notice.body
+    assert link.url not in notice.body
 
 
 def test_remedy_notices_describe_the_remedy_in_the_customers_language(recording):

@@ -80,14 +80,17 @@ def test_tickets_work_without_notifications(agent, without_notifications):
     assert not Notification.objects.exists()
 
 
-def test_solving_twice_queues_one_survey_notice(agent):
+def test_solving_twice_sends_only_the_latest_resolutions_survey(agent):
     ticket = factories.TicketFactory(status=TicketStatus.OPEN)
     ticket_change_status(ticket=ticket, actor=agent, status="solved")
     ticket_change_status(ticket=Ticket.objects.get(pk=ticket.pk), actor=agent, status="open")
     ticket_change_status(ticket=Ticket.objects.get(pk=ticket.pk), actor=agent, status="solved")
 
-    assert SatisfactionSurvey.objects.filter(ticket=ticket).count() == 1
-    assert Notification.objects.filter(kind=NoticeKind.SURVEY, ticket=ticket).count() == 1
+    # One survey notice per resolution; the older one, not sent yet, is replaced.
+    notices = Notification.objects.filter(kind=NoticeKind.SURVEY, ticket=ticket).order_by("pk")
+    assert [n.status for n in notices] == ["suppressed", "pending"]
+    assert "solved again" in notices[0].suppressed_reason
+    assert len({n.dedupe_key for n in notices}) == 2
 
 
 def test_a_delivered_signal_twice_writes_one_notice():

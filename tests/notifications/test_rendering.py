@@ -12,6 +12,7 @@ from django.template import engines
 from django.utils import translation
 from django.utils.safestring import SafeData
 
+from notifications.links import MintedLink
 from notifications.models import NoticeKind, Notification, NotificationTemplate
 from notifications.rendering import (
     PLACEHOLDERS,
@@ -109,6 +110,17 @@ def as_dispatched(notification: Notification) -> Notification:
     ).get(pk=notification.pk)
 
 
+def minted(ticket, *, link_id: int = 7) -> MintedLink:
+    """A progress link as the portal mints it: the token in clear in `url` only."""
+    token = f"tok{ticket.pk}-" + "S3cr3t" * 6
+    return MintedLink(
+        id=link_id,
+        ticket_id=ticket.pk,
+        url=f"https://help.shop.example/t/{token}/",
+        redacted_url="https://help.shop.example/t/tok…/",
+    )
+
+
 def template(**fields) -> NotificationTemplate:
     defaults = {"kind": "delay_notice", "channel": "email", "language": "en", "subject": "S"}
     return NotificationTemplate(pk=fields.pop("pk", 1), **{**defaults, **fields})
@@ -132,11 +144,11 @@ def test_every_kind_renders_in_both_languages_on_every_channel(book, kind, chann
         context={
             "remedy": "a coupon worth 10.00 EUR",
             "reply": "Your parcel is on the next truck.",
-            "survey_link": "https://example.test/survey/abc/",
         },
     )
+    link = minted(notice.ticket)
 
-    rendered = render_notice(as_dispatched(notice), book=book, now=NOW)
+    rendered = render_notice(as_dispatched(notice), book=book, now=NOW, link=link)
 
     assert isinstance(rendered, Rendered)
     assert rendered.language == language
@@ -148,16 +160,21 @@ def test_every_kind_renders_in_both_languages_on_every_channel(book, kind, chann
     assert bool(rendered.subject) == (channel != "sms")
     assert (rendered.sms_segments > 0) == (channel == "sms")
     assert not isinstance(rendered.body, SafeData)
-    if channel != "push":
-        link = f"/t/{notice.ticket.access_token}/"
-        assert link in rendered.body or "survey/abc" in rendered.body
+    # Every notice links to the progress page (the survey to its survey section) ...
+    assert link.url in rendered.body
+    if kind == NoticeKind.SURVEY:
+        assert f"{link.url}#survey" in rendered.body
+    # ... and the copy kept for agents shows the link redacted.
+    assert link.url not in rendered.stored_subject + rendered.stored_body
+    assert rendered.stored_body == rendered.body.replace(link.url, link.redacted_url)
 
 
 def test_a_delay_email_tells_everything_the_domain_asks_for(book, settings):
     settings.SITE_URL = "https://help.shop.example"
     notice = make_notice(context={"remedy": "a coupon worth 10.00 EUR"})
+    link = minted(notice.ticket)
 
-    rendered = render_notice(as_dispatched(notice), book=book, now=NOW)
+    rendered = render_notice(as_dispatched(notice), book=book, now=NOW, link=link)
 
     assert rendered.subject == "Your order ORD-0042 is delayed"
     for fact in (
@@ -170,7 +187,7 @@ def test_a_delay_email_tells_everything_the_domain_asks_for(book, settings):
         "What we are doing: We are in touch with the carrier's customs team",
         "we would like to offer you a coupon worth 10.00 EUR.",
         "Carrier: DHL, tracking number TRK000042",
-        f"https://help.shop.example/t/{notice.ticket.access_token}/",
+        f"Follow your parcel at any time: {link.url}",
         "reply to this email",
     ):
         assert fact in rendered.body
@@ -294,9 +311,10 @@ def test_notice_context_reads_the_loaded_rows_without_a_query(django_assert_num_
 
 def test_render_notice_makes_no_query_either(book, django_assert_num_queries):
     notice = as_dispatched(make_notice(context={"remedy": "a coupon"}))
+    link = minted(notice.ticket)
 
     with django_assert_num_queries(0):
-        render_notice(notice, book=book, now=NOW)
+        render_notice(notice, book=book, now=NOW, link=link)
 
 
 def test_every_placeholder_has_its_value(settings):
@@ -307,11 +325,12 @@ def test_every_placeholder_has_its_value(settings):
     notice = make_notice(
         incident=incident,
         delay_level="red",
-        context={"remedy": "a free upgrade", "reply": "On its way.", "survey_link": "https://s/1"},
+        context={"remedy": "a free upgrade", "reply": "On its way."},
     )
     notice.level = "red"
+    link = minted(notice.ticket)
 
-    context = notice_context(notice, now=NOW)
+    context = notice_context(notice, now=NOW, link=link)
 
     assert context == {
         "customer_name": "Carla Customer",
@@ -326,10 +345,11 @@ def test_every_placeholder_has_its_value(settings):
         "customs asks for straight away. A member of our team is following your parcel "
         "personally.",
         "remedy": "a free upgrade",
-        "progress_link": f"https://help.shop.example/t/{notice.ticket.access_token}/",
+        "progress_url": link.url,
+        "progress_link": link.url,  # the old name, same value
         "incident": "A strike at the port of Rotterdam.",
         "reply": "On its way.",
-        "survey_link": "https://s/1",
+        "survey_link": f"{link.url}#survey",
     }
 
 
@@ -344,7 +364,15 @@ def test_a_notice_without_shipment_or_ticket_reads_sensibly_never_none():
     assert context["status"] == "not reported yet"
     assert context["cause"] == "still being checked with the carrier"
     assert context["order_number"] == "—"
-    for name in ("progress_link", "location", "incident", "remedy", "reply", "survey_link"):
+    for name in (
+        "progress_url",
+        "progress_link",
+        "location",
+        "incident",
+        "remedy",
+        "reply",
+        "survey_link",
+    ):
         assert context[name] == "", name
     assert "None" not in "".join(context.values())
 
@@ -389,28 +417,91 @@ def test_the_cause_falls_back_to_the_carriers_then_the_incidents():
     assert notice_context(notice, now=NOW)["cause"] == "port congestion or a strike"
 
 
-def test_without_a_ticket_the_link_is_the_carriers_tracking_page_filled_safely():
-    notice = make_notice(with_ticket=False)
+@pytest.mark.parametrize("with_ticket", [False, True])
+def test_without_a_minted_link_the_link_is_the_carriers_tracking_page_filled_safely(with_ticket):
+    notice = make_notice(with_ticket=with_ticket)
     carrier = notice.shipment.carrier
 
-    assert notice_context(notice, now=NOW)["progress_link"] == (
-        "https://track.example/dhl?id=TRK000042"
+    context = notice_context(notice, now=NOW)
+    assert (
+        context["progress_url"]
+        == context["progress_link"]
+        == ("https://track.example/dhl?id=TRK000042")
     )
+    assert context["survey_link"] == ""  # the survey is a section of the progress page
 
     carrier.tracking_url_template = "https://t.example/{tracking_number.__class__}/{0}"
-    assert notice_context(notice, now=NOW)["progress_link"] == (
+    assert notice_context(notice, now=NOW)["progress_url"] == (
         "https://t.example/{tracking_number.__class__}/{0}"
     )
 
 
-def test_an_explicit_ticket_wins_over_the_notices(settings):
-    settings.SITE_URL = "https://help.shop.example"
+def test_a_minted_link_wins_over_the_carriers_tracking_page():
+    notice = make_notice()
+    link = minted(notice.ticket)
+
+    context = notice_context(notice, now=NOW, link=link)
+
+    assert context["progress_url"] == context["progress_link"] == link.url
+    assert context["survey_link"] == f"{link.url}#survey"
+
+
+def test_an_old_survey_notices_queued_link_is_ignored_for_the_computed_one(book):
+    notice = make_notice(kind="survey", context={"survey_link": "https://old.example/survey/x/"})
+    link = minted(notice.ticket)
+
+    assert notice_context(notice, now=NOW)["survey_link"] == ""
+    rendered = render_notice(as_dispatched(notice), book=book, now=NOW, link=link)
+    assert f"Rate us from 1 to 5: {link.url}#survey" in rendered.body
+    assert "old.example" not in rendered.body
+
+
+def test_the_old_name_progress_link_renders_like_progress_url():
+    notice = make_notice()
+    link = minted(notice.ticket)
+    book = TemplateBook(
+        [template(subject="{progress_link}", body="Old: {progress_link}\nNew: {progress_url}")]
+    )
+
+    rendered = render_notice(notice, book=book, now=NOW, link=link)
+
+    assert rendered.body == f"Old: {link.url}\nNew: {link.url}"
+    assert rendered.subject == link.url
+
+
+# ---- The copy kept for agents --------------------------------------------------------------
+
+
+def test_the_stored_text_shows_the_link_redacted_and_the_sent_text_the_token():
+    notice = make_notice(kind="survey")
+    link = minted(notice.ticket)
+    book = TemplateBook(
+        [
+            template(
+                kind="survey",
+                subject="Your case {progress_url}",
+                body="Hi {customer_name}\nCase: {progress_url}\nRate: {survey_link}",
+            )
+        ]
+    )
+
+    rendered = render_notice(notice, book=book, now=NOW, link=link)
+
+    assert rendered.subject == f"Your case {link.url}"
+    assert rendered.body == f"Hi Carla Customer\nCase: {link.url}\nRate: {link.url}#survey"
+    assert rendered.stored_subject == f"Your case {link.redacted_url}"
+    assert rendered.stored_body == (
+        f"Hi Carla Customer\nCase: {link.redacted_url}\nRate: {link.redacted_url}#survey"
+    )
+
+
+def test_without_a_minted_link_the_stored_text_is_the_sent_text(book):
     notice = make_notice(with_ticket=False)
-    ticket = factories.TicketFactory(customer=notice.customer, shipment=notice.shipment)
 
-    link = notice_context(notice, now=NOW, ticket=ticket)["progress_link"]
+    rendered = render_notice(as_dispatched(notice), book=book, now=NOW)
 
-    assert link == f"https://help.shop.example/t/{ticket.access_token}/"
+    assert "https://track.example/dhl?id=TRK000042" in rendered.body
+    assert (rendered.stored_subject, rendered.stored_body) == (rendered.subject, rendered.body)
 
 
 def test_the_incident_reads_its_public_explanation_in_the_notices_language():
@@ -553,9 +644,11 @@ def test_default_sms_fit_the_limit_for_a_real_notice(book, settings, language):
             kind=kind,
             channel="sms",
             language=language,
-            context={"remedy": SAMPLE_CONTEXT[language]["remedy"], "survey_link": "https://s/1"},
+            context={"remedy": SAMPLE_CONTEXT[language]["remedy"]},
         )
-        rendered = render_notice(as_dispatched(notice), book=book, now=NOW)
+        link = minted(notice.ticket)
+        rendered = render_notice(as_dispatched(notice), book=book, now=NOW, link=link)
+        assert link.url in rendered.body
         assert rendered.sms_segments <= settings.NOTICE_SMS_MAX_SEGMENTS, (kind, rendered.body)
 
 

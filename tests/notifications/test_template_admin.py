@@ -59,7 +59,10 @@ def test_the_form_offers_no_phone_channel_and_lists_the_placeholders(admin_clien
     form = admin_client.get(ADD_URL).context["adminform"].form
 
     assert "phone" not in {value for value, _label in form.fields["channel"].choices}
-    assert "{survey_link}" in str(form.fields["body"].help_text)
+    help_text = str(form.fields["body"].help_text)
+    assert "{survey_link}" in help_text
+    assert "{progress_url}" in help_text
+    assert "{progress_link}" not in help_text  # the old name: accepted, no longer offered
 
 
 def test_unknown_placeholders_are_refused_by_name(admin_client):
@@ -75,7 +78,16 @@ def test_unknown_placeholders_are_refused_by_name(admin_client):
     assert found["body"][0].startswith(
         "Unknown placeholders: {coupon_code}, {customer_name.__class__}, { settings.X }."
     )
-    assert "{progress_link}" in found["body"][0]  # the message lists what is available
+    assert "{progress_url}" in found["body"][0]  # the message lists what is available
+    assert "{progress_link}" not in found["body"][0]
+
+
+@pytest.mark.parametrize("name", ["progress_url", "progress_link", "survey_link"])
+def test_the_progress_link_is_accepted_by_its_name_and_its_old_name(admin_client, name):
+    response = post(admin_client, body=f"Hello {{customer_name}}\nFollow your case: {{{name}}}")
+
+    assert response.status_code == 302
+    assert NotificationTemplate.objects.get().body.endswith(f"{{{name}}}")
 
 
 @pytest.mark.parametrize("text", ["Order {order_number is late", "Hi {{customer_name}}", "a } b"])
@@ -141,6 +153,20 @@ def test_the_change_page_previews_the_body_with_sample_values(admin_client):
     assert "Remedy: a coupon worth 15.00 EUR for your next order" in page
     assert "1 SMS segment (" in page
     assert "<b>late</b>" not in page
+
+
+def test_the_preview_fills_the_progress_link_with_a_sample(admin_client):
+    template = NotificationTemplate.objects.create(
+        kind="survey",
+        channel="sms",
+        language="en",
+        body="Case: {progress_url}\nRate us: {survey_link}",
+    )
+
+    page = admin_client.get(change_url(template)).content.decode()
+
+    assert "Case: https://help.shop.example/t/" in page
+    assert "#survey" in page
 
 
 def test_the_preview_shows_the_subject_of_an_email(admin_client):

@@ -1,5 +1,8 @@
 """The satisfaction survey moved from notifications to tickets without losing or copying a row
-(tickets/migrations/0007_satisfactionsurvey.py), and its permissions followed it."""
+(tickets/migrations/0007_satisfactionsurvey.py), and its permissions followed it; then its
+link token became a hash (tickets/migrations/0008_progress_links_leave_tickets.py)."""
+
+import hashlib
 
 import pytest
 from django.db import connection
@@ -40,13 +43,16 @@ def test_the_surveys_and_their_grants_move_to_tickets():
         new = migrate(latest())
 
         moved = new.get_model("tickets", "SatisfactionSurvey").objects.get()
-        assert (moved.pk, moved.ticket_id, moved.token, moved.rating, moved.comment) == (
+        assert (moved.pk, moved.ticket_id, moved.rating, moved.comment) == (
             survey.pk,
             ticket.pk,
-            "t0k3n",
             4,
             "Fine",
         )
+        # tickets 0008: the old link's token is kept only as its hash (the portal redirects
+        # old survey links), and the survey belongs to the ticket's resolution.
+        assert moved.legacy_token_hash == hashlib.sha256(b"t0k3n").hexdigest()
+        assert moved.resolved_at == survey.created_at
         assert moved._meta.db_table == "tickets_satisfactionsurvey"
         with connection.cursor() as cursor:
             tables = connection.introspection.table_names(cursor)

@@ -1,0 +1,538 @@
+"""The customer's progress page: `/t/<token>/`, the lookup form `/t/`, the case `/t/case/<id>/`.
+
+Customers have no account. A link from a notice (`exchange`) or the lookup form (`lookup`)
+opens the case in this browser's session (portal.access) and redirects to the case's URL,
+which carries no token. Every answer of these pages is personal: `Cache-Control: private,
+no-store`, `Referrer-Policy: no-referrer` (the token never leaves in a Referer header),
+`X-Robots-Tag: noindex`.
+
+A wrong, retired, revoked or expired token, a case this browser has not opened, and a lookup
+that matches nothing all get the same plain answer, in the same single query: nothing tells a
+guesser which part was wrong. The link and lookup endpoints are rate limited per client address
+in the shared cache (core.ratelimit, RATELIMIT_PUBLIC_LINK), with a "try again in N minutes"
+page past the limit.
+
+Actions (reply, remedy choice, preferences, survey) are plain forms that work without
+JavaScript (POST, then a redirect back to the page's section) and are sent by htmx when it is
+there (the section comes back in place). A form with an error comes back filled in as it was
+sent, with a message at each field (422). Each form carries a one-time submission key, so a
+double click or a resent form does its work once.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+
+from compensation import services as compensation
+from compensation.errors import CompensationError
+from compensation.models import CompensationOffer, OfferStatus
+from core import panels
+from core.middleware import valid_time_zone
+from core.ratelimit import rate_limited
+from customers.models import Customer
+from portal import access, links, selectors
+from portal.csrf import csrf_protect_portal
+from portal.forms import (
+    LookupForm,
+    PreferencesForm,
+    RemedyChoiceForm,
+    ReplyForm,
+    SurveyForm,
+    phone_digits,
+    postal_code,
+)
+from portal.models import LinkKind, ProgressLink
+from tickets.models import SatisfactionSurvey, Ticket
+from tickets.services import SurveyOutcome, TicketActionError, survey_answer
+from tickets.services import ticket_add_customer_message as add_customer_message
+
+# How long a form's submission key is remembered (a resend after this does the work again).
+SUBMISSION_SECONDS = 24 * 3600
+# The lookup form reads at most this many tickets of one order number.
+LOOKUP_CANDIDATES = 20
+# A phone number proves an order when at least this many trailing digits agree.
+PHONE_DIGITS = 7
+
+
+def private(view):
+    """The headers of every portal answer (see the module docstring)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        response["X-Robots-Tag"] = "noindex"
+        patch_vary_headers(response, ("Cookie", "HX-Request"))
+        return response
+
+    return wrapped
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    """The one answer for every link or case that does not open (same page, same status)."""
+    return render(request, "portal/not_found.html", {"plain": True}, status=404)
+
+
+def _first_use(key) -> bool:
+    """True the first time a form's submission key is seen (shared cache: every process)."""
+    if key is None:
+        return True
+    return cache.add(f"portal:submission:{key}", 1, SUBMISSION_SECONDS)
+
+
+def _page_language(request: HttpRequest, customer: Customer) -> str:
+    """The visitor's pick from the language switch (its cookie), else the customer's own."""
+    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
+        return translation.get_language()
+    return customer.language or translation.get_language()
+
+
+def case_view(view=None, *, page: bool = False):
+    """A page or action of one case: the browser must have opened it (else the plain 404);
+    runs in the customer's language and time zone. ``page``: the page itself, which reads
+    only the columns it shows (access.PAGE_COLUMNS); actions get whole rows."""
+    if view is None:
+        return functools.partial(case_view, page=page)
+
+    @functools.wraps(view)
+    def wrapped(request, public_id: UUID, *args, **kwargs):
+        now = timezone.now()
+        link = access.case_link(request, public_id, now=now, page=page)
+        if link is None:
+            return not_found(request)
+        customer = link.ticket.customer
+        language = _page_language(request, customer)
+        zone = zoneinfo.ZoneInfo(
+            valid_time_zone(customer.time_zone) or settings.DEFAULT_DISPLAY_TIME_ZONE
+        )
+        with translation.override(language), timezone.override(zone):
+            request.LANGUAGE_CODE = language
+            return view(request, link, now, *args, **kwargs)
+
+    return private(wrapped)
+
+
+def _case_url(ticket: Ticket, section: str = "") -> str:
+    url = reverse("portal:case", args=[ticket.public_id])
+    return f"{url}#{section}" if section else url
+
+
+def _page(
+    request, link, now, *, forms=None, status=200, section: str = "", note: str = ""
+) -> HttpResponse:
+    """The whole page, or with htmx the one section a form was sent from."""
+    page = selectors.case_page(link, now=now, full=request.GET.get("all") == "1")
+    customer = page.customer
+    context = {
+        "page": page,
+        "ticket": page.ticket,
+        "reply_form": ReplyForm(),
+        "remedy_form": RemedyChoiceForm(),
+        "preferences_form": PreferencesForm(instance=customer),
+        "survey_form": SurveyForm(initial=_survey_initial(page.survey)),
+        "time_zone": customer.time_zone,
+        "section_note": note,
+        **(forms or {}),
+    }
+    template = "portal/case.html"
+    if section and request.htmx and not request.htmx.history_restore_request:
+        template = f"portal/case.html#{section}"
+    return render(request, template, context, status=status)
+
+
+FORM_OF_SECTION = {
+    "conversation": "reply_form",
+    "remedies": "remedy_form",
+    "preferences": "preferences_form",
+    "survey": "survey_form",
+}
+
+
+def _again(request, link, now, section: str, form, status: int) -> HttpResponse:
+    """A form that could not be done, back as it was sent, with its messages."""
+    return _page(
+        request, link, now, forms={FORM_OF_SECTION[section]: form}, status=status, section=section
+    )
+
+
+def _survey_initial(survey: SatisfactionSurvey | None) -> dict:
+    if survey is None or survey.rating is None:
+        return {}
+    return {"rating": survey.rating, "reason": survey.reason, "comment": survey.comment}
+
+
+def _done(
+    request, link, now, section: str, message: str, *, ticket=None, reload: bool = False
+) -> HttpResponse:
+    """After an action. Without htmx: a redirect back to the page's section, with the message.
+    With htmx: the section comes back in place with the message in it; the whole page reloads
+    when the action changed more than its section (``reload``: the page's language) or the
+    browser moves on to another case (``ticket``: a follow-up)."""
+    target = ticket or link.ticket
+    if request.htmx and target.pk == link.ticket.pk and not reload:
+        return _page(request, link, now, section=section, note=message)
+    messages.success(request, message)
+    if not request.htmx:
+        return redirect(_case_url(target, section))
+    if target.pk != link.ticket.pk:
+        return HttpResponseClientRedirect(_case_url(target, section))
+    return HttpResponseClientRefresh()
+
+
+# --- ways in -------------------------------------------------------------------------------------
+
+
+@private
+@rate_limited("public-link", "RATELIMIT_PUBLIC_LINK")
+@require_GET
+def exchange(request: HttpRequest, token: str) -> HttpResponse:
+    """A link from a notice: open its case in this browser and go to the case's URL."""
+    link = links.usable_link(token, now=timezone.now())
+    if link is None:
+        return not_found(request)
+    access.grant(request, link, link.ticket.public_id)
+    return redirect(_case_url(link.ticket))
+
+
+@csrf_protect_portal
+@private
+@rate_limited("public-link", "RATELIMIT_PUBLIC_LINK")
+@require_http_methods(["GET", "POST"])
+def lookup(request: HttpRequest) -> HttpResponse:
+    """The order or tracking number and the email, phone or postal code of the order."""
+    form = LookupForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            now = timezone.now()
+            ticket = _find_case(form.cleaned_data["reference"], form.cleaned_data["proof"], now)
+            if ticket is not None:
+                link = links.anchor_link(ticket, kind=LinkKind.LOOKUP, now=now)
+                access.grant(request, link, ticket.public_id)
+                return redirect(_case_url(ticket))
+            status = 404
+            form.add_error(
+                None,
+                _(
+                    "We could not find a case with these details. Please check the number "
+                    "and use the email, phone number or postal code of the order."
+                ),
+            )
+    return render(request, "portal/lookup.html", {"form": form}, status=status)
+
+
+def _find_case(reference: str, proof: str, now) -> Ticket | None:
+    """The newest reachable ticket about the order ``reference`` (its order or tracking
+    number) that ``proof`` matches: the customer's email or phone, or the order's postal code.
+    One query by the number (indexed), the proof checked here."""
+    candidates = (
+        Ticket.objects.filter(links.ticket_reachable(now))
+        .filter(Q(shipment__order_number=reference) | Q(shipment__tracking_number=reference))
+        .select_related("customer", "shipment")
+        .only(
+            "pk",
+            "public_id",
+            "customer__email",
+            "customer__phone",
+            "shipment__destination_postal_code",
+        )
+        .order_by("-created_at", "-pk")[:LOOKUP_CANDIDATES]
+    )
+    return next((ticket for ticket in candidates if _proves(ticket, proof)), None)
+
+
+def _proves(ticket: Ticket, proof: str) -> bool:
+    email = ticket.customer.email.strip()
+    if email and email.casefold() == proof.casefold():
+        return True
+    code = postal_code(proof)
+    if code and postal_code(ticket.shipment.destination_postal_code) == code:
+        return True
+    # A phone number as typed: with or without the country code or the trunk zero ("+49 30
+    # 1234567", "030 1234567"): the trailing digits must agree, at least PHONE_DIGITS of them.
+    stored, given = phone_digits(ticket.customer.phone), phone_digits(proof).lstrip("0")
+    length = min(len(stored), len(given))
+    return length >= PHONE_DIGITS and stored[-length:] == given[-length:]
+
+
+@private
+@rate_limited("public-link", "RATELIMIT_PUBLIC_LINK")
+@require_http_methods(["GET", "POST"])
+def legacy_survey(request: HttpRequest, token: str) -> HttpResponse:
+    """A survey link sent before the survey moved to the progress page: open the case and go
+    to its survey section."""
+    now = timezone.now()
+    survey = (
+        SatisfactionSurvey.objects.filter(
+            links.ticket_reachable(now, prefix="ticket__"),
+            legacy_token_hash=links.hash_token(token),
+        )
+        .select_related("ticket")
+        .only("pk", "ticket__id", "ticket__public_id")
+        .first()
+    )
+    if survey is None:
+        return not_found(request)
+    link = links.anchor_link(survey.ticket, kind=LinkKind.SURVEY, now=now)
+    access.grant(request, link, survey.ticket.public_id)
+    return redirect(_case_url(survey.ticket, "survey"))
+
+
+@csrf_protect_portal
+@private
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The page's language switch (Django's own set_language would refuse the page's plain
+    form: see portal.csrf): remembers the choice in the language cookie, back to the page."""
+    code = request.POST.get("language", "")
+    target = request.POST.get("next", "")
+    if not target.startswith("/t/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("portal:lookup")
+    response = redirect(target)
+    if code in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return response
+
+
+# --- the case ------------------------------------------------------------------------------------
+
+
+@require_GET
+@case_view(page=True)
+def case(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
+    return _page(request, link, now)
+
+
+@csrf_protect_portal
+@require_POST
+@case_view
+def reply(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
+    """The customer writes: a customer message (restarts the next-response clock, reopens a
+    solved ticket inside the reopen window, else opens a follow-up case)."""
+    ticket = link.ticket
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _again(request, link, now, "conversation", form, 422)
+    if not _first_use(form.cleaned_data["submission"]):
+        return _done(request, link, now, "conversation", _("Your message was already sent."))
+    try:
+        result = add_customer_message(ticket=ticket, body=form.cleaned_data["body"], now=now)
+    except TicketActionError as error:
+        form.add_error("body", error)
+        return _again(request, link, now, "conversation", form, 422)
+    if result.follow_up:
+        follow_up = result.message.ticket
+        anchor = links.anchor_link(follow_up, kind=LinkKind.LOOKUP, now=now)
+        access.grant(request, anchor, follow_up.public_id)
+        return _done(
+            request,
+            link,
+            now,
+            "conversation",
+            _("This case was closed, so we opened a new one with your message."),
+            ticket=follow_up,
+        )
+    return _done(
+        request, link, now, "conversation", _("Thank you: your message was sent to our team.")
+    )
+
+
+@csrf_protect_portal
+@require_POST
+@case_view
+def choose_remedy(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
+    """One choice among the offered alternatives, once (compensation.services.offer_choose)."""
+    ticket = link.ticket
+    form = RemedyChoiceForm(request.POST)
+    offer = None
+    if form.is_valid():
+        offer = (
+            CompensationOffer.objects.filter(
+                ticket=ticket, public_id=form.cleaned_data["offer"], choice_group__isnull=False
+            )
+            .select_related("ticket")
+            .first()
+        )
+        if offer is None:
+            form.add_error("offer", _("Please choose one of the remedies."))
+    if offer is None:
+        return _again(request, link, now, "remedies", form, 422)
+    try:
+        with transaction.atomic():
+            chosen = compensation.offer_choose(offer=offer, now=now)
+    except CompensationError as error:
+        if getattr(error, "code", "") == "already_chosen":
+            form.add_error(None, _("You have already chosen a remedy for this case."))
+            status = 409
+        else:
+            form.add_error(None, _("This remedy can no longer be chosen."))
+            status = 409
+        return _again(request, link, now, "remedies", form, status)
+    if chosen.status == OfferStatus.ISSUED:
+        message = _("Thank you: your remedy is on its way. You will find the details below.")
+    else:
+        message = _("Thank you: we have your choice and will send the details shortly.")
+    return _done(request, link, now, "remedies", message)
+
+
+@csrf_protect_portal
+@require_POST
+@case_view
+def preferences(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
+    """How and when the customer hears from us."""
+    customer = link.ticket.customer
+    form = PreferencesForm(request.POST, instance=customer)
+    if not form.is_valid():
+        return _again(request, link, now, "preferences", form, 422)
+    form.save()
+    with translation.override(form.cleaned_data["language"]):
+        message = _("Saved: we will keep in touch the way you chose.")
+    response = _done(request, link, now, "preferences", message, reload=True)
+    # The page follows the language chosen for our messages.
+    response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
+
+
+@csrf_protect_portal
+@require_POST
+@case_view
+def survey(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
+    """The satisfaction survey of the latest resolution: answer, or change it for a while."""
+    ticket = link.ticket
+    latest = SatisfactionSurvey.objects.filter(ticket=ticket).order_by("-resolved_at").first()
+    form = SurveyForm(request.POST)
+    if latest is None or ticket.status not in ("solved", "closed"):
+        form.add_error(None, _("There is no survey to answer for this case yet."))
+        return _again(request, link, now, "survey", form, 409)
+    if not form.is_valid():
+        return _again(request, link, now, "survey", form, 422)
+    outcome = survey_answer(
+        survey=latest,
+        rating=form.cleaned_data["rating"],
+        comment=form.cleaned_data["comment"],
+        reason=form.cleaned_data["reason"],
+        now=now,
+    )
+    if outcome == SurveyOutcome.CLOSED:
+        form.add_error(None, _("This survey is closed: your answer can no longer be changed."))
+        return _again(request, link, now, "survey", form, 409)
+    if outcome == SurveyOutcome.CHANGED:
+        return _done(request, link, now, "survey", _("Your answer was updated. Thank you!"))
+    return _done(
+        request, link, now, "survey", _("Thank you for your rating: it helps us do better.")
+    )
+
+
+# --- agents: the ticket page's panel -------------------------------------------------------------
+
+
+def console_view(view):
+    return login_required(permission_required("tickets.work_console", raise_exception=True)(view))
+
+
+def _agent_ticket(request, public_id: UUID) -> Ticket | None:
+    return (
+        Ticket.objects.visible_to(request.user)
+        .only("pk", "public_id", "subject", "closed_at", "status")
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+@require_GET
+@console_view
+def link_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The ticket page's "Progress page" panel: whether the customer has a working link, and
+    a button to revoke every link and open page."""
+    ticket = _agent_ticket(request, public_id)
+    if ticket is None:
+        return not_found_console()
+    return panels.render_panel(
+        request,
+        fragment="portal/_link_panel.html",
+        page="portal/link_panel.html",
+        context={"ticket": ticket, "state": _link_state(ticket)},
+    )
+
+
+@require_POST
+@console_view
+def link_revoke(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    ticket = _agent_ticket(request, public_id)
+    if ticket is None:
+        return not_found_console()
+    count = links.revoke_links(ticket, by=request.user, now=timezone.now())
+    if count:
+        messages.success(
+            request,
+            _("The customer's progress links no longer work. Their next notice brings a new one."),
+        )
+    else:
+        messages.info(request, _("There was no working link to revoke."))
+    target = reverse("tickets:ticket_detail", args=[ticket.public_id])
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+def not_found_console():
+    raise Http404("No such ticket")
+
+
+def _link_state(ticket: Ticket) -> dict:
+    now = timezone.now()
+    rows = list(
+        ProgressLink.objects.filter(ticket=ticket)
+        .only("kind", "created_at", "live_until", "revoked_at")
+        .order_by("-created_at")[:50]
+    )
+    live = [
+        row
+        for row in rows
+        if row.revoked_at is None
+        and row.kind == LinkKind.NOTICE
+        and (row.live_until is None or row.live_until > now)
+    ]
+    sessions = [row for row in rows if row.revoked_at is None and row.kind != LinkKind.NOTICE]
+    return {
+        "live": live[0] if live else None,
+        "live_count": len(live),
+        "sessions": len(sessions),
+        "last_sent": next((row.created_at for row in rows if row.kind == LinkKind.NOTICE), None),
+        "revoked_at": next((row.revoked_at for row in rows if row.revoked_at), None),
+        "expires_at": (
+            ticket.closed_at + timezone.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS)
+            if ticket.closed_at
+            else None
+        ),
+        "any_working": bool(live or sessions),
+    }
