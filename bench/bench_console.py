@@ -196,17 +196,7 @@ def main() -> int:
         "events_per_shipment": args.events_per_shipment,
     }
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        # Whatever the sweeper enqueues stays in this process, not in the dev broker folder.
-        "CELERY_BROKER_URL": "memory://",
-    }
-    env.pop("DELAYDESK_ENV", None)
+    env = server_env(url)
     reused = prepare_database(
         url, server=args.server, name=args.database, sizes=sizes, env=env, keep=args.keep
     )
@@ -245,6 +235,23 @@ def main() -> int:
 
 
 # --- Data ---------------------------------------------------------------------------------------
+
+
+def server_env(url: str) -> dict:
+    """The environment of the processes a benchmark starts (migrate, gunicorn): its database,
+    DEBUG off, production settings left out, and a broker that keeps whatever the code
+    enqueues in the process rather than in the dev broker folder."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": "memory://",
+    }
+    env.pop("DELAYDESK_ENV", None)
+    return env
 
 
 def prepare_database(

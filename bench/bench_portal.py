@@ -81,6 +81,7 @@ from bench.bench_console import (  # noqa: E402
     pick,
     prepare_database,
     print_sizes,
+    server_env,
 )
 from bench.bench_detection import (  # noqa: E402
     DEFAULT_SERVER,
@@ -155,16 +156,7 @@ def main() -> int:
         "open_share": args.open_share,
         "events_per_shipment": args.events_per_shipment,
     }
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_BROKER_URL": "memory://",
-    }
-    env.pop("DELAYDESK_ENV", None)
+    env = server_env(url)
     reused = prepare_database(
         url, server=args.server, name=args.database, sizes=sizes, env=env, keep=args.keep
     )
