@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -217,13 +217,11 @@ class CasePage:
     remedies: list[Remedy]
     survey: SatisfactionSurvey | None
     survey_state: str  # none, open, editable, answered, closed
-    can_reply: bool
     reply_opens_new: bool
     older_story: bool = False
     story_hidden: int = 0
     messages_hidden: int = 0
     scans_hidden: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def first_name(user) -> str:
@@ -299,7 +297,6 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
         remedies=[o for o in offers if not (o.status == OfferStatus.OFFERED and o.choice_group)],
         survey=survey if _survey_shown(ticket, survey) else None,
         survey_state=_survey_state(ticket, survey, now=now),
-        can_reply=True,
         reply_opens_new=ticket.status == TicketStatus.CLOSED
         or (
             ticket.status == TicketStatus.SOLVED
