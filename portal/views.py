@@ -6,17 +6,20 @@ which carries no token. Every answer of these pages is personal: `Cache-Control:
 no-store`, `Referrer-Policy: no-referrer` (the token never leaves in a Referer header),
 `X-Robots-Tag: noindex`.
 
-A wrong, retired, revoked or expired token, a case this browser has not opened, and a lookup
-that matches nothing all get the same plain answer, in the same single query: nothing tells a
-guesser which part was wrong. The link and lookup endpoints are rate limited per client address
-in the shared cache (core.ratelimit, RATELIMIT_PUBLIC_LINK), with a "try again in N minutes"
-page past the limit.
+A wrong, retired, revoked or expired token and a case this browser has not opened get the same
+plain page (the same bytes: no form, no CSRF token), from the same single query: nothing tells
+a guesser which part was wrong. A lookup that matches nothing gets one message whatever did not
+match. The link, lookup and old survey endpoints are rate limited per client address in the
+shared cache (core.ratelimit, RATELIMIT_PUBLIC_LINK), with a "try again in N minutes" page past
+the limit.
 
 Actions (reply, remedy choice, preferences, survey) are plain forms that work without
 JavaScript (POST, then a redirect back to the page's section) and are sent by htmx when it is
-there (the section comes back in place). A form with an error comes back filled in as it was
-sent, with a message at each field (422). Each form carries a one-time submission key, so a
-double click or a resent form does its work once.
+there (the section comes back in place, with its message). A form with an error comes back
+filled in as it was sent, with a message at each field (422, or 409 when it is too late). The
+reply and the remedy choice carry a one-time submission key, so a double click or a resent form
+does its work once; a survey answer or preferences sent twice simply say the same thing twice.
+CSRF: portal.csrf (the pages' no-referrer policy makes browsers send `Origin: null`).
 """
 
 from __future__ import annotations
