@@ -455,13 +455,7 @@ def _incident_text(incident: Incident | None, language: str) -> str:
     title."""
     if incident is None:
         return ""
-    explanations = [incident.public_explanation]
-    if language == Language.ZH_HANS:
-        explanations.insert(0, incident.public_explanation_zh_hans)
-    for text in [*explanations, incident.title]:
-        if text and text.strip():
-            return text.strip()
-    return ""
+    return incident.explanation(language) or incident.title.strip()
 
 
 # --- SMS ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils.dateformat import DateFormat, TimeFormat, re_escaped, re_formatchars
 from django.utils.formats import get_format
 from django.utils.timezone import template_localtime
@@ -31,8 +32,9 @@ from django.utils.translation import gettext_lazy as _
 
 from compensation.models import CompensationOffer, OfferStatus
 from compensation.texts import describe_offer
-from core.models import Language
-from portal.models import ProgressLink
+from portal.forms import phone_digits, postal_code
+from portal.links import ticket_reachable
+from portal.models import LinkKind, ProgressLink
 from shipments.models import FINAL_STATUSES, Shipment, ShipmentStatus, TrackingEvent
 from tickets.models import (
     Message,
@@ -59,7 +61,6 @@ SHOWN_SCANS = 10
 # last scan is fresh, "a rough estimate" with fewer (shipments.eta borrows a wider group's
 # statistics below 20).
 SURE_DELIVERIES = 100
-ROUGH_DELIVERIES = 20
 FRESH_SCAN = dt.timedelta(hours=72)
 
 Kind = TicketEvent.Kind
@@ -251,11 +252,8 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
     )[::-1]
     names = _first_names(events, messages, ticket)
     offers = _offers(ticket)
-    survey = (
-        SatisfactionSurvey.objects.filter(ticket=ticket)
-        .only("pk", "ticket_id", "resolved_at", "rating", "reason", "comment", "answered_at")
-        .order_by("-resolved_at")
-        .first()
+    survey = latest_survey(
+        ticket, "pk", "ticket_id", "resolved_at", "rating", "reason", "comment", "answered_at"
     )
     story = _story(events, names)
     scans = _scans(shipment)
@@ -291,7 +289,9 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
         messages=chat,
         scans=scans,
         estimate=_estimate(shipment, now=now),
-        incident_text=_incident_text(ticket.incident, ticket.customer.language),
+        incident_text=(
+            ticket.incident.explanation(ticket.customer.language) if ticket.incident else ""
+        ),
         next_contact=_next_contact(ticket, shipment, now=now),
         choices=[o for o in offers if o.status == OfferStatus.OFFERED and o.choice_group],
         remedies=[o for o in offers if not (o.status == OfferStatus.OFFERED and o.choice_group)],
@@ -304,6 +304,86 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
             and now - ticket.solved_at > REOPEN_WINDOW
         ),
     )
+
+
+def latest_survey(ticket: Ticket, *fields: str) -> SatisfactionSurvey | None:
+    """The survey of the ticket's latest resolution (only ``fields`` when given)."""
+    surveys = SatisfactionSurvey.objects.filter(ticket=ticket).order_by("-resolved_at")
+    return (surveys.only(*fields) if fields else surveys).first()
+
+
+# --- lookup form and agents' panel ---------------------------------------------------------------
+
+# The lookup form reads at most this many tickets of one order number.
+LOOKUP_CANDIDATES = 20
+# A phone number proves an order when at least this many trailing digits agree.
+PHONE_DIGITS = 7
+
+
+def find_case(reference: str, proof: str, *, now: dt.datetime) -> Ticket | None:
+    """The newest reachable ticket about the order ``reference`` (its order or tracking
+    number) that ``proof`` matches: the customer's email or phone, or the order's postal code.
+    One query by the number (indexed), the proof checked here."""
+    candidates = (
+        Ticket.objects.filter(ticket_reachable(now))
+        .filter(Q(shipment__order_number=reference) | Q(shipment__tracking_number=reference))
+        .select_related("customer", "shipment")
+        .only(
+            "pk",
+            "public_id",
+            "customer__email",
+            "customer__phone",
+            "shipment__destination_postal_code",
+        )
+        .order_by("-created_at", "-pk")[:LOOKUP_CANDIDATES]
+    )
+    return next((ticket for ticket in candidates if _proves(ticket, proof)), None)
+
+
+def _proves(ticket: Ticket, proof: str) -> bool:
+    email = ticket.customer.email.strip()
+    if email and email.casefold() == proof.casefold():
+        return True
+    code = postal_code(proof)
+    if code and postal_code(ticket.shipment.destination_postal_code) == code:
+        return True
+    # A phone number as typed: with or without the country code or the trunk zero ("+49 30
+    # 1234567", "030 1234567"): the trailing digits must agree, at least PHONE_DIGITS of them.
+    stored, given = phone_digits(ticket.customer.phone), phone_digits(proof).lstrip("0")
+    length = min(len(stored), len(given))
+    return length >= PHONE_DIGITS and stored[-length:] == given[-length:]
+
+
+def link_state(ticket: Ticket, *, now: dt.datetime) -> dict:
+    """What the ticket page's "Progress page" panel says of the ticket's links (one query)."""
+    rows = list(
+        ProgressLink.objects.filter(ticket=ticket)
+        .only("kind", "created_at", "live_until", "revoked_at")
+        .order_by("-created_at")[:50]
+    )
+    ttl = dt.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS)
+    expires_at = ticket.closed_at + ttl if ticket.closed_at else None
+    reachable = expires_at is None or expires_at > now
+    live = [
+        row
+        for row in rows
+        if reachable
+        and row.revoked_at is None
+        and row.kind == LinkKind.NOTICE
+        and (row.live_until is None or row.live_until > now)
+    ]
+    sessions = [
+        row for row in rows if reachable and row.revoked_at is None and row.kind != LinkKind.NOTICE
+    ]
+    return {
+        "live": live[0] if live else None,
+        "live_count": len(live),
+        "sessions": len(sessions),
+        "last_sent": next((row.created_at for row in rows if row.kind == LinkKind.NOTICE), None),
+        "revoked_at": next((row.revoked_at for row in rows if row.revoked_at), None),
+        "expires_at": expires_at,
+        "any_working": bool(live or sessions),
+    }
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -483,17 +563,6 @@ def _estimate(shipment: Shipment | None, *, now: dt.datetime) -> Estimate | None
 def _gap_days(when: dt.datetime, promised: dt.datetime) -> int:
     """Whole days between two moments (rounded: 1.6 days late reads "2 days")."""
     return round((when - promised).total_seconds() / 86400)
-
-
-def _incident_text(incident, language: str) -> str:
-    """The incident's public explanation in the customer's language, else in English; never
-    its internal title."""
-    if incident is None:
-        return ""
-    texts = [incident.public_explanation]
-    if language == Language.ZH_HANS:
-        texts.insert(0, incident.public_explanation_zh_hans)
-    return next((text.strip() for text in texts if text and text.strip()), "")
 
 
 def _next_contact(ticket: Ticket, shipment: Shipment | None, *, now: dt.datetime) -> NextContact:

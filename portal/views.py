@@ -32,8 +32,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -59,8 +57,6 @@ from portal.forms import (
     RemedyChoiceForm,
     ReplyForm,
     SurveyForm,
-    phone_digits,
-    postal_code,
 )
 from portal.models import LinkKind, ProgressLink
 from tickets.models import SatisfactionSurvey, Ticket
@@ -69,10 +65,6 @@ from tickets.services import ticket_add_customer_message as add_customer_message
 
 # How long a form's submission key is remembered (a resend after this does the work again).
 SUBMISSION_SECONDS = 24 * 3600
-# The lookup form reads at most this many tickets of one order number.
-LOOKUP_CANDIDATES = 20
-# A phone number proves an order when at least this many trailing digits agree.
-PHONE_DIGITS = 7
 
 
 def private(view):
@@ -228,7 +220,8 @@ def lookup(request: HttpRequest) -> HttpResponse:
         status = 422
         if form.is_valid():
             now = timezone.now()
-            ticket = _find_case(form.cleaned_data["reference"], form.cleaned_data["proof"], now)
+            data = form.cleaned_data
+            ticket = selectors.find_case(data["reference"], data["proof"], now=now)
             if ticket is not None:
                 link = links.anchor_link(ticket, kind=LinkKind.LOOKUP, now=now)
                 access.grant(request, link, ticket.public_id)
@@ -242,40 +235,6 @@ def lookup(request: HttpRequest) -> HttpResponse:
                 ),
             )
     return render(request, "portal/lookup.html", {"form": form}, status=status)
-
-
-def _find_case(reference: str, proof: str, now) -> Ticket | None:
-    """The newest reachable ticket about the order ``reference`` (its order or tracking
-    number) that ``proof`` matches: the customer's email or phone, or the order's postal code.
-    One query by the number (indexed), the proof checked here."""
-    candidates = (
-        Ticket.objects.filter(links.ticket_reachable(now))
-        .filter(Q(shipment__order_number=reference) | Q(shipment__tracking_number=reference))
-        .select_related("customer", "shipment")
-        .only(
-            "pk",
-            "public_id",
-            "customer__email",
-            "customer__phone",
-            "shipment__destination_postal_code",
-        )
-        .order_by("-created_at", "-pk")[:LOOKUP_CANDIDATES]
-    )
-    return next((ticket for ticket in candidates if _proves(ticket, proof)), None)
-
-
-def _proves(ticket: Ticket, proof: str) -> bool:
-    email = ticket.customer.email.strip()
-    if email and email.casefold() == proof.casefold():
-        return True
-    code = postal_code(proof)
-    if code and postal_code(ticket.shipment.destination_postal_code) == code:
-        return True
-    # A phone number as typed: with or without the country code or the trunk zero ("+49 30
-    # 1234567", "030 1234567"): the trailing digits must agree, at least PHONE_DIGITS of them.
-    stored, given = phone_digits(ticket.customer.phone), phone_digits(proof).lstrip("0")
-    length = min(len(stored), len(given))
-    return length >= PHONE_DIGITS and stored[-length:] == given[-length:]
 
 
 @private
@@ -392,16 +351,13 @@ def choose_remedy(request: HttpRequest, link: ProgressLink, now) -> HttpResponse
     if offer is None:
         return _again(request, link, now, "remedies", form, 422)
     try:
-        with transaction.atomic():
-            chosen = compensation.offer_choose(offer=offer, now=now)
+        chosen = compensation.offer_choose(offer=offer, now=now)
     except CompensationError as error:
         if getattr(error, "code", "") == "already_chosen":
             form.add_error(None, _("You have already chosen a remedy for this case."))
-            status = 409
         else:
             form.add_error(None, _("This remedy can no longer be chosen."))
-            status = 409
-        return _again(request, link, now, "remedies", form, status)
+        return _again(request, link, now, "remedies", form, 409)
     if chosen.status == OfferStatus.ISSUED:
         message = _("Thank you: your remedy is on its way. You will find the details below.")
     else:
@@ -433,7 +389,7 @@ def preferences(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
 def survey(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
     """The satisfaction survey of the latest resolution: answer, or change it for a while."""
     ticket = link.ticket
-    latest = SatisfactionSurvey.objects.filter(ticket=ticket).order_by("-resolved_at").first()
+    latest = selectors.latest_survey(ticket)
     form = SurveyForm(request.POST)
     if latest is None or ticket.status not in ("solved", "closed"):
         form.add_error(None, _("There is no survey to answer for this case yet."))
@@ -480,12 +436,12 @@ def link_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
     a button to revoke every link and open page."""
     ticket = _agent_ticket(request, public_id)
     if ticket is None:
-        return not_found_console()
+        raise Http404("No such ticket")
     return panels.render_panel(
         request,
         fragment="portal/_link_panel.html",
         page="portal/link_panel.html",
-        context={"ticket": ticket, "state": _link_state(ticket)},
+        context={"ticket": ticket, "state": selectors.link_state(ticket, now=timezone.now())},
     )
 
 
@@ -494,7 +450,7 @@ def link_panel(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def link_revoke(request: HttpRequest, public_id: UUID) -> HttpResponse:
     ticket = _agent_ticket(request, public_id)
     if ticket is None:
-        return not_found_console()
+        raise Http404("No such ticket")
     count = links.revoke_links(ticket, by=request.user, now=timezone.now())
     if count:
         messages.success(
@@ -505,37 +461,3 @@ def link_revoke(request: HttpRequest, public_id: UUID) -> HttpResponse:
         messages.info(request, _("There was no working link to revoke."))
     target = reverse("tickets:ticket_detail", args=[ticket.public_id])
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-
-
-def not_found_console():
-    raise Http404("No such ticket")
-
-
-def _link_state(ticket: Ticket) -> dict:
-    now = timezone.now()
-    rows = list(
-        ProgressLink.objects.filter(ticket=ticket)
-        .only("kind", "created_at", "live_until", "revoked_at")
-        .order_by("-created_at")[:50]
-    )
-    live = [
-        row
-        for row in rows
-        if row.revoked_at is None
-        and row.kind == LinkKind.NOTICE
-        and (row.live_until is None or row.live_until > now)
-    ]
-    sessions = [row for row in rows if row.revoked_at is None and row.kind != LinkKind.NOTICE]
-    return {
-        "live": live[0] if live else None,
-        "live_count": len(live),
-        "sessions": len(sessions),
-        "last_sent": next((row.created_at for row in rows if row.kind == LinkKind.NOTICE), None),
-        "revoked_at": next((row.revoked_at for row in rows if row.revoked_at), None),
-        "expires_at": (
-            ticket.closed_at + timezone.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS)
-            if ticket.closed_at
-            else None
-        ),
-        "any_working": bool(live or sessions),
-    }

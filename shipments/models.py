@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from core.models import DelayCause, TimeStampedModel, choice_values
+from core.models import DelayCause, Language, TimeStampedModel, choice_values
 
 
 def new_webhook_secret() -> str:
@@ -240,6 +240,14 @@ class Incident(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def explanation(self, language: str) -> str:
+        """The public explanation customers read, in ``language`` (zh-hans or English), else
+        in English; "" when there is none (never the title: that is staff's)."""
+        texts = [self.public_explanation]
+        if language == Language.ZH_HANS:
+            texts.insert(0, self.public_explanation_zh_hans)
+        return next((text.strip() for text in texts if text and text.strip()), "")
 
 
 class ShipmentQuerySet(models.QuerySet):

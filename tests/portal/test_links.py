@@ -9,6 +9,7 @@ import secrets
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from portal import links
 from portal.links import PortalLinks, hash_token
@@ -293,3 +294,15 @@ def test_the_daily_purge_deletes_only_links_that_open_nothing(case, frozen):
 
     assert purge_expired_links(now=NOW) == 1
     assert set(ProgressLink.objects.values_list("ticket_id", flat=True)) == {case.pk, recent.pk}
+
+
+def test_the_panel_says_no_link_works_once_the_ticket_closed_too_long_ago(agent_client, case):
+    mint(case)
+    case.status = "closed"
+    case.solved_at = case.closed_at = timezone.now() - dt.timedelta(days=61)
+    case.save()
+
+    body = agent_client.get(reverse("portal:link_panel", args=[case.public_id])).content.decode()
+
+    assert 'data-link-state="none"' in body
+    assert "data-revoke-links" not in body

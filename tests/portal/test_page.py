@@ -101,7 +101,7 @@ def story(ticket, agent, *, size: int = 1, marker: str = "A"):
     factories.CompensationOfferFactory(
         ticket=ticket,
         kind=RemedyKind.FULL_REFUND,
-        amount=Decimal("777.00"),
+        amount=Decimal("777.13"),
         status=OfferStatus.PENDING_APPROVAL,
         reason=f"PENDING REASON {marker}",
     )
@@ -188,7 +188,7 @@ def test_nothing_of_another_ticket_or_of_staff_appears(client, case, agent, db):
         "SECRET NOTE",
         "INTERNAL TITLE",
         "PENDING REASON",
-        "777",
+        "777.13",
         "SLA NAME",
         "first response A",
         "Team A",
