@@ -30,12 +30,16 @@ tests/portal/test_page.py). It follows bench/bench_console.py:
    ticket of the same shape (5 events, 4 scans) for the query count at two sizes.
 4. Mints a progress link for each with portal.links.PortalLinks().mint/confirm, as a notice
    would, and counts the SQL of the case page in-process (Django test Client, which opens the
-   link first; CaptureQueriesContext): the measured tickets and the small one must run the
-   same number of queries.
+   link first; CaptureQueriesContext): a first view (the page cache emptied) of the measured
+   tickets and of the small one must run the same number of queries; then the same page
+   again, served from the page cache (portal.page_cache), with its queries and time.
 5. Starts gunicorn (config.wsgi, --workers, DEBUG=false), opens every measured link once with
    a client that keeps cookies (the exchange answers 302 to /t/case/<id>/ and sets the session
    cookie), and after --warmup GETs times --rounds rounds of --requests sequential GETs of the
-   case pages (rotating over the measured tickets), then stops gunicorn.
+   case pages (rotating over the measured tickets), then stops gunicorn. The cases do not
+   change during the rounds, so with the page cache on (the default, --page-cache-seconds 60)
+   the rounds time views served from it; `--page-cache-seconds 0` turns it off in the server
+   and times first views (every view reads and renders the case).
 6. When a round misses the target (always with --explain): the page's queries with their
    times, EXPLAIN (ANALYZE, BUFFERS) of each, and a cProfile of one warm request. Then a
    summary. The exit code fails on a failed request or query counts that differ, not on a
@@ -134,6 +138,12 @@ def main() -> int:
         help="time the page with every step, scan and message (?all=1), not the first view",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--page-cache-seconds",
+        type=int,
+        default=60,
+        help="PORTAL_PAGE_CACHE_SECONDS of the server (0: time first views, nothing kept)",
+    )
     parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL server URL")
     parser.add_argument("--database", default="bench_portal")
     parser.add_argument(
@@ -156,7 +166,7 @@ def main() -> int:
         "open_share": args.open_share,
         "events_per_shipment": args.events_per_shipment,
     }
-    env = server_env(url)
+    env = {**server_env(url), "PORTAL_PAGE_CACHE_SECONDS": str(args.page_cache_seconds)}
     reused = prepare_database(
         url, server=args.server, name=args.database, sizes=sizes, env=env, keep=args.keep
     )
@@ -620,8 +630,10 @@ def build_case(n: int, *, now: dt.datetime, events: int, scans: int) -> Case:
 
 @dataclass
 class Counts:
-    large: int  # queries of a measured case
+    large: int  # queries of a measured case (a first view)
     small: int  # queries of the small case
+    kept: int  # queries of a measured case's page again, kept (portal.page_cache)
+    kept_ms: float
     view_ms: float
     sql_ms: float
     size: int
@@ -637,6 +649,7 @@ def _open(client, case: Case) -> None:
 def count_queries(cases: list[Case], small: Case, *, suffix: str = "") -> Counts:
     """One warm request of each case page in-process (test Client: the middleware, session,
     view and template), with its SQL. ``suffix``: "?all=1" for the page with every step."""
+    from django.core.cache import caches
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -648,30 +661,47 @@ def count_queries(cases: list[Case], small: Case, *, suffix: str = "") -> Counts
     for case in [*cases, small]:
         _open(client, case)
     results = {}
+    pages = caches["portal_pages"]
     for case in [*cases, small]:
         client.get(case.case_path + suffix)  # warm: templates, translations, plans
+        pages.clear()  # a first view: read and rendered (then kept: portal.page_cache)
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             response = client.get(case.case_path + suffix)
             view_ms = (time.perf_counter() - started) * 1000
+        with CaptureQueriesContext(connection) as again:
+            started = time.perf_counter()
+            kept = client.get(case.case_path + suffix)
+            kept_ms = (time.perf_counter() - started) * 1000
+        if kept.status_code != 200 or len(kept.content) != len(response.content):
+            raise SystemExit(f"{case.case_path} from the cache differs: {kept.status_code}")
         if response.status_code != 200:
             raise SystemExit(f"{case.case_path} answered {response.status_code}")
         body = response.content
         case.story = body.count(b"data-story-kind=")
         shown_scans = _count_in(body, b"data-scans", b"<li>")
-        results[case.ticket_id] = (captured.captured_queries, view_ms, len(body))
+        results[case.ticket_id] = (
+            captured.captured_queries,
+            view_ms,
+            len(body),
+            len(again.captured_queries),
+            kept_ms,
+        )
         queries = captured.captured_queries
         print(
             f"  #{case.ticket_id} ({case.events} events, {case.scans} scans): {len(queries)} "
             f"queries, SQL {sum(float(q['time']) for q in queries) * 1000:.1f} ms, view "
             f"{view_ms:.1f} ms; {len(body) / 1024:.0f} KB, {case.story} story lines, "
-            f"{shown_scans} scans, {_count_in(body, b'data-messages', b'<li')} messages shown"
+            f"{shown_scans} scans, {_count_in(body, b'data-messages', b'<li')} messages shown; "
+            f"again (kept): {len(again.captured_queries)} queries, {kept_ms:.1f} ms"
         )
         expected = case.scans if suffix else min(case.scans, SHOWN_SCANS)
         if shown_scans != expected:
             raise SystemExit(f"the page shows {shown_scans} scans of {case.scans}")
-    queries, view_ms, size = results[cases[0].ticket_id]
+    queries, view_ms, size, kept, kept_ms = results[cases[0].ticket_id]
     return Counts(
+        kept=kept,
+        kept_ms=kept_ms,
         large=max(len(results[case.ticket_id][0]) for case in cases),
         small=len(results[small.ticket_id][0]),
         view_ms=view_ms,
@@ -823,7 +853,17 @@ def print_summary(
         f"measured: {len(cases)} cases of {case.events} public events ({case.story} story "
         f"lines), {case.messages} public messages, {case.scans} scans each; queries "
         f"{counts.large} (with 5 events and 4 scans: {counts.small}); in-process, one warm "
-        f"request: SQL {counts.sql_ms:.1f} ms, view {counts.view_ms:.1f} ms"
+        f"request: SQL {counts.sql_ms:.1f} ms, view {counts.view_ms:.1f} ms; the page again, "
+        f"kept: {counts.kept} queries, {counts.kept_ms:.1f} ms"
+    )
+    print(
+        "page cache (portal.page_cache): "
+        + (
+            f"on, pages kept up to {args.page_cache_seconds} s: the rounds time views of "
+            "unchanged cases"
+            if args.page_cache_seconds
+            else "off: every timed view reads and renders the case (a first view)"
+        )
     )
     print(f"target: p50 < {TARGET_P50_MS} ms, p95 < {TARGET_P95_MS} ms; queries constant\n")
     print("| round | p50 (ms) | p95 (ms) | max (ms) | size (KB) | load | CPUs busy / stolen | ok |")

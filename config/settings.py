@@ -437,6 +437,18 @@ PROGRESS_LINK_TTL_DAYS = env_int("PROGRESS_LINK_TTL_DAYS", 60, minimum=1)
 # Every notice that carries a link carries a new one; the link of the notice before keeps
 # working this many hours more, then only the newest link opens the page.
 PROGRESS_LINK_GRACE_HOURS = env_int("PROGRESS_LINK_GRACE_HOURS", 72, minimum=0)
+# A case page, once rendered, is served again from a cache in each web process while nothing it
+# shows has changed (portal.page_cache: the key sums up everything the page reads, so a new
+# message, scan, remedy or answer is on the very next view), for at most this many seconds: the
+# bound on how long "in 2 hours" may lag. 0: never cached. A per-process memory cache is right
+# here: an entry is found only by the state of the case it shows, whichever process made it.
+PORTAL_PAGE_CACHE_SECONDS = env_int("PORTAL_PAGE_CACHE_SECONDS", 60, minimum=0)
+CACHES["portal_pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "portal-pages",
+    "TIMEOUT": PORTAL_PAGE_CACHE_SECONDS,
+    "OPTIONS": {"MAX_ENTRIES": 2_000},  # about 20 KB a page: 40 MB a process at most
+}
 # The satisfaction survey goes out this many hours after a ticket is solved; an answer can be
 # changed for SURVEY_EDIT_DAYS after it is given; an unanswered survey closes SURVEY_CLOSE_DAYS
 # after the ticket was solved.

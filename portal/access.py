@@ -14,13 +14,23 @@ import datetime as dt
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import DateTimeField
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 
+from compensation.models import CompensationOffer
 from portal.links import ticket_reachable
 from portal.models import ProgressLink
-from shipments.models import Shipment
-from tickets.models import Ticket
+from shipments.models import Shipment, TrackingEvent
+from tickets.models import (
+    Message,
+    SatisfactionSurvey,
+    SLATimer,
+    Ticket,
+    TicketEvent,
+    TimerKind,
+    TimerStatus,
+)
 
 SESSION_KEY = "portal_cases"
 # A browser keeps at most this many cases open (a customer with several parcels late).
@@ -85,6 +95,79 @@ PAGE_COLUMNS = (
 )
 
 
+# What else the page reads, summed up in the same query by a scalar subquery each: the newest
+# row of each of the case's lists (the page's cache key, portal.page_cache: a new event,
+# message, remedy, survey answer or scan changes the key, so a cached page is never older than
+# its case) and the next clock we keep to the customer (read here instead of by a query of its
+# own). Each reads the case's few rows through an index on the ticket or the shipment.
+REPLY_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE)
+
+
+def _stamps() -> dict[str, RawSQL]:
+    quote = connection.ops.quote_name
+    ticket = f"{quote(Ticket._meta.db_table)}.{quote('id')}"
+    shipment = f"{quote(Shipment._meta.db_table)}.{quote('id')}"
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    def changed(model, key: str, owner: str, *, versions: bool = False) -> str:
+        # How many rows and when the last one changed, as one text: both move on any insert,
+        # delete or save of the list; ``versions``: and the sum of the rows' versions.
+        summed = (
+            f" || ' ' || CAST(COALESCE(SUM({quote('version')}), 0) AS TEXT)" if versions else ""
+        )
+        return (
+            f"SELECT CAST(COUNT(*) AS TEXT) || ' ' || COALESCE(CAST(MAX({quote('updated_at')}) "
+            f"AS TEXT), ''){summed} FROM {table(model)} WHERE {quote(key)} = {owner}"
+        )
+
+    def clock(kinds) -> RawSQL:
+        marks = ", ".join(["%s"] * len(kinds))
+        return RawSQL(
+            f"SELECT MIN({quote('due_at')}) FROM {table(SLATimer)} WHERE {quote('ticket_id')} = "
+            f"{ticket} AND {quote('status')} = %s AND {quote('kind')} IN ({marks})",
+            (TimerStatus.ACTIVE, *kinds),
+            output_field=DateTimeField(),
+        )
+
+    return {
+        # Timeline events and scans are only ever added (a scan's mapping may be corrected:
+        # hence the count of mapped scans).
+        "page_stamp_events": RawSQL(
+            f"SELECT MAX({quote('id')}) FROM {table(TicketEvent)} WHERE {quote('ticket_id')} = "
+            f"{ticket}",
+            (),
+        ),
+        "page_stamp_scans": RawSQL(
+            f"SELECT CAST(COUNT(*) AS TEXT) || ' ' || CAST(SUM(CASE WHEN {quote('unmapped')} "
+            f"THEN 0 ELSE 1 END) AS TEXT) || ' ' || CAST(MAX({quote('id')}) AS TEXT) FROM "
+            f"{table(TrackingEvent)} WHERE {quote('shipment_id')} = {shipment}",
+            (),
+        ),
+        "page_stamp_messages": RawSQL(changed(Message, "ticket_id", ticket), ()),
+        # An offer's every change of state also counts up its version.
+        "page_stamp_offers": RawSQL(
+            changed(CompensationOffer, "ticket_id", ticket, versions=True), ()
+        ),
+        "page_stamp_surveys": RawSQL(changed(SatisfactionSurvey, "ticket_id", ticket), ()),
+        "page_reply_due": clock(REPLY_KINDS),
+        "page_update_due": clock((TimerKind.PERIODIC_UPDATE,)),
+    }
+
+
+# The names of those subqueries' values (portal.page_cache's key reads them).
+STAMP_NAMES = (
+    "page_stamp_events",
+    "page_stamp_scans",
+    "page_stamp_messages",
+    "page_stamp_offers",
+    "page_stamp_surveys",
+    "page_reply_due",
+    "page_update_due",
+)
+
+
 def grant(request: HttpRequest, link: ProgressLink, public_id: UUID) -> None:
     """Let this browser open the case of ``link`` (a new session key: no fixation)."""
     cases = dict(request.session.get(SESSION_KEY, {}))
@@ -124,7 +207,8 @@ def case_link(
                 f"page_{name}_{column}": _column_of(owner, name, column)
                 for owner, name, columns in PAGE_LOOKUPS
                 for column in columns
-            }
+            },
+            **_stamps(),
         )
         .select_related(*PAGE_RELATED)
         .only(*PAGE_COLUMNS)

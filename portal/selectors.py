@@ -4,9 +4,10 @@
 customer, shipment, carrier, lane, incident and agent) and reads, one query each: the public
 timeline events (newest CASE_EVENTS), the conversation's public messages (newest
 CASE_MESSAGES), the parcel's scans (newest CASE_SCANS), the first names of the agents the
-timeline names, the remedies the customer was offered, the survey of the latest resolution and
-the next clock we keep to the customer. The count does not grow with events or scans
-(tests/portal/test_page.py asserts it at two sizes).
+timeline names, the remedies the customer was offered and the survey of the latest
+resolution; the next clock we keep to the customer came with the link. The count does not grow
+with events or scans (tests/portal/test_page.py asserts it at two sizes). A page once rendered
+is served again while its case is unchanged (portal.page_cache).
 
 Only what the customer may read leaves this module, as plain values: no internal note (they
 are never public, and messages are read by kind), no agent surname (first names only, from the
@@ -32,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from compensation.models import CompensationOffer, OfferStatus
 from compensation.texts import describe_offer
+from portal.access import REPLY_KINDS
 from portal.forms import phone_digits, postal_code
 from portal.links import ticket_reachable
 from portal.models import LinkKind, ProgressLink
@@ -219,6 +221,7 @@ class CasePage:
     survey: SatisfactionSurvey | None
     survey_state: str  # none, open, editable, answered, closed
     reply_opens_new: bool
+    changes_at: dt.datetime | None = None  # when the passing of time alone changes the page
     older_story: bool = False
     story_hidden: int = 0
     messages_hidden: int = 0
@@ -275,6 +278,7 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
             "scans": max(len(scans) - SHOWN_SCANS, 0),
         }
         story, chat, scans = story[-SHOWN_EVENTS:], chat[-SHOWN_MESSAGES:], scans[:SHOWN_SCANS]
+    next_contact = _next_contact(link, ticket, shipment, now=now)
     return CasePage(
         ticket=ticket,
         customer=ticket.customer,
@@ -292,7 +296,8 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
         incident_text=(
             ticket.incident.explanation(ticket.customer.language) if ticket.incident else ""
         ),
-        next_contact=_next_contact(ticket, shipment, now=now),
+        next_contact=next_contact,
+        changes_at=_changes_at(ticket, shipment, survey, next_contact, now=now),
         choices=[o for o in offers if o.status == OfferStatus.OFFERED and o.choice_group],
         remedies=[o for o in offers if not (o.status == OfferStatus.OFFERED and o.choice_group)],
         survey=survey if _survey_shown(ticket, survey) else None,
@@ -304,6 +309,34 @@ def case_page(link: ProgressLink, *, now: dt.datetime, full: bool = False) -> Ca
             and now - ticket.solved_at > REOPEN_WINDOW
         ),
     )
+
+
+def _changes_at(
+    ticket: Ticket,
+    shipment: Shipment | None,
+    survey: SatisfactionSurvey | None,
+    next_contact: NextContact,
+    *,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """The first moment after `now` at which the page would say something else with nothing
+    else changed: the estimate passes, the last scan stops being fresh, the clock we keep runs
+    out, the reopen window or the survey closes (portal.page_cache keeps a page no longer)."""
+    moments = [next_contact.due if next_contact.kind in ("reply_by", "update_by") else None]
+    if shipment is not None:
+        moments += [
+            shipment.predicted_eta,
+            shipment.carrier_eta,
+            shipment.last_event_at + FRESH_SCAN if shipment.last_event_at else None,
+        ]
+    if ticket.solved_at is not None:
+        moments.append(ticket.solved_at + REOPEN_WINDOW)
+    if survey is not None:
+        moments.append(survey.resolved_at + dt.timedelta(days=settings.SURVEY_CLOSE_DAYS))
+        if survey.answered_at is not None:
+            moments.append(survey.answered_at + dt.timedelta(days=settings.SURVEY_EDIT_DAYS))
+    later = [moment for moment in moments if moment is not None and moment >= now]
+    return min(later, default=None)
 
 
 def latest_survey(ticket: Ticket, *fields: str) -> SatisfactionSurvey | None:
@@ -565,26 +598,42 @@ def _gap_days(when: dt.datetime, promised: dt.datetime) -> int:
     return round((when - promised).total_seconds() / 86400)
 
 
-def _next_contact(ticket: Ticket, shipment: Shipment | None, *, now: dt.datetime) -> NextContact:
+def _next_clock(link: ProgressLink) -> tuple[str, dt.datetime | None]:
+    """The next answer ("reply_by") or news ("update_by") we owe, and when: the earliest
+    running clock. The page's link query read both (portal.access); else one query."""
+    if hasattr(link, "page_reply_due"):
+        clocks = [("reply_by", link.page_reply_due), ("update_by", link.page_update_due)]
+    else:
+        timer = (
+            SLATimer.objects.filter(
+                ticket=link.ticket,
+                status=TimerStatus.ACTIVE,
+                kind__in=(*REPLY_KINDS, TimerKind.PERIODIC_UPDATE),
+            )
+            .only("kind", "due_at")
+            .order_by("due_at")
+            .first()
+        )
+        if timer is None:
+            return "", None
+        kind = "update_by" if timer.kind == TimerKind.PERIODIC_UPDATE else "reply_by"
+        clocks = [(kind, timer.due_at)]
+    clocks = [(kind, due) for kind, due in clocks if due is not None]
+    return min(clocks, key=lambda clock: clock[1]) if clocks else ("", None)
+
+
+def _next_contact(
+    link: ProgressLink, ticket: Ticket, shipment: Shipment | None, *, now: dt.datetime
+) -> NextContact:
     if ticket.status == TicketStatus.CLOSED:
         return NextContact("closed")
     if ticket.status == TicketStatus.SOLVED:
         return NextContact("resolved", due=(ticket.solved_at or now) + REOPEN_WINDOW)
     if ticket.status == TicketStatus.PENDING:
         return NextContact("waiting_for_you")
-    timer = (
-        SLATimer.objects.filter(
-            ticket=ticket,
-            status=TimerStatus.ACTIVE,
-            kind__in=(TimerKind.FIRST_RESPONSE, TimerKind.NEXT_RESPONSE, TimerKind.PERIODIC_UPDATE),
-        )
-        .only("kind", "due_at")
-        .order_by("due_at")
-        .first()
-    )
-    if timer is not None and timer.due_at > now:
-        kind = "update_by" if timer.kind == TimerKind.PERIODIC_UPDATE else "reply_by"
-        return NextContact(kind, due=timer.due_at)
+    kind, due = _next_clock(link)
+    if due is not None and due > now:
+        return NextContact(kind, due=due)
     late = shipment is not None and shipment.status not in FINAL_STATUSES and shipment.delay_level
     if ticket.status == TicketStatus.ON_HOLD:
         return NextContact("carrier", days=settings.NOTICE_FOLLOW_UP_DAYS)

@@ -49,7 +49,7 @@ from core import panels
 from core.middleware import valid_time_zone
 from core.ratelimit import rate_limited
 from customers.models import Customer
-from portal import access, links, selectors
+from portal import access, links, page_cache, selectors
 from portal.csrf import csrf_protect_portal
 from portal.forms import (
     LookupForm,
@@ -132,10 +132,19 @@ def _case_url(ticket: Ticket, section: str = "") -> str:
 
 
 def _page(
-    request, link, now, *, forms=None, status=200, section: str = "", note: str = ""
+    request,
+    link,
+    now,
+    *,
+    forms=None,
+    status=200,
+    section: str = "",
+    note: str = "",
+    page: selectors.CasePage | None = None,
+    extra: dict | None = None,
 ) -> HttpResponse:
     """The whole page, or with htmx the one section a form was sent from."""
-    page = selectors.case_page(link, now=now, full=request.GET.get("all") == "1")
+    page = page or selectors.case_page(link, now=now, full=request.GET.get("all") == "1")
     customer = page.customer
     context = {
         "page": page,
@@ -147,6 +156,7 @@ def _page(
         "time_zone": customer.time_zone,
         "section_note": note,
         **(forms or {}),
+        **(extra or {}),
     }
     template = "portal/case.html"
     if section and request.htmx and not request.htmx.history_restore_request:
@@ -293,7 +303,23 @@ def language(request: HttpRequest) -> HttpResponse:
 @require_GET
 @case_view(page=True)
 def case(request: HttpRequest, link: ProgressLink, now) -> HttpResponse:
-    return _page(request, link, now)
+    """The page; kept and served again while its case is unchanged (portal.page_cache)."""
+    if not page_cache.servable(request):
+        return _page(request, link, now)
+    full = request.GET.get("all") == "1"
+    key = page_cache.key(
+        link,
+        language=translation.get_language(),
+        zone=timezone.get_current_timezone_name(),
+        full=full,
+    )
+    text = page_cache.get(key, now=now)
+    if text is None:
+        page = selectors.case_page(link, now=now, full=full)
+        response = _page(request, link, now, page=page, extra={"csrf_token": page_cache.CSRF_SLOT})
+        text = response.content.decode(response.charset)
+        page_cache.put(key, text, now=now, changes_at=page.changes_at)
+    return HttpResponse(page_cache.fill(text, request))
 
 
 @csrf_protect_portal

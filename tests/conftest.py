@@ -25,6 +25,14 @@ def _default_language_and_time_zone():
 
 
 @pytest.fixture(autouse=True)
+def _empty_page_cache():
+    """Customers' case pages kept in each process (portal.page_cache) start empty."""
+    from django.core.cache import caches
+
+    caches["portal_pages"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache(request, django_db_blocker):
     """Rate-limit counters and lockouts live in the shared (database) cache: no test leaves any
     behind. A `db` test's rows go with its rollback; a transactional test's outlive its flush."""
