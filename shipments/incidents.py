@@ -528,3 +528,26 @@ def incident_resolve(*, incident: Incident, by, now: datetime) -> Incident:
         locked.window_end = max(now, locked.window_start)
     locked.save(update_fields=["status", "resolved_at", "resolved_by", "window_end", "updated_at"])
     return locked
+
+
+# The longest public explanation a supervisor may write (a notice carries it whole).
+EXPLANATION_MAX_LENGTH = 2000
+
+
+@transaction.atomic
+def incident_explain(
+    *, incident: Incident, public_explanation: str, public_explanation_zh_hans: str
+) -> Incident:
+    """Set the public explanation customers read (English, Chinese) on the progress page and in
+    later incident notices (`Incident.explanation`). Texts are stripped; unchanged texts write
+    nothing (a double submit is harmless). An empty Chinese text falls back to the English one
+    for Chinese readers; both empty show no explanation."""
+    locked = Incident.objects.select_for_update().get(pk=incident.pk)
+    english = public_explanation.strip()[:EXPLANATION_MAX_LENGTH]
+    chinese = public_explanation_zh_hans.strip()[:EXPLANATION_MAX_LENGTH]
+    if (locked.public_explanation, locked.public_explanation_zh_hans) == (english, chinese):
+        return locked
+    locked.public_explanation = english
+    locked.public_explanation_zh_hans = chinese
+    locked.save(update_fields=["public_explanation", "public_explanation_zh_hans", "updated_at"])
+    return locked

@@ -1,9 +1,12 @@
 """An incident's bulk offer: one goodwill remedy to every customer with an open ticket in it.
 
 GET shows the incident, its open tickets and its budgets (compensation.budgets) with the form;
-POST hands the remedy to compensation.services.offer_incident_remedy (set-based, idempotent,
-routed through the supervisor's authority and the incident's budget) and goes back to the
-supervisor's home with what it did. A refusal (CompensationError) lands on its field. For the
+POST records the run of the bulk action under the form's idempotency key and runs it
+(supervisor.tasks.start_incident_action: within the request for an incident of up to
+SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT open tickets, else in the background) through
+compensation.services.offer_incident_remedy (set-based, idempotent, routed through the
+supervisor's authority and the incident's budget), then goes to the incident's page with what
+it did (or its progress). A refusal lands on its field. For the
 `compensation.approve_compensationoffer` permission, with the CSRF token.
 """
 
@@ -11,21 +14,21 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from compensation import budgets, services
-from compensation.errors import CompensationError
-from compensation.models import Budget, OfferStatus
+from compensation import budgets
+from compensation.models import Budget
 from shipments.models import Incident
+from supervisor import incident_actions
 from supervisor.approvals import HtmxHttpRequest, approver_view
 from supervisor.approvals_selectors import BudgetLine
 from supervisor.forms import IncidentOfferForm
+from supervisor.incidents import detail_url, tell
+from supervisor.models import IncidentAction, IncidentActionKind
+from supervisor.tasks import start_incident_action
 from tickets.models import Ticket
 
 
@@ -55,22 +58,6 @@ def budget_lines(incident: Incident) -> list[BudgetLine]:
     return lines
 
 
-def outcome(result: services.BulkOffer, *, open_tickets: int) -> str:
-    if result.tickets == 0:
-        if not open_tickets:
-            return _("Nothing to offer: this incident has no open ticket.")
-        return _("Nothing new: every ticket already has this offer.")
-    if result.status == OfferStatus.PENDING_APPROVAL:
-        return ngettext(
-            "%(count)s offer waits for approval.",
-            "%(count)s offers wait for approval.",
-            result.offers,
-        ) % {"count": result.offers}
-    return ngettext(
-        "Offered to %(count)s customer.", "Offered to %(count)s customers.", result.tickets
-    ) % {"count": result.tickets}
-
-
 @approver_view(["GET", "POST"])
 def incident_offer(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     incident = Incident.objects.select_related("carrier").filter(public_id=public_id).first()
@@ -80,20 +67,23 @@ def incident_offer(request: HtmxHttpRequest, public_id: UUID) -> HttpResponse:
     if request.method == "POST":
         form = IncidentOfferForm(request.POST)
         if form.is_valid():
-            try:
-                result = services.offer_incident_remedy(
-                    incident=incident,
-                    remedies=[form.remedy()],
-                    by=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-            except CompensationError as error:
-                field = error.field if error.field in form.fields else None
-                form.add_error(field, str(error.message))
+            data = form.cleaned_data
+            started = start_incident_action(
+                incident=incident,
+                kind=IncidentActionKind.OFFER,
+                key=form.idempotency_key(),
+                by=request.user,
+                params=incident_actions.offer_params(form.remedy(), data["reason"]),
+                now=timezone.now(),
+            )
+            run = started.run
+            if started.created and run.status == IncidentAction.Status.FAILED and run.error:
+                # Refused by the service at once (its authority or budget rules): the form
+                # says why, as before the run.
+                form.add_error(None, run.error)
             else:
-                text = outcome(result, open_tickets=open_ticket_count(incident))
-                messages.success(request, text)
-                return redirect("supervisor:home")
+                tell(request, run, created=started.created)
+                return redirect(detail_url(incident, "actions"))
         status = 422
     else:
         form = IncidentOfferForm()

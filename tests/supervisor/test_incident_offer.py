@@ -40,8 +40,11 @@ def offer_url(incident) -> str:
 
 
 def said(response) -> list[str]:
-    """The messages the supervisor's home showed after the redirect (shown, so gone)."""
-    assert response.redirect_chain == [(HOME, 302)]
+    """The messages the incident's page showed after the redirect (shown, so gone): the run of
+    the bulk offer is there, with its outcome (supervisor.incidents)."""
+    [(url, status)] = response.redirect_chain
+    assert status == 302
+    assert url.startswith("/supervisor/incidents/") and url.endswith("/#actions"), url
     return [str(m) for m in response.context["messages"]]
 
 

@@ -1,0 +1,54 @@
+"""Celery adapters of the supervisor workspace: thin, primitive ids in, idempotent through the
+database (supervisor.incident_actions claims a run before doing its work)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from uuid import UUID
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from core import queue
+from shipments.models import Incident
+from supervisor import incident_actions
+
+
+@shared_task(
+    name="supervisor.run_incident_action",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def run_incident_action_task(run_id: int) -> str:
+    """Run an incident's bulk action (a large one, started from the incident page)."""
+    run = incident_actions.action_run(run_id=run_id, now=timezone.now())
+    return run.status if run is not None else "taken"
+
+
+def start_incident_action(
+    *,
+    incident: Incident,
+    kind: str,
+    key: UUID,
+    by: Any,
+    params: dict[str, Any] | None = None,
+    now: dt.datetime,
+) -> incident_actions.Started:
+    """Record the run (incident_actions.action_start) and run it: within the request when it is
+    small, else by the task once the run is committed (kept by core.queue if the broker is
+    down; starting the action again takes over a run whose task was lost)."""
+    started = incident_actions.action_start(
+        incident=incident, kind=kind, key=key, by=by, params=params, now=now
+    )
+    if started.to_run:
+        if incident_actions.runs_inline(started.run):
+            incident_actions.action_run(run_id=started.run.pk, now=now)
+        else:
+            queue.enqueue_on_commit(run_incident_action_task, started.run.pk)
+        started.run.refresh_from_db()
+    return started
