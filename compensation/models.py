@@ -493,6 +493,12 @@ class CompensationOffer(TimeStampedModel):
             ),
             # Customer profile: past compensation.
             models.Index(fields=["customer", "-created_at"], name="compensation_offer_cust_idx"),
+            # Supervisor KPIs: "compensation issued in a period" (cost by kind, cause, carrier).
+            models.Index(
+                fields=["issued_at"],
+                name="compensation_offer_issued_idx",
+                condition=Q(status="issued"),
+            ),
         ]
 
     def __str__(self) -> str:

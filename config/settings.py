@@ -486,3 +486,45 @@ NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=1)
 # a repeated reference or deliver nothing.
 NOTICE_OUTCOME_GROUP_SIZE = env_int("NOTICE_OUTCOME_GROUP_SIZE", 20, minimum=1)
 NOTICE_SMS_MAX_SEGMENTS = env_int("NOTICE_SMS_MAX_SEGMENTS", 3, minimum=1)
+
+# Supervisor dashboard (supervisor.kpis): the target of each figure, green when met, red when
+# not. The first five are shared/DOMAIN.md's ("KPIs the product must report"); the SLA goal is
+# the service level most teams commit to. None: the figure shows no colour.
+KPI_TARGETS = {
+    "first_contact_hours": 24,  # detection -> first customer contact: under 24 h
+    "csat_mean": 4.0,  # CSAT of affected customers: at least 4 / 5
+    "resolved_without_escalation": 0.90,  # at least 90%
+    "repurchase_30d": 0.25,  # 30-day repurchase of affected customers: at least 25%
+    "negative_review_rate": 0.05,  # answers of 1 or 2 among affected customers: at most 5%
+    "sla_compliance": 0.95,  # SLA timers met / (met + breached): at least 95%
+    "proactive_share": None,  # told before they asked: no domain target
+    "csat_response_rate": None,
+    "csat_good_share": None,
+}
+
+# Agent scorecards (/supervisor/agents/, supervisor.scorecards): the weight in percent of each
+# component of an agent's score (shared/DOMAIN.md, "KPIs": satisfaction 40, response time 20,
+# resolution rate 20, complaint rate 10, proactive contacts 10). They must add up to 100: checked
+# here and by the system check supervisor.E001 (which also sees a value set in code).
+SCORECARD_WEIGHTS = {
+    "satisfaction": env_int("SCORECARD_WEIGHT_SATISFACTION", 40, minimum=0),
+    "response_time": env_int("SCORECARD_WEIGHT_RESPONSE_TIME", 20, minimum=0),
+    "resolution": env_int("SCORECARD_WEIGHT_RESOLUTION", 20, minimum=0),
+    "complaints": env_int("SCORECARD_WEIGHT_COMPLAINTS", 10, minimum=0),
+    "proactive": env_int("SCORECARD_WEIGHT_PROACTIVE", 10, minimum=0),
+}
+if sum(SCORECARD_WEIGHTS.values()) != 100:
+    raise ConfigError(
+        "SCORECARD_WEIGHT_*",
+        f"the five weights must add up to 100, they add up to {sum(SCORECARD_WEIGHTS.values())}",
+    )
+# The response-time component is 100 when an agent's median first response is at or under this
+# many minutes (the domain's "first reply within 1 h"), falling linearly to 0 at 4 times it.
+SCORECARD_RESPONSE_TARGET_MINUTES = env_int("SCORECARD_RESPONSE_TARGET_MINUTES", 60, minimum=1)
+
+# Incident bulk actions (supervisor.incident_actions): a run covering up to this many customers
+# or tickets (notify all, offer to all) is done within the request; a larger one runs in a
+# Celery task and the incident page shows its progress.
+SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT = env_int(
+    "SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT", 2000, minimum=0
+)

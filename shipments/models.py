@@ -405,6 +405,18 @@ class Shipment(TimeStampedModel):
                 & ~Q(delay_level="none")
                 & ~Q(delay_cause__in=["none", "unknown"]),
             ),
+            # Supervisor KPIs (supervisor.kpis): "shipments whose delay was detected in a period".
+            models.Index(
+                fields=["delay_detected_at"],
+                name="shipments_detected_idx",
+                condition=Q(delay_detected_at__isnull=False),
+            ),
+            # Supervisor KPIs: 30-day repurchase, "orders placed in a period".
+            models.Index(
+                fields=["ordered_at"],
+                name="shipments_ordered_idx",
+                condition=Q(ordered_at__isnull=False),
+            ),
             # Console search by order number.
             models.Index(fields=["order_number"], name="shipments_order_idx"),
             # Console search by tracking number across carriers.

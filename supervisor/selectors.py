@@ -1,7 +1,8 @@
-"""Reads for the supervisor page: approvals, incidents, SLA alerts and the KPI strip.
+"""Reads for the dashboard's morning panels: approvals, open incidents, SLA alerts and
+customer satisfaction by agent (the KPIs themselves: supervisor.kpis).
 
-Every list is one query and every KPI a single aggregate, so the page costs the same number of
-queries with ten rows or ten thousand (tests/supervisor/test_supervisor_page.py).
+Every list is one query, so the panels cost the same number of queries with ten rows or ten
+thousand (tests/supervisor/test_dashboard.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, Q, QuerySet
 
 from compensation.models import CompensationOffer
-from shipments.models import DelayLevel, Incident, Shipment
-from tickets.models import CLOSED_STATUSES, SatisfactionSurvey, SLATimer, Ticket, TicketStatus
+from shipments.models import Incident
+from tickets.models import CLOSED_STATUSES, SatisfactionSurvey, SLATimer
 
 LIST_LIMIT = 50
 SLA_ALERT_WINDOW = dt.timedelta(hours=1)
@@ -48,91 +49,6 @@ def sla_alerts(*, now: dt.datetime) -> QuerySet[SLATimer]:
         # The target names a milestone in the reader's language (SLATimer.display_name).
         .select_related("ticket", "ticket__customer", "ticket__assignee", "target")
         .order_by("due_at", "pk")
-    )
-
-
-@dataclass(frozen=True)
-class StatusCount:
-    status: str
-    label: str
-    count: int
-
-
-@dataclass(frozen=True)
-class LevelCount:
-    level: str
-    label: str
-    count: int
-
-
-@dataclass(frozen=True)
-class Kpis:
-    total_tickets: int
-    open_tickets: int
-    escalated_tickets: int
-    by_status: list[StatusCount]
-    csat_average: float | None
-    csat_responses: int
-    delayed_by_level: list[LevelCount] = field(default_factory=list)
-
-    @property
-    def escalated_share(self) -> float | None:
-        """Share of all tickets ever escalated (target: at most 10%, shared/DOMAIN.md)."""
-        if not self.total_tickets:
-            return None
-        return self.escalated_tickets / self.total_tickets
-
-    @property
-    def escalated_percent(self) -> float | None:
-        share = self.escalated_share
-        return None if share is None else round(share * 100, 1)
-
-    @property
-    def delayed_total(self) -> int:
-        return sum(row.count for row in self.delayed_by_level)
-
-
-def kpis() -> Kpis:
-    """The KPI strip in three queries: tickets by status, CSAT, delayed shipments by level."""
-    rows = list(
-        Ticket.objects.values("status").annotate(
-            n=Count("pk"), escalated=Count("pk", filter=Q(is_escalated=True))
-        )
-    )
-    counts = {row["status"]: row["n"] for row in rows}
-    escalated = sum(row["escalated"] for row in rows)
-    by_status = [
-        StatusCount(status=value, label=str(label), count=counts.get(value, 0))
-        for value, label in TicketStatus.choices
-    ]
-    total = sum(counts.values())
-    open_count = sum(n for status, n in counts.items() if status not in CLOSED_STATUSES)
-
-    csat = SatisfactionSurvey.objects.filter(rating__isnull=False).aggregate(
-        average=Avg("rating"), responses=Count("pk")
-    )
-
-    levels = dict(
-        Shipment.objects.active()
-        .delayed()
-        .values("delay_level")
-        .annotate(n=Count("pk"))
-        .values_list("delay_level", "n")
-    )
-    delayed = [
-        LevelCount(level=value, label=str(label), count=levels.get(value, 0))
-        for value, label in DelayLevel.choices  # declared from least to most severe
-        if value != DelayLevel.NONE
-    ]
-    average = csat["average"]
-    return Kpis(
-        total_tickets=total,
-        open_tickets=open_count,
-        escalated_tickets=escalated,
-        by_status=by_status,
-        csat_average=round(float(average), 2) if average is not None else None,
-        csat_responses=csat["responses"],
-        delayed_by_level=delayed,
     )
 
 
@@ -183,7 +99,6 @@ class SupervisorDashboard:
     approvals_total: int
     incidents: list[Incident]
     sla_alerts: list[SLATimer]
-    kpis: Kpis
     satisfaction: list[AgentSatisfaction] = field(default_factory=list)
 
 
@@ -194,6 +109,5 @@ def supervisor_dashboard(*, now: dt.datetime) -> SupervisorDashboard:
         approvals_total=approvals.count(),
         incidents=list(open_incidents()[:LIST_LIMIT]),
         sla_alerts=list(sla_alerts(now=now)[:LIST_LIMIT]),
-        kpis=kpis(),
         satisfaction=satisfaction_by_agent(now=now),
     )

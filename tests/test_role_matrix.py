@@ -287,6 +287,11 @@ ROUTES: dict[str, Route] = {
     # (tests/tickets/test_shipment_panel.py), so another team's shipment is an empty list.
     "tickets:shipment_tickets": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
     "supervisor:home": Route("supervisor"),
+    # The lists behind the dashboard's figures: supervisors (tickets.supervise), read-only.
+    "supervisor:drilldown_tickets": Route("supervisor"),
+    "supervisor:drilldown_shipments": Route("supervisor"),
+    # Root causes and carrier reliability (and their CSV): supervisors, read-only.
+    "supervisor:causes": Route("supervisor"),
     "incidents:new": Route("supervisor"),
     "incidents:resolve": Route("supervisor", _incident),
     "notifications:incident_notify": Route("supervisor", _incident),
@@ -294,11 +299,21 @@ ROUTES: dict[str, Route] = {
     "supervisor:approvals": Route("supervisor"),
     # Budgets with what they spent and committed: supervisors (tickets.supervise), read-only.
     "supervisor:budgets": Route("supervisor"),
+    # Agent scorecards (and their CSV): supervisors (tickets.supervise), read-only.
+    "supervisor:scorecards": Route("supervisor"),
     "supervisor:approval_approve": Route("supervisor", _pending_offer),
     "supervisor:approval_reject": Route("supervisor", _pending_offer),
     "supervisor:approval_incident": Route("supervisor", _incident),
     # An incident's bulk offer: the approve permission (supervisors), GET the form, POST it.
     "supervisor:incident_offer": Route("supervisor", _incident),
+    # Incident pages (supervisor.incidents): supervisors (tickets.supervise); the list and an
+    # incident read-only, the explanation and the bulk actions POST (an empty POST is a field
+    # message: 422).
+    "supervisor:incidents": Route("supervisor"),
+    "supervisor:incident_detail": Route("supervisor", _incident),
+    "supervisor:incident_explanation": Route("supervisor", _incident),
+    "supervisor:incident_notify_all": Route("supervisor", _incident),
+    "supervisor:incident_resolve": Route("supervisor", _incident),
     "shipments_api:tracking-events": Route("signed"),
     "notifications_api:sms-receipts": Route("signed"),
     "shipments_api:shipment-list": Route("api"),

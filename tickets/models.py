@@ -567,6 +567,12 @@ class Ticket(TimeStampedModel):
             models.Index(
                 fields=["solved_at"], name="tickets_ticket_solved_idx", condition=Q(status="solved")
             ),
+            # Supervisor KPIs: "tickets solved (or since closed) in a period".
+            models.Index(
+                fields=["solved_at"],
+                name="tickets_ticket_resolved_idx",
+                condition=Q(solved_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -793,6 +799,10 @@ class SLATimer(models.Model):
                 name="tickets_slatimer_breached_idx",
                 condition=Q(status="breached"),
             ),
+            # Supervisor KPIs: "timers met in a period" (SLA compliance).
+            models.Index(
+                fields=["met_at"], name="tickets_slatimer_met_idx", condition=Q(status="met")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -917,6 +927,18 @@ class SatisfactionSurvey(TimeStampedModel):
                 fields=["agent", "answered_at"],
                 name="tickets_survey_agent_idx",
                 condition=Q(answered_at__isnull=False),
+            ),
+            # Supervisor KPIs: "answers given in a period" (CSAT, negative reviews).
+            models.Index(
+                fields=["answered_at"],
+                name="tickets_survey_answered_idx",
+                condition=Q(answered_at__isnull=False),
+            ),
+            # Supervisor KPIs: "surveys sent in a period" (response rate).
+            models.Index(
+                fields=["sent_at"],
+                name="tickets_survey_sent_idx",
+                condition=Q(sent_at__isnull=False),
             ),
         ]
 

@@ -1,0 +1,1043 @@
+"""The dashboard's figures: the KPIs of shared/DOMAIN.md for a Scope, and the period before it.
+
+Each family of figures is one SQL statement over both periods at once (conditional aggregation:
+`COUNT(...) FILTER (WHERE <this period>)`, emulated with CASE on SQLite), so the dashboard costs
+the same number of queries whatever the data (tests/supervisor/test_dashboard.py):
+
+1. first contact and proactive share: one statement (common table expressions, joins rather
+   than a subquery per shipment, the median and p90 by window functions);
+2. SLA compliance, breaches now, due within the hour;
+3. CSAT, response rate, share >= 4 and the negative-review rate (affected customers);
+4. resolved without escalation;
+5. 30-day repurchase, affected and unaffected customers;
+6. compensation cost by kind, cause, carrier and incident, per currency.
+
+Definitions (the page's notes say the same to supervisors):
+
+- affected shipment: its delay was detected in the period (`Shipment.delay_detected_at`, the
+  start of its current delay; a shipment back on time in transit loses it, one delivered late
+  keeps it);
+- first contact: the first notice sent (outbox row sent or delivered, about the shipment or one
+  of its tickets) or public reply to the customer on one of its tickets, at or after detection.
+  A shipment not contacted yet counts with the time waited so far once 24 hours have passed
+  (so it is never "under 24 h"); before that it is still open and left out;
+- proactive: we reached the customer before they reached us (their first message on a ticket of
+  the shipment, or a ticket they opened), or they never wrote. Shipments still open as above
+  are left out;
+- an affected customer's ticket: a ticket whose shipment was delayed (has a delay now, or had a
+  delay level change);
+- repurchase: a customer with an affected shipment has a later order (`Shipment.ordered_at`)
+  within 30 days after a detection in the period; an unaffected customer (a never-delayed
+  shipment ordered in the period, no delay detected in the period) has a later order within
+  30 days after that order. Every customer counts as soon as the window starts, so a window
+  still open counts as "not (yet)", and the latest days read low;
+- compensation cost: offers issued in the period, money remedies only, one sum per currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from compensation import money
+from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.models import DelayCause
+from notifications.models import Notification, NotificationStatus
+from shipments.models import DelayLevel, DelayLevelChange, Shipment
+from supervisor.scope import Scope
+from tickets.models import (
+    CLOSED_STATUSES,
+    Message,
+    MessageDirection,
+    SatisfactionSurvey,
+    SLATimer,
+    Source,
+    Ticket,
+    TimerKind,
+    TimerStatus,
+)
+
+DAY = dt.timedelta(hours=24)
+REPURCHASE_WINDOW = dt.timedelta(days=30)
+SOON = dt.timedelta(hours=1)
+SENT_STATUSES = (NotificationStatus.SENT, NotificationStatus.DELIVERED)
+# Tickets a customer opened themselves: their opening is the customer reaching us.
+CUSTOMER_SOURCES = (Source.CUSTOMER, Source.EMAIL)
+SLA_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.RESOLUTION)
+
+CURRENT, PREVIOUS = 1, 0
+
+
+def target(name: str) -> float | None:
+    return settings.KPI_TARGETS.get(name)
+
+
+# --- Figures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number of the dashboard, with its target and the previous period's value.
+
+    `value` and `previous` are None when there is nothing to count (shown "—", grey). Shares
+    are fractions (0.875 is 87.5%), durations hours. `op` says how the value must compare with
+    the target ("<", "<=" or ">="); `live` figures are about now, not the period.
+    """
+
+    key: str
+    label: str
+    value: float | None
+    previous: float | None = None
+    unit: str = "count"  # count | share | hours | rating
+    target: float | None = None
+    op: str = ">="
+    link: str = ""
+    detail: str = ""
+    live: bool = False
+
+    @property
+    def status(self) -> str:
+        """no_data (grey), met (green), missed (red) or none (no target)."""
+        if self.value is None:
+            return "no_data"
+        if self.target is None:
+            return "none"
+        value, goal = self.value, self.target
+        met = {"<": value < goal, "<=": value <= goal, ">=": value >= goal}[self.op]
+        return "met" if met else "missed"
+
+    @property
+    def change(self) -> float | None:
+        if self.live or self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def direction(self) -> str:
+        """up, down or flat: how the value moved since the previous period."""
+        change = self.change
+        if change is None or abs(change) < 1e-9:
+            return "flat"
+        return "up" if change > 0 else "down"
+
+    @property
+    def improved(self) -> bool | None:
+        """Did it move the good way? None without a change, or when no way is better."""
+        if self.direction == "flat" or self.unit == "count" and self.target is None:
+            return None
+        lower_is_better = self.op in ("<", "<=")
+        return (self.direction == "down") == lower_is_better
+
+    # -- text -----------------------------------------------------------------------------
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return "—"
+        if self.unit == "share":
+            return f"{value * 100:.1f}%"
+        if self.unit == "hours":
+            return f"{value:.1f} h"
+        if self.unit == "rating":
+            return f"{value:.2f} / 5"
+        return f"{value:g}"
+
+    @property
+    def value_text(self) -> str:
+        return self.format(self.value)
+
+    @property
+    def previous_text(self) -> str:
+        return "" if self.live else self.format(self.previous)
+
+    @property
+    def change_text(self) -> str:
+        change = self.change
+        if change is None:
+            return ""
+        sign = "+" if change > 0 else "−" if change < 0 else "±"
+        size = abs(change)
+        if self.unit == "share":
+            return f"{sign}{size * 100:.1f} pp"
+        if self.unit == "hours":
+            return f"{sign}{size:.1f} h"
+        if self.unit == "rating":
+            return f"{sign}{size:.2f}"
+        return f"{sign}{size:g}"
+
+    @property
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        return f"{self.op} {self.format(self.target)}".replace(" / 5", "")
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    figures: list[Figure]
+    note: str = ""
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def ratio(part, whole) -> float | None:
+    """part / whole, None when whole is 0 (no data, never a ZeroDivisionError)."""
+    if not whole:
+        return None
+    return float(part or 0) / float(whole)
+
+
+def both_periods(scope: Scope, field_name: str) -> Q:
+    """Rows whose `field_name` falls in the period or the one before (one range)."""
+    return Q(**{f"{field_name}__gte": scope.previous().start, f"{field_name}__lt": scope.end})
+
+
+def delayed_shipment_q(prefix: str = "") -> Q:
+    """The shipment (reached through `prefix`, e.g. "ticket__shipment__") was delayed: it has a
+    delay now, or its level changed once (delay detection writes a row per change)."""
+    changes = DelayLevelChange.objects.filter(shipment_id=OuterRef(f"{prefix}pk"))
+    return Q(**{f"{prefix}delay_detected_at__isnull": False}) | Q(Exists(changes))
+
+
+def drilldown_url(kind: str, kpi: str, scope: Scope) -> str:
+    return f"{reverse(f'supervisor:drilldown_{kind}')}?{scope.query(kpi=kpi)}"
+
+
+# --- 1. first contact and proactive share --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactStats:
+    affected: int = 0
+    affected_by_currency: dict[str, int] = field(default_factory=dict)
+    measured: int = 0  # contacted, or 24 h passed
+    under: int = 0  # contacted within 24 h
+    waiting: int = 0  # not contacted, detected less than 24 h ago
+    decided: int = 0  # for the proactive share
+    proactive: int = 0
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
+
+
+def _seconds(start: str, end: str) -> str:
+    """SQL for the whole seconds from `start` to `end` (datetime expressions)."""
+    if connection.vendor == "postgresql":
+        return f"ROUND(EXTRACT(EPOCH FROM ({end} - {start})))"
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+def _percentile(rows: dict[int, float], n: int, p: float) -> float | None:
+    """Linear interpolation between the ranks around p x (n - 1) (PostgreSQL's
+    percentile_cont), from the rows at those positions."""
+    if not n:
+        return None
+    position = p * (n - 1)
+    low = math.floor(position + 1e-9)
+    value = rows[low]
+    if low + 1 < n and position > low:
+        value += (rows[low + 1] - value) * (position - low)
+    return value
+
+
+def contact_stats(scope: Scope, *, now: dt.datetime) -> dict[int, ContactStats]:
+    """First contact and proactive share for the period (CURRENT) and the one before (PREVIOUS)
+    in one statement.
+
+    1. `a`: the affected shipments of both periods (the scope's filters, compiled by Django);
+    2. `at`: their tickets (read once); `events`: every contact about them, outbound (notices
+       sent about the shipment or one of its tickets, public replies) or inbound (the
+       customer's messages, tickets the customer opened);
+    3. `firsts`: per shipment, the first outbound contact at or after detection and the first
+       inbound one;
+    4. `m`: per shipment, the seconds to first contact (or waited so far, past 24 h);
+    5. counts per period and currency, and the rows at the median's and p90's ranks.
+    """
+    previous = scope.previous()
+    base = (
+        scope.shipments(Shipment.objects.all())
+        .filter(both_periods(scope, "delay_detected_at"))
+        .order_by()
+        .values_list("pk", "delay_detected_at", "currency")
+    )
+    base_sql, base_params = base.query.sql_with_params()
+    q = connection.ops.quote_name
+    notification = q(Notification._meta.db_table)
+    ticket = q(Ticket._meta.db_table)
+    message = q(Message._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    since = adapt(previous.start)
+    sent = ", ".join(f"'{status}'" for status in SENT_STATUSES)
+    opened = ", ".join(f"'{source}'" for source in CUSTOMER_SOURCES)
+    waited = _seconds("a.detected", "%s")
+    to_out = _seconds("a.detected", "f.out_at")
+    sql = f"""
+WITH a (id, detected, currency) AS ({base_sql}),
+at (id, shipment_id, source, created_at) AS (
+    SELECT t.id, t.shipment_id, t.source, t.created_at FROM {ticket} t
+     WHERE t.shipment_id IN (SELECT id FROM a)
+),
+events (shipment_id, at, outbound) AS (
+    SELECT n.shipment_id, n.sent_at, 1 FROM {notification} n
+     WHERE n.shipment_id IN (SELECT id FROM a) AND n.status IN ({sent}) AND n.sent_at >= %s
+    UNION ALL
+    SELECT at.shipment_id, n.sent_at, 1 FROM {notification} n JOIN at ON at.id = n.ticket_id
+     WHERE n.status IN ({sent}) AND n.sent_at >= %s
+    UNION ALL
+    SELECT at.shipment_id, msg.created_at,
+           CASE WHEN msg.direction = '{MessageDirection.OUTBOUND}' THEN 1 ELSE 0 END
+      FROM {message} msg JOIN at ON at.id = msg.ticket_id
+     WHERE msg.direction IN ('{MessageDirection.OUTBOUND}', '{MessageDirection.INBOUND}')
+    UNION ALL
+    SELECT shipment_id, created_at, 0 FROM at WHERE source IN ({opened})
+),
+firsts (id, out_at, in_at) AS (
+    SELECT a.id, MIN(CASE WHEN e.outbound = 1 AND e.at >= a.detected THEN e.at END),
+           MIN(CASE WHEN e.outbound = 0 THEN e.at END)
+      FROM a JOIN events e ON e.shipment_id = a.id GROUP BY a.id
+),
+m AS (
+    SELECT CASE WHEN a.detected >= %s THEN {CURRENT} ELSE {PREVIOUS} END AS cur,
+           a.currency AS currency,
+           CASE WHEN f.out_at IS NOT NULL THEN {to_out}
+                WHEN {waited} >= 86400 THEN {waited} END AS secs,
+           CASE WHEN f.out_at IS NOT NULL AND (f.in_at IS NULL OR f.out_at < f.in_at)
+                THEN 1 ELSE 0 END AS proactive,
+           CASE WHEN f.out_at IS NOT NULL OR f.in_at IS NOT NULL OR {waited} >= 86400
+                THEN 1 ELSE 0 END AS decided,
+           CASE WHEN f.out_at IS NOT NULL THEN 1 ELSE 0 END AS contacted
+      FROM a LEFT JOIN firsts f ON f.id = a.id
+),
+ranked AS (
+    SELECT cur, secs, ROW_NUMBER() OVER (PARTITION BY cur ORDER BY secs) - 1 AS pos,
+           COUNT(*) OVER (PARTITION BY cur) AS n
+      FROM m WHERE secs IS NOT NULL
+)
+SELECT 'count', cur, currency, COUNT(*), COUNT(secs),
+       SUM(CASE WHEN contacted = 1 AND secs < 86400 THEN 1 ELSE 0 END),
+       SUM(decided), SUM(proactive)
+  FROM m GROUP BY cur, currency
+UNION ALL
+SELECT 'rank', cur, NULL, pos, n, secs, 0, 0
+  FROM ranked
+ WHERE pos IN ((n - 1) * 5 / 10, (n - 1) * 5 / 10 + 1, (n - 1) * 9 / 10, (n - 1) * 9 / 10 + 1)
+"""
+    moment = adapt(now)
+    params = [
+        *base_params,
+        since,
+        since,
+        adapt(scope.start),
+        moment,  # secs: waited, in the WHEN
+        moment,  # secs: waited, the value
+        moment,  # decided
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+
+    counts: dict[int, dict] = {CURRENT: defaultdict(int), PREVIOUS: defaultdict(int)}
+    currencies: dict[int, dict[str, int]] = {CURRENT: {}, PREVIOUS: {}}
+    ranks: dict[int, dict[int, float]] = {CURRENT: {}, PREVIOUS: {}}
+    sizes: dict[int, int] = {CURRENT: 0, PREVIOUS: 0}
+    for kind, cur, currency, c1, c2, c3, c4, c5 in rows:
+        cur = int(cur)
+        if kind == "count":
+            total = counts[cur]
+            total["affected"] += int(c1)
+            total["measured"] += int(c2)
+            total["under"] += int(c3 or 0)
+            total["decided"] += int(c4 or 0)
+            total["proactive"] += int(c5 or 0)
+            currencies[cur][currency] = currencies[cur].get(currency, 0) + int(c1)
+        else:
+            ranks[cur][int(c1)] = float(c3)
+            sizes[cur] = int(c2)
+    stats = {}
+    for cur in (CURRENT, PREVIOUS):
+        total = counts[cur]
+        stats[cur] = ContactStats(
+            affected=total["affected"],
+            affected_by_currency=currencies[cur],
+            measured=total["measured"],
+            under=total["under"],
+            waiting=total["affected"] - total["measured"],
+            decided=total["decided"],
+            proactive=total["proactive"],
+            median_seconds=_percentile(ranks[cur], sizes[cur], 0.5),
+            p90_seconds=_percentile(ranks[cur], sizes[cur], 0.9),
+        )
+    return stats
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600
+
+
+def contact_section(scope: Scope, stats: dict[int, ContactStats]) -> list[Section]:
+    cur, prev = stats[CURRENT], stats[PREVIOUS]
+    hours = target("first_contact_hours")
+    link = drilldown_url("shipments", "first_contact", scope)
+    late = drilldown_url("shipments", "first_contact_late", scope)
+    contact = Section(
+        key="first_contact",
+        title=str(_("Detection → first customer contact")),
+        figures=[
+            Figure(
+                key="first_contact_median",
+                label=str(_("Median")),
+                value=_hours(cur.median_seconds),
+                previous=_hours(prev.median_seconds),
+                unit="hours",
+                target=hours,
+                op="<",
+                link=link,
+                detail=str(_("%(n)s of %(total)s delayed shipments measured"))
+                % {"n": cur.measured, "total": cur.affected},
+            ),
+            Figure(
+                key="first_contact_p90",
+                label=str(_("90th percentile")),
+                value=_hours(cur.p90_seconds),
+                previous=_hours(prev.p90_seconds),
+                unit="hours",
+                target=hours,
+                op="<",
+                link=link,
+            ),
+            Figure(
+                key="first_contact_under_24h",
+                label=str(_("Contacted within 24 h")),
+                value=ratio(cur.under, cur.measured),
+                previous=ratio(prev.under, prev.measured),
+                unit="share",
+                link=late,
+                detail=str(_("%(late)s late or not contacted · %(waiting)s still within 24 h"))
+                % {"late": cur.measured - cur.under, "waiting": cur.waiting},
+            ),
+        ],
+        note=str(
+            _(
+                "Shipments whose delay was detected in the period. Contact: the first notice "
+                "sent, or public reply, to the customer about the shipment after detection. A "
+                "customer not contacted yet counts with the time waited so far once 24 hours "
+                "have passed; before that the shipment is left out."
+            )
+        ),
+    )
+    proactive = Section(
+        key="proactive",
+        title=str(_("Told before they asked")),
+        figures=[
+            Figure(
+                key="proactive_share",
+                label=str(_("Proactive share")),
+                value=ratio(cur.proactive, cur.decided),
+                previous=ratio(prev.proactive, prev.decided),
+                unit="share",
+                target=target("proactive_share"),
+                link=drilldown_url("shipments", "reactive", scope),
+                detail=str(_("%(n)s of %(total)s delayed shipments"))
+                % {"n": cur.proactive, "total": cur.decided},
+            ),
+        ],
+        note=str(
+            _(
+                "Of the shipments delayed in the period, those whose customer heard from us "
+                "before writing to us or opening a ticket (or never wrote). The list shows the "
+                "others: the customer asked first, or never heard from us."
+            )
+        ),
+    )
+    return [contact, proactive]
+
+
+# --- 2. SLA --------------------------------------------------------------------------------------
+
+
+def sla_stats(scope: Scope, *, now: dt.datetime) -> dict[str, int]:
+    """Met and breached first-response and resolution timers of both periods, and, now,
+    breached or overdue timers and timers due within the hour on open tickets (one query)."""
+    previous = scope.previous()
+    open_ticket = ~Q(ticket__status__in=CLOSED_STATUSES)
+    met = Q(status=TimerStatus.MET)
+    breached = Q(status=TimerStatus.BREACHED)
+    aggregates = {}
+    for kind in SLA_KINDS:
+        for name, period in (("cur", scope), ("prev", previous)):
+            kind_q = Q(kind=kind)
+            aggregates[f"{kind}_met_{name}"] = Count(
+                "pk", filter=kind_q & met & period.in_period("met_at")
+            )
+            aggregates[f"{kind}_breached_{name}"] = Count(
+                "pk", filter=kind_q & breached & period.in_period("breached_at")
+            )
+    breached_now = open_ticket & (breached | Q(status=TimerStatus.ACTIVE, due_at__lt=now))
+    due_soon = open_ticket & Q(status=TimerStatus.ACTIVE, due_at__gte=now, due_at__lt=now + SOON)
+    aggregates["breached_now"] = Count("ticket", distinct=True, filter=breached_now)
+    aggregates["due_soon"] = Count("ticket", distinct=True, filter=due_soon)
+    rows = (
+        SLATimer.objects.filter(scope.ticket_q("ticket__"), kind__in=SLA_KINDS)
+        .filter(
+            (met & both_periods(scope, "met_at"))
+            | breached
+            | Q(status=TimerStatus.ACTIVE, due_at__lt=now + SOON)
+        )
+        .aggregate(**aggregates)
+    )
+    return rows
+
+
+def sla_section(scope: Scope, stats: dict[str, int]) -> Section:
+    figures = []
+    labels = {
+        TimerKind.FIRST_RESPONSE: _("First response within SLA"),
+        TimerKind.RESOLUTION: _("Resolution within SLA"),
+    }
+    for kind in SLA_KINDS:
+        met, breached = stats[f"{kind}_met_cur"], stats[f"{kind}_breached_cur"]
+        figures.append(
+            Figure(
+                key=f"sla_{kind}",
+                label=str(labels[kind]),
+                value=ratio(met, met + breached),
+                previous=ratio(
+                    stats[f"{kind}_met_prev"],
+                    stats[f"{kind}_met_prev"] + stats[f"{kind}_breached_prev"],
+                ),
+                unit="share",
+                target=target("sla_compliance"),
+                link=drilldown_url("tickets", f"sla_{kind}", scope),
+                detail=str(_("%(met)s met · %(breached)s breached"))
+                % {"met": met, "breached": breached},
+            )
+        )
+    figures.append(
+        Figure(
+            key="sla_breached_now",
+            label=str(_("Tickets breaching now")),
+            value=stats["breached_now"],
+            target=0,
+            op="<=",
+            live=True,
+            link=drilldown_url("tickets", "sla_breached_now", scope),
+        )
+    )
+    figures.append(
+        Figure(
+            key="sla_due_soon",
+            label=str(_("Tickets due within the hour")),
+            value=stats["due_soon"],
+            live=True,
+            link=drilldown_url("tickets", "sla_due_soon", scope),
+        )
+    )
+    return Section(
+        key="sla",
+        title=str(_("First response and resolution against SLA")),
+        figures=figures,
+        note=str(
+            _(
+                "Compliance: timers met in the period / (met + breached in the period). "
+                "Breaching now and due within the hour are about open tickets at this moment "
+                "(the filters apply, the period does not)."
+            )
+        ),
+    )
+
+
+# --- 3. CSAT and negative reviews of affected customers ---------------------------------------
+
+
+def csat_stats(scope: Scope) -> dict[str, int | None]:
+    """Answers (count, sum, >= 4, <= 2) given in each period and surveys sent in each period
+    with how many of them were answered, on tickets of delayed shipments (one query)."""
+    aggregates = {}
+    for name, period in (("cur", scope), ("prev", scope.previous())):
+        answered = period.in_period("answered_at") & Q(rating__isnull=False)
+        sent = period.in_period("sent_at")
+        aggregates |= {
+            f"answers_{name}": Count("pk", filter=answered),
+            f"sum_{name}": Sum("rating", filter=answered),
+            f"good_{name}": Count("pk", filter=answered & Q(rating__gte=4)),
+            f"low_{name}": Count("pk", filter=answered & Q(rating__lte=2)),
+            f"sent_{name}": Count("pk", filter=sent),
+            f"sent_answered_{name}": Count("pk", filter=sent & Q(answered_at__isnull=False)),
+        }
+    return (
+        SatisfactionSurvey.objects.filter(scope.ticket_q("ticket__"))
+        .filter(both_periods(scope, "answered_at") | both_periods(scope, "sent_at"))
+        .filter(delayed_shipment_q("ticket__shipment__"))
+        .aggregate(**aggregates)
+    )
+
+
+def csat_sections(scope: Scope, stats) -> list[Section]:
+    def mean(name):
+        n = stats[f"answers_{name}"]
+        return float(stats[f"sum_{name}"]) / n if n else None
+
+    csat = Section(
+        key="csat",
+        title=str(_("Satisfaction of affected customers")),
+        figures=[
+            Figure(
+                key="csat_mean",
+                label=str(_("CSAT")),
+                value=mean("cur"),
+                previous=mean("prev"),
+                unit="rating",
+                target=target("csat_mean"),
+                link=drilldown_url("tickets", "csat", scope),
+                detail=str(_("%(n)s answers")) % {"n": stats["answers_cur"]},
+            ),
+            Figure(
+                key="csat_response_rate",
+                label=str(_("Response rate")),
+                value=ratio(stats["sent_answered_cur"], stats["sent_cur"]),
+                previous=ratio(stats["sent_answered_prev"], stats["sent_prev"]),
+                unit="share",
+                target=target("csat_response_rate"),
+                link=drilldown_url("tickets", "csat_sent", scope),
+                detail=str(_("%(answered)s of %(sent)s surveys sent"))
+                % {"answered": stats["sent_answered_cur"], "sent": stats["sent_cur"]},
+            ),
+            Figure(
+                key="csat_good_share",
+                label=str(_("Rated 4 or 5")),
+                value=ratio(stats["good_cur"], stats["answers_cur"]),
+                previous=ratio(stats["good_prev"], stats["answers_prev"]),
+                unit="share",
+                target=target("csat_good_share"),
+                link=drilldown_url("tickets", "csat", scope),
+            ),
+        ],
+        note=str(
+            _(
+                "Surveys of tickets whose shipment was delayed. CSAT and the share of 4 or 5: "
+                "answers given in the period. Response rate: of the surveys sent in the "
+                "period, those answered so far."
+            )
+        ),
+    )
+    negative = Section(
+        key="negative",
+        title=str(_("Negative reviews")),
+        figures=[
+            Figure(
+                key="negative_review_rate",
+                label=str(_("Answers of 1 or 2")),
+                value=ratio(stats["low_cur"], stats["answers_cur"]),
+                previous=ratio(stats["low_prev"], stats["answers_prev"]),
+                unit="share",
+                target=target("negative_review_rate"),
+                op="<=",
+                link=drilldown_url("tickets", "negative", scope),
+                detail=str(_("%(n)s of %(total)s answers"))
+                % {"n": stats["low_cur"], "total": stats["answers_cur"]},
+            )
+        ],
+        note=str(_("Of the affected customers' answers given in the period, those of 1 or 2.")),
+    )
+    return [csat, negative]
+
+
+# --- 4. resolved without escalation -----------------------------------------------------------
+
+
+def escalation_stats(scope: Scope) -> dict[str, int]:
+    aggregates = {}
+    for name, period in (("cur", scope), ("prev", scope.previous())):
+        solved = period.in_period("solved_at")
+        aggregates[f"solved_{name}"] = Count("pk", filter=solved)
+        aggregates[f"escalated_{name}"] = Count("pk", filter=solved & Q(is_escalated=True))
+    return (
+        Ticket.objects.filter(scope.ticket_q(), status__in=CLOSED_STATUSES)
+        .filter(both_periods(scope, "solved_at"))
+        .aggregate(**aggregates)
+    )
+
+
+def escalation_section(scope: Scope, stats) -> Section:
+    def share(name):
+        solved = stats[f"solved_{name}"]
+        return ratio(solved - stats[f"escalated_{name}"], solved)
+
+    return Section(
+        key="escalation",
+        title=str(_("Resolved without escalation")),
+        figures=[
+            Figure(
+                key="resolved_without_escalation",
+                label=str(_("Without escalation")),
+                value=share("cur"),
+                previous=share("prev"),
+                unit="share",
+                target=target("resolved_without_escalation"),
+                link=drilldown_url("tickets", "escalated", scope),
+                detail=str(_("%(escalated)s escalated of %(solved)s solved"))
+                % {"escalated": stats["escalated_cur"], "solved": stats["solved_cur"]},
+            )
+        ],
+        note=str(
+            _(
+                "Tickets solved in the period (and not reopened since) that were never "
+                "escalated. The list shows the escalated ones."
+            )
+        ),
+    )
+
+
+# --- 5. 30-day repurchase ---------------------------------------------------------------------
+
+
+def _within_days(later: str, anchor: str, days: int) -> str:
+    """SQL: `later` is at most `days` days after `anchor` (datetime expressions)."""
+    if connection.vendor == "postgresql":
+        return f"{later} <= {anchor} + INTERVAL '{days} days'"
+    return f"julianday({later}) <= julianday({anchor}) + {days}"
+
+
+def repurchase_stats(scope: Scope, *, now: dt.datetime) -> dict[str, int]:
+    """Affected and unaffected customers of both periods and how many ordered again within 30
+    days (distinct customers), in one statement of joins (no subquery per shipment):
+
+    1. `s`: the scope's shipments delayed or ordered in either period;
+    2. `cohort`: an affected row per delayed shipment (anchor: its detection), an unaffected
+       row per never-delayed order (anchor: its order time), customers delayed in the same
+       period left out of the unaffected;
+    3. `again`: the cohort rows with another order of the customer within 30 days after the
+       anchor (a hash join on the customer over the orders of the window).
+    """
+    previous = scope.previous()
+    base = (
+        scope.shipments(Shipment.objects.all())
+        .filter(both_periods(scope, "delay_detected_at") | both_periods(scope, "ordered_at"))
+        .order_by()
+        .values_list(
+            "pk", "customer_id", "order_number", "delay_detected_at", "ordered_at", "delay_level"
+        )
+    )
+    base_sql, base_params = base.query.sql_with_params()
+    q = connection.ops.quote_name
+    shipments = q(Shipment._meta.db_table)
+    changes = q(DelayLevelChange._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    days = REPURCHASE_WINDOW.days
+    sql = f"""
+WITH s (id, customer_id, order_number, detected, ordered, level) AS ({base_sql}),
+rows (kind, cur, customer_id, order_number, anchor) AS (
+    SELECT 'affected', CASE WHEN detected >= %s THEN {CURRENT} ELSE {PREVIOUS} END,
+           customer_id, order_number, detected
+      FROM s WHERE detected >= %s AND detected < %s AND detected <= %s
+    UNION ALL
+    SELECT 'unaffected', CASE WHEN ordered >= %s THEN {CURRENT} ELSE {PREVIOUS} END,
+           customer_id, order_number, ordered
+      FROM s WHERE ordered >= %s AND ordered < %s AND ordered <= %s
+       AND level = '{DelayLevel.NONE}' AND detected IS NULL
+       AND NOT EXISTS (SELECT 1 FROM {changes} c WHERE c.shipment_id = s.id)
+),
+cohort AS (
+    SELECT r.* FROM rows r
+     WHERE r.kind = 'affected' OR NOT EXISTS (
+        SELECT 1 FROM rows d
+         WHERE d.kind = 'affected' AND d.cur = r.cur AND d.customer_id = r.customer_id)
+),
+again AS (
+    SELECT DISTINCT c.kind, c.cur, c.customer_id
+      FROM cohort c JOIN {shipments} x ON x.customer_id = c.customer_id
+     WHERE x.ordered_at > c.anchor AND {_within_days("x.ordered_at", "c.anchor", days)}
+       AND x.order_number <> c.order_number
+       AND x.ordered_at >= %s AND x.ordered_at < %s
+)
+SELECT kind, cur, COUNT(DISTINCT customer_id), 0 FROM cohort GROUP BY kind, cur
+UNION ALL
+SELECT kind, cur, 0, COUNT(*) FROM again GROUP BY kind, cur
+"""
+    start, since, end, moment = (
+        adapt(scope.start),
+        adapt(previous.start),
+        adapt(scope.end),
+        adapt(now),
+    )
+    params = [
+        *base_params,
+        *(start, since, end, moment),
+        *(start, since, end, moment),
+        since,
+        adapt(scope.end + REPURCHASE_WINDOW),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    stats = {
+        f"{kind}{suffix}_{name}": 0
+        for kind in ("affected", "unaffected")
+        for suffix in ("", "_again")
+        for name in ("cur", "prev")
+    }
+    for kind, cur, customers, again in found:
+        name = "cur" if int(cur) == CURRENT else "prev"
+        stats[f"{kind}_{name}"] += int(customers)
+        stats[f"{kind}_again_{name}"] += int(again)
+    return stats
+
+
+def repurchase_section(scope: Scope, stats) -> Section:
+    def rate(group, name):
+        return ratio(stats[f"{group}_again_{name}"], stats[f"{group}_{name}"])
+
+    return Section(
+        key="repurchase",
+        title=str(_("30-day repurchase")),
+        figures=[
+            Figure(
+                key="repurchase_affected",
+                label=str(_("Affected customers")),
+                value=rate("affected", "cur"),
+                previous=rate("affected", "prev"),
+                unit="share",
+                target=target("repurchase_30d"),
+                link=drilldown_url("shipments", "repurchase", scope),
+                detail=str(_("%(n)s of %(total)s customers ordered again"))
+                % {"n": stats["affected_again_cur"], "total": stats["affected_cur"]},
+            ),
+            Figure(
+                key="repurchase_unaffected",
+                label=str(_("Unaffected customers")),
+                value=rate("unaffected", "cur"),
+                previous=rate("unaffected", "prev"),
+                unit="share",
+                detail=str(_("%(n)s of %(total)s customers ordered again"))
+                % {"n": stats["unaffected_again_cur"], "total": stats["unaffected_cur"]},
+            ),
+        ],
+        note=str(
+            _(
+                "Affected: customers with a delay detected in the period; they count when they "
+                "placed another order within 30 days after that detection. Unaffected: "
+                "customers with an order placed in the period that was never delayed (and no "
+                "delay in the period); they count when they ordered again within 30 days after "
+                "it. Customers count as soon as their 30 days start, so those whose 30 days are "
+                "not over yet may still order: the latest days read low."
+            )
+        ),
+    )
+
+
+# --- 6. compensation cost ---------------------------------------------------------------------
+
+
+@dataclass
+class CostRow:
+    key: str
+    label: str
+    offers: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def totals_sorted(self) -> list[tuple[str, Decimal]]:
+        return sorted(self.totals.items())
+
+
+@dataclass(frozen=True)
+class CurrencyCost:
+    currency: str
+    total: Decimal
+    previous: Decimal
+    affected_orders: int
+    previous_orders: int
+
+    @property
+    def per_order(self) -> Decimal | None:
+        if not self.affected_orders:
+            return None
+        return (self.total / self.affected_orders).quantize(Decimal("0.01"))
+
+    @property
+    def previous_per_order(self) -> Decimal | None:
+        if not self.previous_orders:
+            return None
+        return (self.previous / self.previous_orders).quantize(Decimal("0.01"))
+
+    @property
+    def change(self) -> Decimal:
+        return self.total - self.previous
+
+
+@dataclass(frozen=True)
+class CostTables:
+    currencies: list[CurrencyCost]
+    by_kind: list[CostRow]
+    by_cause: list[CostRow]
+    by_carrier: list[CostRow]
+    by_incident: list[CostRow]
+    offers: int
+    link: str = ""
+
+    @property
+    def tables(self) -> list[tuple[str, str, list[CostRow]]]:
+        return [
+            ("kind", str(_("By remedy")), self.by_kind),
+            ("cause", str(_("By cause")), self.by_cause),
+            ("carrier", str(_("By carrier")), self.by_carrier),
+            ("incident", str(_("By incident")), self.by_incident),
+        ]
+
+
+def cause_of_offer() -> Case:
+    """The delay cause of the offer's shipment, else the carrier's cause (empty: no shipment)."""
+    return Case(
+        When(
+            Q(ticket__shipment__delay_cause=DelayCause.NONE),
+            then=F("ticket__shipment__cause"),
+        ),
+        default=F("ticket__shipment__delay_cause"),
+    )
+
+
+def compensation_rows(scope: Scope):
+    """Issued offers of both periods grouped by period, kind, currency, cause, carrier and
+    incident: one query, as many rows as combinations (not offers)."""
+    return (
+        CompensationOffer.objects.filter(status=OfferStatus.ISSUED)
+        .filter(both_periods(scope, "issued_at"))
+        .filter(scope.ticket_q("ticket__"))
+        .annotate(
+            cur=Case(
+                When(issued_at__gte=scope.start, then=Value(CURRENT)),
+                default=Value(PREVIOUS),
+                output_field=IntegerField(),
+            ),
+            cause_key=cause_of_offer(),
+        )
+        .values(
+            "cur",
+            "kind",
+            "currency",
+            "cause_key",
+            "ticket__shipment__carrier_id",
+            "ticket__shipment__carrier__name",
+            "incident_id",
+            "incident__title",
+        )
+        .annotate(total=Sum("amount"), offers=Count("pk"))
+        .order_by()
+    )
+
+
+def compensation_tables(scope: Scope, contact: dict[int, ContactStats]) -> CostTables:
+    dimensions: dict[str, dict[str, CostRow]] = {
+        "kind": {},
+        "cause": {},
+        "carrier": {},
+        "incident": {},
+    }
+    totals = {CURRENT: defaultdict(Decimal), PREVIOUS: defaultdict(Decimal)}
+    offers = 0
+    kinds = dict(RemedyKind.choices)
+    causes = dict(DelayCause.choices)
+    for row in compensation_rows(scope):
+        amount = row["total"]
+        if amount is not None:  # SQLite sums drop trailing zeros: 30 -> 30.00 EUR
+            amount = money.quantize(amount, row["currency"])
+        if amount is not None:
+            totals[row["cur"]][row["currency"]] += amount
+        if row["cur"] != CURRENT:
+            continue
+        offers += row["offers"]
+        cause = row["cause_key"]
+        keys = {
+            "kind": (row["kind"], str(kinds.get(row["kind"], row["kind"]))),
+            "cause": (
+                cause or "",
+                str(causes.get(cause, cause)) if cause else str(_("No shipment")),
+            ),
+            "carrier": (
+                str(row["ticket__shipment__carrier_id"] or ""),
+                row["ticket__shipment__carrier__name"] or str(_("No shipment")),
+            ),
+            "incident": (
+                str(row["incident_id"] or ""),
+                row["incident__title"] or str(_("No incident")),
+            ),
+        }
+        for dimension, (key, label) in keys.items():
+            cost = dimensions[dimension].setdefault(key, CostRow(key=key, label=label))
+            cost.offers += row["offers"]
+            if amount is not None:
+                cost.totals[row["currency"]] = cost.totals.get(row["currency"], Decimal(0)) + amount
+
+    def ordered(rows: dict[str, CostRow]) -> list[CostRow]:
+        return sorted(rows.values(), key=lambda r: (-r.offers, r.label))
+
+    names = sorted(set(totals[CURRENT]) | set(totals[PREVIOUS]))
+    currencies = [
+        CurrencyCost(
+            currency=name,
+            total=totals[CURRENT].get(name, Decimal(0)),
+            previous=totals[PREVIOUS].get(name, Decimal(0)),
+            affected_orders=contact[CURRENT].affected_by_currency.get(name, 0),
+            previous_orders=contact[PREVIOUS].affected_by_currency.get(name, 0),
+        )
+        for name in names
+    ]
+    return CostTables(
+        currencies=currencies,
+        by_kind=ordered(dimensions["kind"]),
+        by_cause=ordered(dimensions["cause"]),
+        by_carrier=ordered(dimensions["carrier"]),
+        by_incident=ordered(dimensions["incident"]),
+        offers=offers,
+        link=drilldown_url("tickets", "compensation", scope),
+    )
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiDashboard:
+    sections: list[Section]
+    costs: CostTables
+
+    @property
+    def figures(self) -> list[tuple[Section, Figure]]:
+        return [(section, figure) for section in self.sections for figure in section.figures]
+
+    def figure(self, key: str) -> Figure:
+        return next(figure for _, figure in self.figures if figure.key == key)
+
+
+def kpi_dashboard(scope: Scope, *, now: dt.datetime) -> KpiDashboard:
+    """Every figure of the dashboard in six queries (see the module docstring)."""
+    contact = contact_stats(scope, now=now)
+    sections = [
+        *contact_section(scope, contact),
+        sla_section(scope, sla_stats(scope, now=now)),
+        *csat_sections(scope, csat_stats(scope)),
+        escalation_section(scope, escalation_stats(scope)),
+        repurchase_section(scope, repurchase_stats(scope, now=now)),
+    ]
+    return KpiDashboard(sections=sections, costs=compensation_tables(scope, contact))
