@@ -38,6 +38,9 @@ PURGE_EXPIRED_LINKS_INTERVAL_SECONDS = 24 * 60 * 60
 # Tasks kept in the database while the broker was down (core/queue.py) go out within a minute of
 # its return.
 PUBLISH_PENDING_TASKS_INTERVAL_SECONDS = 60
+# The supervisor dashboard's rollup (first contact, proactive share, repurchase): an incremental
+# pass over the customers whose data changed; the page shows "figures as of" its last run.
+REFRESH_KPI_ROLLUP_INTERVAL_SECONDS = 5 * 60
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,13 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             "portal.purge_expired_links",
             PURGE_EXPIRED_LINKS_INTERVAL_SECONDS,
             "Deletes the progress links of tickets closed longer ago than they may be opened.",
+        ),
+        PeriodicJob(
+            "supervisor.refresh_kpi_rollup",
+            "supervisor.refresh_kpi_rollup",
+            REFRESH_KPI_ROLLUP_INTERVAL_SECONDS,
+            "Refreshes the supervisor dashboard's rollup (first contact, proactive share, "
+            "30-day repurchase) for the customers whose data changed.",
         ),
     )
 

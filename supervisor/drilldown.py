@@ -21,10 +21,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import (
     BooleanField,
     DateTimeField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -41,15 +39,12 @@ from django.views.decorators.http import require_GET
 from compensation.models import CompensationOffer, OfferStatus
 from compensation.money import format_money
 from core.inputs import parse_page
-from notifications.models import Notification
 from shipments.models import Shipment
 from supervisor import kpis
 from supervisor.export import csv_response, wants_csv
 from supervisor.scope import Scope, scope_from
 from tickets.models import (
     CLOSED_STATUSES,
-    Message,
-    MessageDirection,
     SatisfactionSurvey,
     SLATimer,
     Ticket,
@@ -324,34 +319,23 @@ def _earliest(a, b):
 def with_contacts(qs: QuerySet, *, now: dt.datetime) -> QuerySet:
     """Shipments with `first_out` (first notice sent or public reply at or after detection)
     and `first_in` (the customer's first message or self-opened ticket), as supervisor.kpis
-    defines them."""
-    shipment = OuterRef("pk")
-    detected = OuterRef("delay_detected_at")
-    notices = Notification.objects.filter(
-        Q(shipment_id=shipment) | Q(ticket__shipment_id=shipment),
-        status__in=kpis.SENT_STATUSES,
-        sent_at__gte=detected,
-    )
-    replies = Message.objects.filter(
-        ticket__shipment_id=shipment, direction=MessageDirection.OUTBOUND, created_at__gte=detected
-    )
-    asked = Message.objects.filter(ticket__shipment_id=shipment, direction=MessageDirection.INBOUND)
-    opened = Ticket.objects.filter(shipment_id=shipment, source__in=kpis.CUSTOMER_SOURCES)
+    defines them, read from the rollup (supervisor.rollup) like the dashboard's figures."""
     return qs.annotate(
-        first_out=_earliest(_first(notices, "sent_at"), _first(replies, "created_at")),
-        first_in=_earliest(_first(asked, "created_at"), _first(opened, "created_at")),
+        first_out=F("kpi_outcome__first_contact_at"),
+        first_in=F("kpi_outcome__first_inbound_at"),
         day_passed=ExpressionWrapper(
-            Q(delay_detected_at__lte=now - kpis.DAY), output_field=BooleanField()
+            Q(kpi_outcome__delay_detected_at__lte=now - kpis.DAY), output_field=BooleanField()
         ),
     )
 
 
 def affected_shipments(scope: Scope) -> QuerySet:
+    """The shipments delayed in the period, as of the rollup's last refresh (the figures')."""
     return (
         scope.shipments(Shipment.objects.all())
-        .filter(scope.in_period("delay_detected_at"))
+        .filter(scope.in_period("kpi_outcome__delay_detected_at"))
         .select_related("customer", "carrier")
-        .order_by("-delay_detected_at", "-pk")
+        .order_by("-kpi_outcome__delay_detected_at", "-pk")
     )
 
 
@@ -361,23 +345,13 @@ def first_contact(scope: Scope, now: dt.datetime) -> QuerySet:
 
 def first_contact_late(scope: Scope, now: dt.datetime) -> QuerySet:
     """Measured and not contacted within 24 h: 24 h have passed without a contact in them."""
-    detected = OuterRef("delay_detected_at")
-    deadline = ExpressionWrapper(OuterRef("delay_detected_at") + Value(kpis.DAY), DateTimeField())
-    shipment = OuterRef("pk")
-    in_time_notice = Notification.objects.filter(
-        Q(shipment_id=shipment) | Q(ticket__shipment_id=shipment),
-        status__in=kpis.SENT_STATUSES,
-        sent_at__gte=detected,
-        sent_at__lt=deadline,
-    )
-    in_time_reply = Message.objects.filter(
-        ticket__shipment_id=shipment,
-        direction=MessageDirection.OUTBOUND,
-        created_at__gte=detected,
-        created_at__lt=deadline,
+    deadline = ExpressionWrapper(
+        F("kpi_outcome__delay_detected_at") + Value(kpis.DAY), DateTimeField()
     )
     return first_contact(scope, now).filter(
-        ~Q(Exists(in_time_notice)), ~Q(Exists(in_time_reply)), delay_detected_at__lte=now - kpis.DAY
+        Q(kpi_outcome__first_contact_at__isnull=True)
+        | Q(kpi_outcome__first_contact_at__gte=deadline),
+        kpi_outcome__delay_detected_at__lte=now - kpis.DAY,
     )
 
 
@@ -386,24 +360,16 @@ def reactive(scope: Scope, now: dt.datetime) -> QuerySet:
     neither side has written."""
     return first_contact(scope, now).filter(
         Q(first_in__isnull=False) & (Q(first_out__isnull=True) | Q(first_out__gte=F("first_in")))
-        | Q(first_in__isnull=True, first_out__isnull=True, delay_detected_at__lte=now - kpis.DAY)
+        | Q(
+            first_in__isnull=True,
+            first_out__isnull=True,
+            kpi_outcome__delay_detected_at__lte=now - kpis.DAY,
+        )
     )
 
 
 def repurchase(scope: Scope, now: dt.datetime) -> QuerySet:
-    later = (
-        Shipment.objects.filter(
-            customer_id=OuterRef("customer_id"),
-            ordered_at__gt=OuterRef("delay_detected_at"),
-            ordered_at__lte=ExpressionWrapper(
-                OuterRef("delay_detected_at") + Value(kpis.REPURCHASE_WINDOW), DateTimeField()
-            ),
-        )
-        .exclude(order_number=OuterRef("order_number"))
-        .order_by("ordered_at")
-        .values("ordered_at")[:1]
-    )
-    return affected_shipments(scope).annotate(next_order_at=Subquery(later))
+    return affected_shipments(scope).annotate(next_order_at=F("kpi_outcome__next_order_at"))
 
 
 def contact_hours(shipment) -> float | None:

@@ -4,12 +4,15 @@ Each family of figures is one SQL statement over both periods at once (condition
 `COUNT(...) FILTER (WHERE <this period>)`, emulated with CASE on SQLite), so the dashboard costs
 the same number of queries whatever the data (tests/supervisor/test_dashboard.py):
 
-1. first contact and proactive share: one statement (common table expressions, joins rather
-   than a subquery per shipment, the median and p90 by window functions);
+1. first contact and proactive share: one statement over the rollup (supervisor.rollup: per
+   delayed shipment its first contact and the customer's first message, refreshed every few
+   minutes; what depends on the moment, time waited so far, is computed when read), the
+   median and p90 by window functions;
 2. SLA compliance, breaches now, due within the hour;
 3. CSAT, response rate, share >= 4 and the negative-review rate (affected customers);
 4. resolved without escalation;
-5. 30-day repurchase, affected and unaffected customers;
+5. 30-day repurchase, affected and unaffected customers, over the rollup (per shipment its
+   cohort and the customer's next order within 30 days);
 6. compensation cost by kind, cause, carrier and incident, per currency.
 
 Definitions (the page's notes say the same to supervisors):
@@ -62,16 +65,15 @@ from django.utils.translation import gettext_lazy as _
 from compensation import money
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
 from core.models import DelayCause
-from notifications.models import Notification, NotificationStatus
-from shipments.models import DelayLevel, DelayLevelChange, Shipment
+from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
+from shipments.models import DelayLevelChange
+from supervisor import rollup
+from supervisor.models import Cohort, ShipmentOutcome
 from supervisor.scope import Scope
 from tickets.models import (
     CLOSED_STATUSES,
-    Message,
-    MessageDirection,
     SatisfactionSurvey,
     SLATimer,
-    Source,
     Ticket,
     TimerKind,
     TimerStatus,
@@ -80,12 +82,14 @@ from tickets.models import (
 DAY = dt.timedelta(hours=24)
 REPURCHASE_WINDOW = dt.timedelta(days=30)
 SOON = dt.timedelta(hours=1)
-SENT_STATUSES = (NotificationStatus.SENT, NotificationStatus.DELIVERED)
+SENT_STATUSES = rollup.SENT_STATUSES
 # Tickets a customer opened themselves: their opening is the customer reaching us.
-CUSTOMER_SOURCES = (Source.CUSTOMER, Source.EMAIL)
+CUSTOMER_SOURCES = rollup.CUSTOMER_SOURCES
 SLA_KINDS = (TimerKind.FIRST_RESPONSE, TimerKind.RESOLUTION)
 
 CURRENT, PREVIOUS = 1, 0
+# The sections whose figures read the rollup (supervisor.rollup), not the live tables.
+ROLLUP_SECTIONS = ("first_contact", "proactive", "repurchase")
 
 
 def target(name: str) -> float | None:
@@ -221,6 +225,13 @@ def delayed_shipment_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}delay_detected_at__isnull": False}) | Q(Exists(changes))
 
 
+def outcomes(scope: Scope):
+    """The rollup's rows (supervisor.rollup) of the shipments the scope's filters keep."""
+    if not scope.filtered:
+        return ShipmentOutcome.objects.all()
+    return ShipmentOutcome.objects.filter(scope.shipment_q("shipment__"))
+
+
 def drilldown_url(kind: str, kpi: str, scope: Scope) -> str:
     return f"{reverse(f'supervisor:drilldown_{kind}')}?{scope.query(kpi=kpi)}"
 
@@ -263,71 +274,37 @@ def _percentile(rows: dict[int, float], n: int, p: float) -> float | None:
 
 def contact_stats(scope: Scope, *, now: dt.datetime) -> dict[int, ContactStats]:
     """First contact and proactive share for the period (CURRENT) and the one before (PREVIOUS)
-    in one statement.
+    in one statement over the rollup (supervisor.rollup: per delayed shipment its detection,
+    first contact after it and the customer's first message):
 
     1. `a`: the affected shipments of both periods (the scope's filters, compiled by Django);
-    2. `at`: their tickets (read once); `events`: every contact about them, outbound (notices
-       sent about the shipment or one of its tickets, public replies) or inbound (the
-       customer's messages, tickets the customer opened);
-    3. `firsts`: per shipment, the first outbound contact at or after detection and the first
-       inbound one;
-    4. `m`: per shipment, the seconds to first contact (or waited so far, past 24 h);
-    5. counts per period and currency, and the rows at the median's and p90's ranks.
+    2. `m`: per shipment, the seconds to first contact (or waited so far, past 24 h: computed
+       now, not when the rollup was refreshed), proactive or not, decided or still open;
+    3. counts per period and currency, and the rows at the median's and p90's ranks.
     """
-    previous = scope.previous()
     base = (
-        scope.shipments(Shipment.objects.all())
+        outcomes(scope)
         .filter(both_periods(scope, "delay_detected_at"))
         .order_by()
-        .values_list("pk", "delay_detected_at", "currency")
+        .values_list("delay_detected_at", "currency", "first_contact_at", "first_inbound_at")
     )
     base_sql, base_params = base.query.sql_with_params()
-    q = connection.ops.quote_name
-    notification = q(Notification._meta.db_table)
-    ticket = q(Ticket._meta.db_table)
-    message = q(Message._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    since = adapt(previous.start)
-    sent = ", ".join(f"'{status}'" for status in SENT_STATUSES)
-    opened = ", ".join(f"'{source}'" for source in CUSTOMER_SOURCES)
     waited = _seconds("a.detected", "%s")
-    to_out = _seconds("a.detected", "f.out_at")
+    to_out = _seconds("a.detected", "a.out_at")
     sql = f"""
-WITH a (id, detected, currency) AS ({base_sql}),
-at (id, shipment_id, source, created_at) AS (
-    SELECT t.id, t.shipment_id, t.source, t.created_at FROM {ticket} t
-     WHERE t.shipment_id IN (SELECT id FROM a)
-),
-events (shipment_id, at, outbound) AS (
-    SELECT n.shipment_id, n.sent_at, 1 FROM {notification} n
-     WHERE n.shipment_id IN (SELECT id FROM a) AND n.status IN ({sent}) AND n.sent_at >= %s
-    UNION ALL
-    SELECT at.shipment_id, n.sent_at, 1 FROM {notification} n JOIN at ON at.id = n.ticket_id
-     WHERE n.status IN ({sent}) AND n.sent_at >= %s
-    UNION ALL
-    SELECT at.shipment_id, msg.created_at,
-           CASE WHEN msg.direction = '{MessageDirection.OUTBOUND}' THEN 1 ELSE 0 END
-      FROM {message} msg JOIN at ON at.id = msg.ticket_id
-     WHERE msg.direction IN ('{MessageDirection.OUTBOUND}', '{MessageDirection.INBOUND}')
-    UNION ALL
-    SELECT shipment_id, created_at, 0 FROM at WHERE source IN ({opened})
-),
-firsts (id, out_at, in_at) AS (
-    SELECT a.id, MIN(CASE WHEN e.outbound = 1 AND e.at >= a.detected THEN e.at END),
-           MIN(CASE WHEN e.outbound = 0 THEN e.at END)
-      FROM a JOIN events e ON e.shipment_id = a.id GROUP BY a.id
-),
+WITH a (detected, currency, out_at, in_at) AS ({base_sql}),
 m AS (
     SELECT CASE WHEN a.detected >= %s THEN {CURRENT} ELSE {PREVIOUS} END AS cur,
            a.currency AS currency,
-           CASE WHEN f.out_at IS NOT NULL THEN {to_out}
+           CASE WHEN a.out_at IS NOT NULL THEN {to_out}
                 WHEN {waited} >= 86400 THEN {waited} END AS secs,
-           CASE WHEN f.out_at IS NOT NULL AND (f.in_at IS NULL OR f.out_at < f.in_at)
+           CASE WHEN a.out_at IS NOT NULL AND (a.in_at IS NULL OR a.out_at < a.in_at)
                 THEN 1 ELSE 0 END AS proactive,
-           CASE WHEN f.out_at IS NOT NULL OR f.in_at IS NOT NULL OR {waited} >= 86400
+           CASE WHEN a.out_at IS NOT NULL OR a.in_at IS NOT NULL OR {waited} >= 86400
                 THEN 1 ELSE 0 END AS decided,
-           CASE WHEN f.out_at IS NOT NULL THEN 1 ELSE 0 END AS contacted
-      FROM a LEFT JOIN firsts f ON f.id = a.id
+           CASE WHEN a.out_at IS NOT NULL THEN 1 ELSE 0 END AS contacted
+      FROM a
 ),
 ranked AS (
     SELECT cur, secs, ROW_NUMBER() OVER (PARTITION BY cur ORDER BY secs) - 1 AS pos,
@@ -346,8 +323,6 @@ SELECT 'rank', cur, NULL, pos, n, secs, 0, 0
     moment = adapt(now)
     params = [
         *base_params,
-        since,
-        since,
         adapt(scope.start),
         moment,  # secs: waited, in the WHEN
         moment,  # secs: waited, the value
@@ -712,84 +687,42 @@ def escalation_section(scope: Scope, stats) -> Section:
 # --- 5. 30-day repurchase ---------------------------------------------------------------------
 
 
-def _within_days(later: str, anchor: str, days: int) -> str:
-    """SQL: `later` is at most `days` days after `anchor` (datetime expressions)."""
-    if connection.vendor == "postgresql":
-        return f"{later} <= {anchor} + INTERVAL '{days} days'"
-    return f"julianday({later}) <= julianday({anchor}) + {days}"
-
-
 def repurchase_stats(scope: Scope, *, now: dt.datetime) -> dict[str, int]:
     """Affected and unaffected customers of both periods and how many ordered again within 30
-    days (distinct customers), in one statement of joins (no subquery per shipment):
+    days (distinct customers), in one statement over the rollup (supervisor.rollup: per
+    shipment its cohort, the moment it counts from, the customer's next order within 30 days):
 
-    1. `s`: the scope's shipments delayed or ordered in either period;
-    2. `cohort`: an affected row per delayed shipment (anchor: its detection), an unaffected
-       row per never-delayed order (anchor: its order time), customers delayed in the same
-       period left out of the unaffected;
-    3. `again`: the cohort rows with another order of the customer within 30 days after the
-       anchor (a hash join on the customer over the orders of the window).
+    1. `r`: the scope's cohort rows of either period;
+    2. `c`: per period and customer, affected or not, and whether they ordered again (as an
+       affected customer, or as an unaffected one);
+    3. the counts per period; customers affected in a period are not among its unaffected.
     """
-    previous = scope.previous()
     base = (
-        scope.shipments(Shipment.objects.all())
-        .filter(both_periods(scope, "delay_detected_at") | both_periods(scope, "ordered_at"))
+        outcomes(scope)
+        .filter(both_periods(scope, "anchor_at"), cohort__isnull=False, anchor_at__lte=now)
         .order_by()
-        .values_list(
-            "pk", "customer_id", "order_number", "delay_detected_at", "ordered_at", "delay_level"
-        )
+        .values_list("anchor_at", "cohort", "customer_id", "next_order_at")
     )
     base_sql, base_params = base.query.sql_with_params()
-    q = connection.ops.quote_name
-    shipments = q(Shipment._meta.db_table)
-    changes = q(DelayLevelChange._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    days = REPURCHASE_WINDOW.days
+    affected = Cohort.AFFECTED
     sql = f"""
-WITH s (id, customer_id, order_number, detected, ordered, level) AS ({base_sql}),
-rows (kind, cur, customer_id, order_number, anchor) AS (
-    SELECT 'affected', CASE WHEN detected >= %s THEN {CURRENT} ELSE {PREVIOUS} END,
-           customer_id, order_number, detected
-      FROM s WHERE detected >= %s AND detected < %s AND detected <= %s
-    UNION ALL
-    SELECT 'unaffected', CASE WHEN ordered >= %s THEN {CURRENT} ELSE {PREVIOUS} END,
-           customer_id, order_number, ordered
-      FROM s WHERE ordered >= %s AND ordered < %s AND ordered <= %s
-       AND level = '{DelayLevel.NONE}' AND detected IS NULL
-       AND NOT EXISTS (SELECT 1 FROM {changes} c WHERE c.shipment_id = s.id)
-),
-cohort AS (
-    SELECT r.* FROM rows r
-     WHERE r.kind = 'affected' OR NOT EXISTS (
-        SELECT 1 FROM rows d
-         WHERE d.kind = 'affected' AND d.cur = r.cur AND d.customer_id = r.customer_id)
-),
-again AS (
-    SELECT DISTINCT c.kind, c.cur, c.customer_id
-      FROM cohort c JOIN {shipments} x ON x.customer_id = c.customer_id
-     WHERE x.ordered_at > c.anchor AND {_within_days("x.ordered_at", "c.anchor", days)}
-       AND x.order_number <> c.order_number
-       AND x.ordered_at >= %s AND x.ordered_at < %s
+WITH r (anchor, cohort, customer_id, next_at) AS ({base_sql}),
+c AS (
+    SELECT CASE WHEN anchor >= %s THEN {CURRENT} ELSE {PREVIOUS} END AS cur, customer_id,
+           MAX(CASE WHEN cohort = {affected} THEN 1 ELSE 0 END) AS affected,
+           MAX(CASE WHEN cohort = {affected} AND next_at IS NOT NULL THEN 1 ELSE 0 END) AS a_again,
+           MAX(CASE WHEN cohort <> {affected} AND next_at IS NOT NULL THEN 1 ELSE 0 END) AS u_again
+      FROM r GROUP BY CASE WHEN anchor >= %s THEN {CURRENT} ELSE {PREVIOUS} END, customer_id
 )
-SELECT kind, cur, COUNT(DISTINCT customer_id), 0 FROM cohort GROUP BY kind, cur
+SELECT 'affected', cur, SUM(affected), SUM(a_again) FROM c GROUP BY cur
 UNION ALL
-SELECT kind, cur, 0, COUNT(*) FROM again GROUP BY kind, cur
+SELECT 'unaffected', cur, SUM(1 - affected), SUM(CASE WHEN affected = 0 THEN u_again ELSE 0 END)
+  FROM c GROUP BY cur
 """
-    start, since, end, moment = (
-        adapt(scope.start),
-        adapt(previous.start),
-        adapt(scope.end),
-        adapt(now),
-    )
-    params = [
-        *base_params,
-        *(start, since, end, moment),
-        *(start, since, end, moment),
-        since,
-        adapt(scope.end + REPURCHASE_WINDOW),
-    ]
+    start = adapt(scope.start)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*base_params, start, start])
         found = cursor.fetchall()
     stats = {
         f"{kind}{suffix}_{name}": 0
@@ -799,8 +732,8 @@ SELECT kind, cur, 0, COUNT(*) FROM again GROUP BY kind, cur
     }
     for kind, cur, customers, again in found:
         name = "cur" if int(cur) == CURRENT else "prev"
-        stats[f"{kind}_{name}"] += int(customers)
-        stats[f"{kind}_again_{name}"] += int(again)
+        stats[f"{kind}_{name}"] += int(customers or 0)
+        stats[f"{kind}_again_{name}"] += int(again or 0)
     return stats
 
 
@@ -1021,6 +954,14 @@ def compensation_tables(scope: Scope, contact: dict[int, ContactStats]) -> CostT
 class KpiDashboard:
     sections: list[Section]
     costs: CostTables
+    # When the rollup the first-contact, proactive and repurchase figures read was last
+    # refreshed (None: never), and how often it is.
+    as_of: dt.datetime | None = None
+    refresh_minutes: int = REFRESH_KPI_ROLLUP_INTERVAL_SECONDS // 60
+
+    @property
+    def rollup_sections(self) -> tuple[str, ...]:
+        return ROLLUP_SECTIONS
 
     @property
     def figures(self) -> list[tuple[Section, Figure]]:
@@ -1031,7 +972,9 @@ class KpiDashboard:
 
 
 def kpi_dashboard(scope: Scope, *, now: dt.datetime) -> KpiDashboard:
-    """Every figure of the dashboard in six queries (see the module docstring)."""
+    """Every figure of the dashboard in seven queries (see the module docstring; the seventh
+    reads how fresh the rollup is)."""
+    as_of = rollup.as_of()
     contact = contact_stats(scope, now=now)
     sections = [
         *contact_section(scope, contact),
@@ -1040,4 +983,4 @@ def kpi_dashboard(scope: Scope, *, now: dt.datetime) -> KpiDashboard:
         escalation_section(scope, escalation_stats(scope)),
         repurchase_section(scope, repurchase_stats(scope, now=now)),
     ]
-    return KpiDashboard(sections=sections, costs=compensation_tables(scope, contact))
+    return KpiDashboard(sections=sections, costs=compensation_tables(scope, contact), as_of=as_of)

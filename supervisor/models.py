@@ -111,3 +111,95 @@ class IncidentAction(TimeStampedModel):
         if not self.total:
             return 100 if self.status == IncidentActionStatus.DONE else 0
         return min(100, self.done * 100 // self.total)
+
+
+# --- the KPI rollup -------------------------------------------------------------------------------
+
+
+class Cohort(models.IntegerChoices):
+    """Which 30-day repurchase cohort a shipment puts its customer in (supervisor.kpis)."""
+
+    UNAFFECTED = 0, _("unaffected")
+    AFFECTED = 1, _("affected")
+
+
+class ShipmentOutcome(models.Model):
+    """The dashboard's slow figures, per shipment, precomputed by supervisor.rollup.
+
+    The first contact and the proactive share need, per delayed shipment, the first notice or
+    reply sent after detection and the customer's first message (four tables); the 30-day
+    repurchase needs, per shipment, the customer's next order. Read live at 1,000,000
+    shipments they take seconds; here they are one row per shipment, refreshed every few
+    minutes (incrementally: the customers whose shipments, notices, messages or tickets changed)
+    and read by a range scan. Anything that depends on the moment of reading (how long a
+    shipment not contacted yet has waited) is computed when read.
+    """
+
+    shipment = models.OneToOneField(
+        "shipments.Shipment",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="kpi_outcome",
+    )
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    delay_detected_at = models.DateTimeField(_("delay detected at"), null=True, blank=True)
+    # The first notice sent or public reply about the shipment at or after detection, and the
+    # customer's first message on (or self-opened) ticket of it, at any time.
+    first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)
+    first_inbound_at = models.DateTimeField(_("customer first wrote"), null=True, blank=True)
+    # Repurchase: the cohort (NULL: neither, e.g. a delay that cleared in transit), its anchor
+    # (detection, or the order for the unaffected) and the customer's next other order within
+    # 30 days after it.
+    cohort = models.PositiveSmallIntegerField(
+        _("cohort"), choices=Cohort.choices, null=True, blank=True
+    )
+    anchor_at = models.DateTimeField(_("cohort moment"), null=True, blank=True)
+    next_order_at = models.DateTimeField(_("next order within 30 days"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("refreshed at"))
+
+    class Meta:
+        verbose_name = _("shipment outcome (KPI rollup)")
+        verbose_name_plural = _("shipment outcomes (KPI rollup)")
+        indexes = [
+            # The first-contact figures and lists: delayed shipments by detection.
+            models.Index(
+                fields=["delay_detected_at"],
+                include=["currency", "first_contact_at", "first_inbound_at"],
+                condition=Q(delay_detected_at__isnull=False),
+                name="supervisor_outcome_detect_idx",
+            ),
+            # The repurchase figures: cohort rows by their moment.
+            models.Index(
+                fields=["anchor_at"],
+                include=["cohort", "customer", "next_order_at"],
+                condition=Q(cohort__isnull=False),
+                name="supervisor_outcome_anchor_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"outcome of shipment {self.shipment_id}"
+
+
+class KpiRollupState(models.Model):
+    """The one row saying how fresh the rollup is: `as_of` is when the last refresh started
+    reading (its figures hold what was committed by then), `full_at` the last full rebuild."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    as_of = models.DateTimeField(_("figures as of"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("refresh finished at"), null=True, blank=True)
+    full_at = models.DateTimeField(_("last full rebuild"), null=True, blank=True)
+    rows = models.PositiveIntegerField(_("rows written by the last refresh"), default=0)
+    # Counts every refresh: the dashboard's kept figures (supervisor.snapshot) are named by it.
+    refreshes = models.PositiveIntegerField(_("refreshes"), default=0)
+
+    class Meta:
+        verbose_name = _("KPI rollup state")
+        verbose_name_plural = _("KPI rollup state")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="supervisor_kpirollupstate_single"),
+        ]
+
+    def __str__(self) -> str:
+        return f"KPI rollup as of {self.as_of}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core import queue
 from shipments.models import Incident
-from supervisor import incident_actions
+from supervisor import incident_actions, rollup, snapshot
 
 
 @shared_task(
@@ -52,3 +52,20 @@ def start_incident_action(
             queue.enqueue_on_commit(run_incident_action_task, started.run.pk)
         started.run.refresh_from_db()
     return started
+
+
+@shared_task(
+    name="supervisor.refresh_kpi_rollup",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=3,
+)
+def refresh_kpi_rollup_task() -> int:
+    """Incremental refresh of the dashboard's rollup (supervisor.rollup), then the default
+    view's figures computed for the next supervisor (supervisor.snapshot); returns rows
+    written."""
+    rows = rollup.rollup_refresh(now=timezone.now()).rows
+    snapshot.warm(now=timezone.now())
+    return rows
