@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from supervisor import kpis, selectors, trends
+from supervisor import kpis, selectors
+from supervisor import snapshot as kept_figures
 from supervisor.export import csv_response, wants_csv
 from supervisor.scope import Scope, ScopeForm, scope_from
 
@@ -26,7 +27,8 @@ from supervisor.scope import Scope, ScopeForm, scope_from
 def supervisor_home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     scope, form = scope_from(request.GET, now=now)
-    figures = kpis.kpi_dashboard(scope, now=now)
+    snapshot = kept_figures.dashboard(scope, now=now)
+    figures = snapshot.figures
     if wants_csv(request):
         return csv_response("dashboard", CSV_HEADER, csv_rows(scope, figures))
     context = {
@@ -35,7 +37,8 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
         "form": form,
         "chips": chips(scope, form),
         "kpis": figures,
-        "dashboard_charts": trends.dashboard_charts(scope, now=now),
+        "dashboard_charts": snapshot.charts,
+        "computed_at": snapshot.computed_at,
         "dashboard": selectors.supervisor_dashboard(now=now),
         "scorecards_url": _url_or_empty("supervisor:scorecards"),
         "csv_query": scope.query(format="csv"),

@@ -1,0 +1,95 @@
+"""The dashboard's figures and charts, computed once and served to every supervisor until the
+rollup moves on.
+
+At 1,000,000 shipments the dashboard's figures and charts take seconds to compute
+(docs/PERFORMANCE.md), far over what a page may take. They change when the rollup is refreshed
+(supervisor.rollup, every few minutes) or when the live tables move, and every supervisor of a
+team opens the same default view each morning. So the computed figures are kept in the shared
+cache (Redis in production, the database cache on the embedded default) under a key naming the
+period, the filters, the reader's language and time zone and the moment the rollup is as of:
+
+- the periodic refresh computes the default view (last 30 days, no filter) in each language in
+  the display time zone right after it refreshes the rollup (`warm`), so that view is always
+  ready;
+- any other view is computed on its first request and kept the same way (`dashboard`);
+- an entry lives at most KEPT_REFRESHES rollup intervals, so if the refresh stops, figures
+  older than that are computed afresh.
+
+The page says when its figures were computed ("Figures as of 08:05"); the SLA alerts, the
+approvals waiting and the incidents below the figures are always read live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone, translation
+
+from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
+from supervisor import kpis, rollup, trends
+from supervisor.scope import Scope, scope_from
+
+KEPT_REFRESHES = 2
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    figures: kpis.KpiDashboard
+    charts: list
+    computed_at: dt.datetime
+
+
+def _key(scope: Scope, generation: tuple[dt.datetime | None, int]) -> str:
+    as_of, refreshes = generation
+    return ":".join(
+        [
+            "supervisor-dashboard",
+            as_of.isoformat() if as_of else "-",
+            str(refreshes),
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            scope.first_day.isoformat(),
+            scope.last_day.isoformat(),
+            scope.query(),
+        ]
+    )
+
+
+def _seconds() -> int:
+    return KEPT_REFRESHES * REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
+
+
+def compute(scope: Scope, *, now: dt.datetime) -> Snapshot:
+    return Snapshot(
+        figures=kpis.kpi_dashboard(scope, now=now),
+        charts=trends.dashboard_charts(scope, now=now),
+        computed_at=now,
+    )
+
+
+def dashboard(scope: Scope, *, now: dt.datetime) -> Snapshot:
+    """The figures and charts of `scope` as last computed for the rollup's current state, or
+    computed now (and kept)."""
+    key = _key(scope, rollup.generation())
+    kept = cache.get(key)
+    if kept is None:
+        kept = compute(scope, now=now)
+        cache.set(key, kept, _seconds())
+    return kept
+
+
+def warm(*, now: dt.datetime) -> int:
+    """Compute the default view in every language, in the display time zone (after a refresh
+    of the rollup). Returns how many views were computed."""
+    generation = rollup.generation()
+    count = 0
+    with timezone.override(settings.DEFAULT_DISPLAY_TIME_ZONE):
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                scope, _form = scope_from({}, now=now)
+                cache.set(_key(scope, generation), compute(scope, now=now), _seconds())
+                count += 1
+    return count
