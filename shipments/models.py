@@ -405,11 +405,22 @@ class Shipment(TimeStampedModel):
                 & ~Q(delay_level="none")
                 & ~Q(delay_cause__in=["none", "unknown"]),
             ),
-            # Supervisor KPIs (supervisor.kpis): "shipments whose delay was detected in a period".
+            # Supervisor KPIs (supervisor.kpis): "shipments whose delay was detected in a period";
+            # the charts and root causes (supervisor.trends, supervisor.root_causes) count them
+            # per day, cause, carrier and lane from the index alone (index-only scans).
             models.Index(
                 fields=["delay_detected_at"],
+                include=["delay_cause", "carrier", "lane"],
                 name="shipments_detected_idx",
                 condition=Q(delay_detected_at__isnull=False),
+            ),
+            # Supervisor charts and root causes: carrier and lane reliability, "deliveries in a
+            # period, on time or not", from the index alone.
+            models.Index(
+                fields=["delivered_at"],
+                include=["promised_at", "carrier", "lane"],
+                name="shipments_delivered_at_idx",
+                condition=Q(status="delivered"),
             ),
             # Supervisor KPIs: 30-day repurchase, "orders placed in a period".
             models.Index(

@@ -80,10 +80,13 @@ def delays_in_both_periods(scope: Scope) -> QuerySet[Shipment]:
 
 
 def _counted(qs: QuerySet, scope: Scope, *tie_breakers: str) -> QuerySet:
-    """Grouped rows with their count in the period and the previous one, most delays first."""
+    """Grouped rows with their count in the period and the previous one, most delays first.
+
+    Counted on `delay_detected_at` (never NULL in these rows), not the id: the covering index
+    on it (shipments_detected_idx) then answers the carrier table without reading the table."""
     return qs.annotate(
-        current=Count("pk", filter=scope.in_period("delay_detected_at")),
-        previous=Count("pk", filter=scope.in_previous("delay_detected_at")),
+        current=Count("delay_detected_at", filter=scope.in_period("delay_detected_at")),
+        previous=Count("delay_detected_at", filter=scope.in_previous("delay_detected_at")),
     ).order_by("-current", "-previous", *tie_breakers, "delay_cause")
 
 
@@ -149,8 +152,9 @@ def causes_by_week(scope: Scope, zone) -> list[WeekCount]:
         .annotate(week=TruncWeek("delay_detected_at", tzinfo=zone))
         .values("week", "delay_cause")
         .annotate(
-            current=Count("pk", filter=scope.in_period("delay_detected_at")),
-            whole=Count("pk"),
+            # delay_detected_at, not the id: the covering index answers alone.
+            current=Count("delay_detected_at", filter=scope.in_period("delay_detected_at")),
+            whole=Count("*"),
         )
         .order_by()
     )
