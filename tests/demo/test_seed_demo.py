@@ -667,3 +667,13 @@ def test_a_reseed_keeps_an_admins_rewording_of_a_demo_macro(db):
 def test_it_refuses_fewer_shipments_than_the_demo_mix_needs(db):
     with pytest.raises(CommandError, match="at least"):
         seed_demo(shipments=10)
+
+
+def test_the_demo_dashboard_has_its_rolled_up_figures_at_once(db):
+    from django.core.management import call_command
+
+    from supervisor import rollup
+
+    call_command("seed_demo", "--shipments", "200", verbosity=0)
+    as_of, refreshes = rollup.generation()
+    assert as_of is not None and refreshes == 1

@@ -18,6 +18,7 @@ from demo.builder import (
 )
 from demo.reference import DEMO_PASSWORD, DEMO_USERNAMES
 from demo.showcase import Showcase, mint_showcase
+from supervisor import rollup
 
 ALREADY_SEEDED = (
     "Demo data already exists in this database. Run `manage.py seed_demo --reset` to delete "
@@ -109,6 +110,8 @@ class Command(BaseCommand):
                     total = sum(deleted.values())
                     self.stdout.write(f"Deleted {total} rows of previous demo data.")
             result = seed_demo_data(seed=seed, shipments=shipments, progress=progress)
+            # The dashboard's rolled-up figures at once, not after beat's first refresh.
+            rollup.rollup_refresh(now=timezone.now(), full=True)
             if verbosity == 0:
                 return  # links nobody reads are not made
             showcase = mint_showcase(now=timezone.now())
