@@ -39,6 +39,7 @@ from django.views.decorators.http import require_GET
 from compensation.models import CompensationOffer, OfferStatus
 from compensation.money import format_money
 from core.inputs import parse_page
+from core.models import DelayCause
 from shipments.models import Shipment
 from supervisor import kpis
 from supervisor.export import csv_response, wants_csv
@@ -98,18 +99,24 @@ class Drilldown:
     empty: Any = _("Nothing in this list for the period and filters.")
     link: Callable[[Any], str] = field(default=lambda row: "")
 
-    def page(self, scope: Scope, *, now: dt.datetime, number: int) -> tuple[list[Row], bool]:
-        """Rows of page `number` (from 1) and whether another page follows."""
+    def page(
+        self, scope: Scope, *, now: dt.datetime, number: int, narrow: Q | None = None
+    ) -> tuple[list[Row], bool]:
+        """Rows of page `number` (from 1) and whether another page follows; `narrow`: only
+        those rows (a cause or hub, from the root causes' links)."""
         offset = (number - 1) * PAGE_SIZE
-        found = list(self.rows(scope, now)[offset : offset + PAGE_SIZE + 1])
+        rows = self.rows(scope, now).filter(narrow or Q())
+        found = list(rows[offset : offset + PAGE_SIZE + 1])
         return [self.row(item) for item in found[:PAGE_SIZE]], len(found) > PAGE_SIZE
 
     def row(self, item) -> Row:
         shown = [c for c in self.columns if c.kind != "hidden"]
         return Row(link=self.link(item), cells=[(c, c.value(item)) for c in shown])
 
-    def csv_rows(self, scope: Scope, *, now: dt.datetime) -> Iterator[list]:
-        for item in self.rows(scope, now).iterator(chunk_size=CSV_CHUNK):
+    def csv_rows(
+        self, scope: Scope, *, now: dt.datetime, narrow: Q | None = None
+    ) -> Iterator[list]:
+        for item in self.rows(scope, now).filter(narrow or Q()).iterator(chunk_size=CSV_CHUNK):
             yield [csv_value(c, c.value(item)) for c in self.columns] + [self.link(item)]
 
 
@@ -578,12 +585,13 @@ def _drilldown_view(request: HttpRequest, area: str) -> HttpResponse:
     drilldown = DRILLDOWNS.get(name)
     if drilldown is None or drilldown.area != area:
         raise Http404("No such list.")
+    narrow, narrow_params, narrow_labels = _narrowing(request, area)
     if wants_csv(request):
         header = [str(c.label) for c in drilldown.columns] + [str(_("Link"))]
-        rows = _absolute(request, drilldown.csv_rows(scope, now=now))
+        rows = _absolute(request, drilldown.csv_rows(scope, now=now, narrow=narrow))
         return csv_response(f"{area}-{drilldown.name}", header, rows)
     number = parse_page(request.GET.get("page"))
-    rows, more = drilldown.page(scope, now=now, number=number)
+    rows, more = drilldown.page(scope, now=now, number=number, narrow=narrow)
     columns = [c for c in drilldown.columns if c.kind != "hidden"]
     return render(
         request,
@@ -595,15 +603,46 @@ def _drilldown_view(request: HttpRequest, area: str) -> HttpResponse:
             "scope": scope,
             "form": form,
             "page": number,
-            "previous_query": scope.query(kpi=name, page=number - 1 if number > 2 else None)
+            "previous_query": scope.query(
+                kpi=name, page=number - 1 if number > 2 else None, **narrow_params
+            )
             if number > 1
             else "",
-            "next_query": scope.query(kpi=name, page=number + 1) if more else "",
-            "csv_query": scope.query(kpi=name, format="csv"),
+            "next_query": scope.query(kpi=name, page=number + 1, **narrow_params) if more else "",
+            "csv_query": scope.query(kpi=name, format="csv", **narrow_params),
+            "narrowed": narrow_labels,
             "dashboard_query": scope.query(),
             "now": now,
         },
     )
+
+
+# A hub name as the root causes page writes it (Shipment.last_location, Incident.hub).
+HUB_MAX_LENGTH = 200
+
+
+def _narrowing(request: HttpRequest, area: str) -> tuple[Q | None, dict, list[str]]:
+    """`cause` and `hub` of a shipments list (the root causes page's rows link with them):
+    the condition, the parameters to keep in the list's links, and what they say. A value
+    that is not a cause, or not a hub name, narrows nothing."""
+    if area != "shipments":
+        return None, {}, []
+    q, params, labels = Q(), {}, []
+    cause = request.GET.get("cause", "")
+    causes = dict(DelayCause.choices)
+    if cause in causes:
+        q &= Q(delay_cause=cause)
+        params["cause"] = cause
+        labels.append(str(_("cause: %(cause)s") % {"cause": causes[cause]}))
+    hub = request.GET.get("hub", "").strip()
+    if hub and len(hub) <= HUB_MAX_LENGTH:
+        # The root causes' hub: the incident's hub when it names one, else the last location.
+        q &= Q(incident__hub=hub) | (
+            (Q(incident__isnull=True) | Q(incident__hub="")) & Q(last_location=hub)
+        )
+        params["hub"] = hub
+        labels.append(str(_("hub: %(hub)s") % {"hub": hub}))
+    return (q if params else None), params, labels
 
 
 def _absolute(request: HttpRequest, rows: Iterable[list]) -> Iterator[list]:

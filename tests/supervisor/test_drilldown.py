@@ -285,3 +285,29 @@ def test_each_list_costs_the_same_queries_at_two_sizes(supervisor_client, agent,
     refresh()
 
     assert page_queries(supervisor_client, url, kpi) == small == LIST_QUERIES
+
+
+def test_a_root_cause_row_narrows_the_shipments_list_to_its_cause_and_hub(supervisor_client):
+    customs = delayed(NOW - D, delay_cause="customs_hold", last_location="Leipzig")
+    strike = delayed(NOW - D, delay_cause="congestion", last_location="Leipzig")
+    elsewhere = delayed(NOW - D, delay_cause="customs_hold", last_location="Hamburg")
+    refresh()
+    url = reverse("supervisor:drilldown_shipments")
+
+    body = supervisor_client.get(
+        url, {"kpi": "first_contact", "cause": "customs_hold", "hub": "Leipzig"}
+    ).content.decode()
+
+    assert shipment_link(customs) in body
+    assert shipment_link(strike) not in body and shipment_link(elsewhere) not in body
+    assert "data-narrowed" in body and "hub: Leipzig" in body
+    csv = b"".join(
+        supervisor_client.get(
+            url, {"kpi": "first_contact", "cause": "customs_hold", "format": "csv"}
+        ).streaming_content
+    ).decode()
+    assert str(customs.public_id) in csv and str(elsewhere.public_id) in csv
+    assert str(strike.public_id) not in csv
+    # Not a cause: narrows nothing, no error.
+    every = supervisor_client.get(url, {"kpi": "first_contact", "cause": "meteor"})
+    assert every.status_code == 200 and shipment_link(strike) in every.content.decode()
