@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import CustomerTier
@@ -36,18 +37,27 @@ PERIOD_CHOICES = (7, 30, 90)
 FILTER_NAMES = ("team", "carrier", "lane", "region", "incident", "tier")
 
 
+# A preset's name, translated when the form is shown (not when this module is imported).
+_last_days = lazy(lambda n: _("last %(n)s days") % {"n": n}, str)
+
+
 class ScopeForm(forms.Form):
     """The query string of a supervisor page: `days` (a preset) or `start`/`end` (inclusive
     dates), and the filters. Unknown ids are field errors, not 404s."""
 
     days = forms.TypedChoiceField(
         label=_("period"),
-        choices=[(n, _("last %(n)s days") % {"n": n}) for n in PERIOD_CHOICES],
+        choices=[(n, _last_days(n)) for n in PERIOD_CHOICES],
         coerce=int,
         required=False,
+        initial=DEFAULT_DAYS,
     )
-    start = forms.DateField(label=_("from"), required=False)
-    end = forms.DateField(label=_("to"), required=False)
+    start = forms.DateField(
+        label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     team = forms.ModelChoiceField(
         label=_("team"), queryset=Team.objects.order_by("name"), required=False
     )

@@ -50,6 +50,7 @@ CALL_SITES = {
     ("tickets/receivers.py", "open_proactive_tickets_task"): "test_a_delay_detection_pass",
     ("tickets/receivers.py", "recompute_calendar_timers_task"): "test_a_calendar_closure",
     ("tickets/receivers.py", "recompute_team_timers_task"): "test_a_teams_calendar_switch",
+    ("supervisor/tasks.py", "run_incident_action_task"): "test_a_large_incident_action",
 }
 NOT_PRODUCT = {"tests", "var", "node_modules", "migrations"}
 ENQUEUE_CALL = re.compile(r"\benqueue(?:_on_commit)?\(\s*(\w+)")
@@ -364,3 +365,29 @@ def test_a_broker_that_never_answers_costs_a_request_about_a_second(
     assert first < 3.5  # the connect/answer timeout, at most twice (one publish retry)
     assert second < 0.5  # then no try at all for RETRY_AFTER_SECONDS
     assert run.stderr.count("Broker unreachable") == 1, run.stderr[-3000:]
+
+
+def test_a_large_incident_action(dead_broker, caplog, settings, django_capture_on_commit_callbacks):
+    """supervisor.tasks.start_incident_action: the run is recorded as queued and its task kept
+    for core.publish_pending_tasks (starting the action again also takes over a lost run)."""
+    import uuid
+
+    from supervisor.models import IncidentAction
+    from supervisor.tasks import start_incident_action
+
+    settings.SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT = 0
+    incident = factories.IncidentFactory(title="Port strike", cause="congestion")
+    factories.TicketFactory(shipment__incident=incident)
+    supervisor = factories.SupervisorFactory()
+    caplog.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = start_incident_action(
+            incident=incident, kind="notify", key=uuid.uuid4(), by=supervisor, now=NOW
+        )
+
+    assert started.run.status == "queued"
+    assert IncidentAction.objects.get().total == 1
+    assert_one_warning(caplog)
+    [kept] = PendingTask.objects.all()
+    assert (kept.name, kept.args) == ("supervisor.run_incident_action", [started.run.pk])

@@ -92,12 +92,24 @@ def test_a_supervisor_reads_the_dashboard_and_follows_a_figure(watched, month, l
     browser.assert_clean()
 
 
+WORKSPACE = {
+    "dashboard": DASHBOARD,
+    "causes": "/supervisor/causes/",
+    "agents": "/supervisor/agents/",
+    "incidents": "/supervisor/incidents/",
+    "list": "/supervisor/tickets/?kpi=escalated",
+}
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_the_dashboard_fits_a_phone(watched, month, language):  # noqa: F811
+def test_the_workspace_fits_a_phone(watched, month, language):  # noqa: F811
     phone = watched(language=language, viewport=PHONE)
     log_in(phone, "sam", DASHBOARD)
-    width = phone.page.evaluate("document.documentElement.scrollWidth")
     os.makedirs(SCREENSHOTS, exist_ok=True)
-    phone.page.screenshot(path=f"{SCREENSHOTS}/supervisor-dashboard-phone-{language}.png")
-    assert width == PHONE["width"]
+    widths = {}
+    for name, path in WORKSPACE.items():
+        phone.goto(path)
+        widths[name] = phone.page.evaluate("document.documentElement.scrollWidth")
+        phone.page.screenshot(path=f"{SCREENSHOTS}/supervisor-{name}-phone-{language}.png")
+    assert widths == dict.fromkeys(WORKSPACE, PHONE["width"])
     phone.assert_clean()
