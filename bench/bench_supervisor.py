@@ -1566,7 +1566,9 @@ def print_summary(
             continue
         rows = max(run.rows for run in runs)
         met = "no" if export_missed(runs) else "yes"
-        if rows < TARGET_EXPORT_ROWS:
+        if not all(run.complete for run in runs):
+            met += f" (broken off after {rows:,} rows)"
+        elif rows < TARGET_EXPORT_ROWS:
             met += f" (only {rows:,} rows)"
         times = " / ".join(
             f"{run.seconds:.2f}" + ("" if run.complete else " (stopped)") for run in runs
