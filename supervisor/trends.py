@@ -705,32 +705,21 @@ def _reliability_rows(scope, rows, label_of, link_params) -> tuple[tuple, tuple,
 
 
 def _carriers_chart(scope, rows) -> Chart:
-    categories, values, table = _reliability_rows(
-        scope, rows, lambda row: row["carrier__name"], lambda row: {"carrier": row["carrier_id"]}
-    )
-    description = (
-        _("On-time delivery rate per carrier in the period, least reliable first: %(list)s.")
-        % {
-            "list": ", ".join(
-                f"{label} {format_number(v, unit='%')}"
-                for label, v in zip(categories, values, strict=True)
-            )
-        }
-        if rows
-        else ""
-    )
-    return Chart(
+    return _reliability_chart(
+        rows,
+        _reliability_rows(
+            scope,
+            rows,
+            lambda row: row["carrier__name"],
+            lambda row: {"carrier": row["carrier_id"]},
+        ),
         key="carriers",
         title=_("Carrier reliability (on-time deliveries)"),
-        description=description,
-        kind="bars",
-        categories=categories,
-        series=(Series(key="on_time", label=_("On time"), values=values),),
-        columns=(_("Carrier"), _("On time"), _("Deliveries"), _("Late")),
-        rows=table,
-        unit="%",
-        scale_max=100,
-        empty_text=_("No parcel was delivered in this period."),
+        sentence=_(
+            "On-time delivery rate per carrier in the period, least reliable first: %(list)s."
+        ),
+        column=_("Carrier"),
+        empty=_("No parcel was delivered in this period."),
     )
 
 
@@ -743,33 +732,36 @@ def _lanes_chart(scope, rows) -> Chart:
             row["lane__service_level"],
         )
 
-    categories, values, table = _reliability_rows(
-        scope, rows, label_of, lambda row: {"lane": row["lane_id"]}
-    )
-    description = (
-        _(
-            "On-time delivery rate of the lanes with the most late deliveries in the period, "
-            "least reliable first: %(list)s."
-        )
-        % {
-            "list": ", ".join(
-                f"{label} {format_number(v, unit='%')}"
-                for label, v in zip(categories, values, strict=True)
-            )
-        }
-        if rows
-        else ""
-    )
-    return Chart(
+    return _reliability_chart(
+        rows,
+        _reliability_rows(scope, rows, label_of, lambda row: {"lane": row["lane_id"]}),
         key="lanes",
         title=_("Lane reliability (lanes with the most late deliveries)"),
-        description=description,
+        sentence=_(
+            "On-time delivery rate of the lanes with the most late deliveries in the period, "
+            "least reliable first: %(list)s."
+        ),
+        column=_("Lane"),
+        empty=_("No parcel was delivered on a known lane in this period."),
+    )
+
+
+def _reliability_chart(rows, made, *, key, title, sentence, column, empty) -> Chart:
+    """On-time rate bars (carriers or lanes), described in words for screen readers."""
+    categories, values, table = made
+    listed = ", ".join(
+        f"{label} {format_number(v, unit='%')}" for label, v in zip(categories, values, strict=True)
+    )
+    return Chart(
+        key=key,
+        title=title,
+        description=sentence % {"list": listed} if rows else "",
         kind="bars",
         categories=categories,
         series=(Series(key="on_time", label=_("On time"), values=values),),
-        columns=(_("Lane"), _("On time"), _("Deliveries"), _("Late")),
+        columns=(column, _("On time"), _("Deliveries"), _("Late")),
         rows=table,
         unit="%",
         scale_max=100,
-        empty_text=_("No parcel was delivered on a known lane in this period."),
+        empty_text=empty,
     )
