@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-from django.db import connection
-from django.db.models import DateTimeField
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import DateTimeField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.query import get_related_populators
 from django.http import HttpRequest
 
 from compensation.models import CompensationOffer
@@ -193,16 +195,25 @@ def case_link(
     link_id = granted_link_id(request, public_id)
     if link_id is None:
         return None
-    links = ProgressLink.objects.filter(
+    if page:
+        return _page_query().link(link_id, public_id, now=now)
+    return _links(link_id, public_id, now=now).select_related(*CASE_RELATED).first()
+
+
+def _links(link_id: int, public_id: UUID, *, now: dt.datetime) -> QuerySet[ProgressLink]:
+    return ProgressLink.objects.filter(
         ticket_reachable(now, prefix="ticket__"),
         pk=link_id,
         ticket__public_id=public_id,
         revoked_at__isnull=True,
     )
-    if not page:
-        return links.select_related(*CASE_RELATED).first()
-    link = (
-        links.annotate(
+
+
+def _page_links(link_id: int, public_id: UUID, *, now: dt.datetime) -> QuerySet[ProgressLink]:
+    """The page's query: the link, the case's columns the page reads, its lookups and stamps."""
+    return (
+        _links(link_id, public_id, now=now)
+        .annotate(
             **{
                 f"page_{name}_{column}": _column_of(owner, name, column)
                 for owner, name, columns in PAGE_LOOKUPS
@@ -212,16 +223,106 @@ def case_link(
         )
         .select_related(*PAGE_RELATED)
         .only(*PAGE_COLUMNS)
-        .first()
+        .order_by()[:1]
     )
-    if link is not None:
-        for owner, name, columns in PAGE_LOOKUPS:
-            row = link.ticket if owner is Ticket else link.ticket.shipment
-            if row is not None:
-                related = owner._meta.get_field(name).related_model
-                key = getattr(row, f"{name}_id")
-                setattr(row, name, _loaded(link, name, related, columns, key))
+
+
+class PageQuery:
+    """The page's query compiled to SQL once per process, run with each view's values.
+
+    Every view of a page runs the same query but for three values (the link, the case's
+    public id and the oldest closing time that still opens a page). Building that queryset
+    and compiling it (a join of three tables, 13 subqueries, 30 columns) cost the ORM about
+    5 ms of a kept view's 13 (docs/PERFORMANCE.md), more than the database took to run it. So
+    it is compiled once, with stand-in values whose places among the SQL's parameters are
+    then known, and each view puts its own values there and turns the row into the same
+    objects the queryset would (Django's own compiler, converters and populators do both)."""
+
+    # Stand-ins that no real value equals (the compiled query is never run with them).
+    LINK_ID = -982_451_653
+    PUBLIC_ID = UUID("6b1c9d1e-0000-4000-8000-00000000dead")
+    CLOSED_SINCE = dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC)
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        queryset = _page_links(self.LINK_ID, self.PUBLIC_ID, now=self.now_for(self.CLOSED_SINCE))
+        compiler = queryset.query.get_compiler(using=using)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        self.compiler = compiler
+        database = connections[using]
+        self.fields = {
+            "link": (ProgressLink._meta.pk, self.LINK_ID),
+            "public_id": (Ticket._meta.get_field("public_id"), self.PUBLIC_ID),
+            "closed_since": (Ticket._meta.get_field("closed_at"), self.CLOSED_SINCE),
+        }
+        self.slots = {}
+        for name, (model_field, stand_in) in self.fields.items():
+            prepared = model_field.get_db_prep_value(stand_in, database)
+            places = [i for i, value in enumerate(self.params) if value == prepared]
+            if len(places) != 1:
+                raise RuntimeError(f"the page's query holds {name} {len(places)} times, not once")
+            self.slots[name] = places[0]
+        klass_info, select = compiler.klass_info, compiler.select
+        self.model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.model_columns = slice(start, end)
+        self.init_list = [column[0].target.attname for column in select[start:end]]
+        self.populators = get_related_populators(klass_info, select, using)
+        self.annotations = compiler.annotation_col_map
+
+    @staticmethod
+    def now_for(closed_since: dt.datetime) -> dt.datetime:
+        """The moment whose oldest page-opening closing time is ``closed_since``."""
+        return closed_since + dt.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS)
+
+    def link(self, link_id: int, public_id: UUID, *, now: dt.datetime) -> ProgressLink | None:
+        database = connections[self.using]
+        values = {
+            "link": link_id,
+            "public_id": public_id,
+            "closed_since": now - dt.timedelta(days=settings.PROGRESS_LINK_TTL_DAYS),
+        }
+        params = list(self.params)
+        for name, value in values.items():
+            params[self.slots[name]] = self.fields[name][0].get_db_prep_value(value, database)
+        with database.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        (row,) = self.compiler.results_iter(results=[[found]])
+        link = self.model.from_db(self.using, self.init_list, row[self.model_columns])
+        for populator in self.populators:
+            populator.populate(row, link)
+        for name, place in self.annotations.items():
+            setattr(link, name, row[place])
+        return with_lookups(link)
+
+
+def with_lookups(link: ProgressLink) -> ProgressLink:
+    """The rows of PAGE_LOOKUPS, from the values the page's query read of them."""
+    for owner, name, columns in PAGE_LOOKUPS:
+        holder = link.ticket if owner is Ticket else link.ticket.shipment
+        if holder is not None:
+            related = owner._meta.get_field(name).related_model
+            key = getattr(holder, f"{name}_id")
+            setattr(holder, name, _loaded(link, name, related, columns, key))
     return link
+
+
+_page_queries: dict[tuple[str, str], PageQuery] = {}
+
+
+def _page_query(using: str = DEFAULT_DB_ALIAS) -> PageQuery:
+    """The compiled page query of this database (per process; settings that change the SQL
+    itself, such as the database, give another)."""
+    database = connections[using]
+    key = (using, database.vendor, database.settings_dict["NAME"])
+    query = _page_queries.get(key)
+    if query is None:
+        query = _page_queries[key] = PageQuery(using)
+    return query
 
 
 def _column_of(owner, name: str, column: str) -> RawSQL:
