@@ -938,7 +938,8 @@ class Page:
     path: str
     target_ms: float | None  # p50 target, None: reported only
     kind: str = "page"  # page | list | export
-    # "warm": the dashboard's snapshot computed before the round (as the periodic task does);
+    # "warm": the dashboard's and root causes' snapshot computed before the round (as the
+    # periodic task does);
     # "clear": the cache emptied before every request (the figures computed by the request).
     prepare: str = ""
 
@@ -969,8 +970,13 @@ def build_pages(*, exports: list[str]) -> list[Page]:
         pages.append(
             Page(f"list {name}", f"{path}?{urlencode({'kpi': name})}", TARGET_LIST_MS, "list")
         )
+    # The root causes' default view is kept by the same periodic task as the dashboard's
+    # (supervisor.snapshot.warm); a view for one carrier is computed by the request.
+    pages.append(Page("root causes", reverse("supervisor:causes"), None, prepare="warm"))
+    if carrier is not None:
+        path = f"{reverse('supervisor:causes')}?carrier={carrier.pk}"
+        pages.append(Page("root causes, one carrier (computed)", path, None, prepare="clear"))
     for label, name in (
-        ("root causes", "supervisor:causes"),
         ("agent scorecards", "supervisor:scorecards"),
         ("incidents", "supervisor:incidents"),
     ):

@@ -1,7 +1,7 @@
 """The root-causes page (/supervisor/causes/): where delays come from, and how reliable the
 carriers and lanes are, for the period and filters of the workspace (supervisor.scope).
 
-Tables (each one query whatever the data, each exported as CSV with `?format=csv&table=<name>`):
+Tables (each exported as CSV with `?format=csv&table=<name>`):
 
 - top delay causes by carrier, by lane (origin -> destination, carrier, service level), by hub
   and by week: shipments whose delay was detected in the period (`delay_detected_at`), grouped
@@ -16,26 +16,44 @@ Tables (each one query whatever the data, each exported as CSV with `?format=csv
   the period (delivered, delay detected, or an exception status scanned in the period), the
   share delayed or failed (exception, failed delivery attempt, returned to sender).
 
-Long tables show PAGE_SIZE rows a page, read with LIMIT/OFFSET plus one row (whether a next page
-exists) instead of counting the whole table. Each row links to the list of shipments behind it
-(supervisor.charts.shipments_href).
+Each row links to the list of shipments behind it (supervisor.charts.shipments_href). Long
+tables show PAGE_SIZE rows a page.
+
+At 1,000,000 shipments the tables take seconds to read (each groups the delayed or delivered
+shipments of two periods: docs/PERFORMANCE.md). So:
+
+- four queries read them, whatever the data: the carrier tables are added up from the lane
+  tables' rows (each lane row names its carrier), which is what grouping the same shipments by
+  carrier counts;
+- every row of every table (`CauseRows`: numbers and names, no word of the reader's language,
+  so one computation serves both languages) is kept in the shared cache for the default view
+  (last 30 days, no filter, the display time zone), the one read every morning: the periodic
+  refresh computes it again after each refresh of the rollup (supervisor.snapshot.warm), under
+  a key naming the rollup's generation, the period, the filters and the time zone. A request
+  of that view reads it there (two queries). Any other view is read by its request and not
+  kept: an entry per period, filter and refresh would fill the database cache of the embedded
+  default, which keeps past entries until it culls. The page says when its figures were
+  computed, and its CSV is made from the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.db.models import (
-    Avg,
     Count,
     DurationField,
     F,
     FloatField,
     Q,
     QuerySet,
+    Sum,
     Value,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
@@ -48,14 +66,15 @@ from django.views.decorators.http import require_GET
 
 from core.inputs import parse_page
 from core.models import DelayCause
+from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
 from shipments.models import Shipment, ShipmentStatus
+from supervisor import rollup
 from supervisor.charts import format_number, long_day_label, percent, shipments_href
 from supervisor.export import csv_response, wants_csv
 from supervisor.scope import Scope, day_start, scope_from
 from supervisor.trends import lane_label
 
 PAGE_SIZE = 20
-CSV_CHUNK = 2000
 EXCEPTION_STATUSES = (
     ShipmentStatus.EXCEPTION,
     ShipmentStatus.FAILED_ATTEMPT,
@@ -83,19 +102,39 @@ def _counted(qs: QuerySet, scope: Scope, *tie_breakers: str) -> QuerySet:
     """Grouped rows with their count in the period and the previous one, most delays first.
 
     Counted on `delay_detected_at` (never NULL in these rows), not the id: the covering index
-    on it (shipments_detected_idx) then answers the carrier table without reading the table."""
+    on it (shipments_detected_idx) answers where the grouping needs nothing else."""
     return qs.annotate(
         current=Count("delay_detected_at", filter=scope.in_period("delay_detected_at")),
         previous=Count("delay_detected_at", filter=scope.in_previous("delay_detected_at")),
     ).order_by("-current", "-previous", *tie_breakers, "delay_cause")
 
 
-def causes_by_carrier(scope: Scope) -> QuerySet:
-    return _counted(
-        delays_in_both_periods(scope).values("carrier_id", "carrier__name", "delay_cause"),
-        scope,
-        "carrier__name",
-        "carrier_id",
+def causes_by_carrier(lanes: Iterable[dict]) -> list[dict]:
+    """The causes per carrier, added up from the rows of `causes_by_lane` (every delayed
+    shipment is in exactly one of them, with its carrier), most delays first."""
+    totals: dict[tuple, dict] = {}
+    for lane in lanes:
+        key = (lane["carrier_id"], lane["carrier__name"], lane["delay_cause"])
+        row = totals.get(key)
+        if row is None:
+            row = totals[key] = {
+                "carrier_id": key[0],
+                "carrier__name": key[1],
+                "delay_cause": key[2],
+                "current": 0,
+                "previous": 0,
+            }
+        row["current"] += lane["current"]
+        row["previous"] += lane["previous"]
+    return sorted(
+        totals.values(),
+        key=lambda r: (
+            -r["current"],
+            -r["previous"],
+            r["carrier__name"],
+            r["carrier_id"],
+            r["delay_cause"],
+        ),
     )
 
 
@@ -183,6 +222,17 @@ def causes_by_week(scope: Scope, zone) -> list[WeekCount]:
 # --- selectors: reliability -----------------------------------------------------------------
 
 
+RELIABILITY_COUNTS = (
+    "deliveries",
+    "on_time",
+    "late",
+    "previous_deliveries",
+    "previous_on_time",
+    "shipments",
+    "exceptions",
+)
+
+
 def _reliability(scope: Scope, *group: str) -> QuerySet:
     previous = scope.previous()
     delivered = Q(status=ShipmentStatus.DELIVERED) & scope.in_period("delivered_at")
@@ -208,7 +258,10 @@ def _reliability(scope: Scope, *group: str) -> QuerySet:
         .annotate(
             deliveries=Count("pk", filter=delivered),
             on_time=Count("pk", filter=delivered & on_time),
-            lateness=Avg(lateness, filter=delivered & ~on_time, output_field=DurationField()),
+            # The mean lateness is late_total / late, worked out per row (_with_lateness): a
+            # sum and a count add up to the carrier's, a mean would not.
+            late=Count("pk", filter=delivered & ~on_time),
+            late_total=Sum(lateness, filter=delivered & ~on_time, output_field=DurationField()),
             previous_deliveries=Count("pk", filter=delivered_before),
             previous_on_time=Count("pk", filter=delivered_before & on_time),
             shipments=Count("pk", filter=in_population),
@@ -221,20 +274,52 @@ def _reliability(scope: Scope, *group: str) -> QuerySet:
     )
 
 
-def carrier_reliability(scope: Scope) -> QuerySet:
-    return _reliability(scope, "carrier_id", "carrier__name")
+def _with_lateness(row: dict) -> dict:
+    total, late = row["late_total"], row["late"]
+    row["lateness"] = total / late if late and total is not None else None
+    return row
 
 
-def lane_reliability(scope: Scope) -> QuerySet:
-    return _reliability(
-        scope,
-        "origin_region",
-        "destination_region",
-        "carrier__name",
-        "service_level",
-        "carrier_id",
-        "lane_id",
-    )
+def lane_reliability(scope: Scope) -> list[dict]:
+    return [
+        _with_lateness(row)
+        for row in _reliability(
+            scope,
+            "origin_region",
+            "destination_region",
+            "carrier__name",
+            "service_level",
+            "carrier_id",
+            "lane_id",
+        )
+    ]
+
+
+def carrier_reliability(lanes: Iterable[dict]) -> list[dict]:
+    """The reliability per carrier, added up from the rows of `lane_reliability` (each
+    shipment counted is in exactly one lane row, with its carrier), least reliable first."""
+    totals: dict[tuple, dict] = {}
+    for lane in lanes:
+        key = (lane["carrier_id"], lane["carrier__name"])
+        row = totals.get(key)
+        if row is None:
+            row = totals[key] = {
+                "carrier_id": key[0],
+                "carrier__name": key[1],
+                "late_total": None,
+                **dict.fromkeys(RELIABILITY_COUNTS, 0),
+            }
+        for name in RELIABILITY_COUNTS:
+            row[name] += lane[name]
+        if lane["late_total"] is not None:
+            row["late_total"] = lane["late_total"] + (row["late_total"] or dt.timedelta())
+
+    def order(row: dict) -> tuple:
+        # As _reliability orders: the on-time rate (none last), most deliveries, the group.
+        rate = row["on_time"] / row["deliveries"] if row["deliveries"] else None
+        return (rate is None, rate or 0.0, -row["deliveries"], row["carrier_id"])
+
+    return [_with_lateness(row) for row in sorted(totals.values(), key=order)]
 
 
 # --- rows as the page and the CSV read them -------------------------------------------------
@@ -277,15 +362,14 @@ class TableRow:
 
 @dataclass(frozen=True)
 class Table:
-    """One table of the page: how to read its rows (`rows(scope)`: a queryset or a list),
-    how a row shows (`row`), and how it exports (`csv`)."""
+    """One table of the page: its rows are `CauseRows.tables[name]`; how a row shows (`row`),
+    and how it exports (`csv`)."""
 
     name: str
     title: str
     description: str
     columns: tuple[str, ...]
     numeric: tuple[bool, ...]
-    rows: Callable[[Scope], Iterable]
     row: Callable[[Scope, object], TableRow]
     csv_header: tuple[str, ...]
     csv: Callable[[object], list]
@@ -364,7 +448,7 @@ def _reliability_csv(row) -> list:
     ]
 
 
-def tables(zone) -> list[Table]:
+def tables() -> list[Table]:
     """The page's tables, in the reader's language (gettext at call time)."""
     change_columns = (_("In the period"), _("Previous period"), _("Change"))
     change_csv = ("count", "previous_count", "change", "change_percent")
@@ -422,7 +506,6 @@ def tables(zone) -> list[Table]:
             description=_("Delays detected in the period, by carrier and cause."),
             columns=(_("Carrier"), _("Cause"), *change_columns),
             numeric=(False, False, True, True, True),
-            rows=causes_by_carrier,
             row=cause_row(
                 lambda r: (Cell(r["carrier__name"]),), lambda r: {"carrier": r["carrier_id"]}
             ),
@@ -443,7 +526,6 @@ def tables(zone) -> list[Table]:
             ),
             columns=(_("Lane"), _("Cause"), *change_columns),
             numeric=(False, False, True, True, True),
-            rows=causes_by_lane,
             row=cause_row(lambda r: (Cell(_lane_text(r)),), _lane_link),
             csv_header=(
                 "origin",
@@ -472,7 +554,6 @@ def tables(zone) -> list[Table]:
             ),
             columns=(_("Hub"), _("Cause"), *change_columns),
             numeric=(False, False, True, True, True),
-            rows=causes_by_hub,
             row=cause_row(
                 lambda r: (Cell(r["hub"] or str(NO_HUB)),), lambda r: {"hub": r["hub"] or None}
             ),
@@ -489,7 +570,6 @@ def tables(zone) -> list[Table]:
             ),
             columns=(_("Week"), _("Cause"), _("This week"), _("Week before"), _("Change")),
             numeric=(False, False, True, True, True),
-            rows=lambda scope: causes_by_week(scope, zone),
             row=week_row,
             csv_header=(
                 "week_start",
@@ -519,7 +599,6 @@ def tables(zone) -> list[Table]:
             ),
             columns=(_("Carrier"), *reliability_columns),
             numeric=(False, True, True, True, True, True, True),
-            rows=carrier_reliability,
             row=lambda scope, r: TableRow(
                 cells=(Cell(r["carrier__name"]), *_reliability_cells(r)),
                 href=shipments_href(scope, carrier=r["carrier_id"]),
@@ -536,7 +615,6 @@ def tables(zone) -> list[Table]:
             ),
             columns=(_("Lane"), *reliability_columns),
             numeric=(False, True, True, True, True, True, True),
-            rows=lane_reliability,
             row=lambda scope, r: TableRow(
                 cells=(Cell(_lane_text(r)), *_reliability_cells(r)),
                 href=shipments_href(scope, **_lane_link(r)),
@@ -569,11 +647,11 @@ class TablePage:
     headers: list[tuple[str, bool]] = field(default_factory=list)
 
 
-def table_page(table: Table, scope: Scope, *, number: int) -> TablePage:
-    """Rows of page `number` (from 1) and whether another follows: one query, no count."""
+def table_page(table: Table, rows: list, scope: Scope, *, number: int) -> TablePage:
+    """Rows of page `number` (from 1) of `rows` (the whole table) and whether another
+    follows."""
     offset = (number - 1) * PAGE_SIZE
-    source = table.rows(scope)
-    found = list(source[offset : offset + PAGE_SIZE + 1])
+    found = rows[offset : offset + PAGE_SIZE + 1]
     param = f"{table.name}_page"
     return TablePage(
         table=table,
@@ -589,11 +667,90 @@ def table_page(table: Table, scope: Scope, *, number: int) -> TablePage:
     )
 
 
-def csv_rows(table: Table, scope: Scope) -> Iterator[list]:
-    source = table.rows(scope)
-    items = source.iterator(chunk_size=CSV_CHUNK) if isinstance(source, QuerySet) else source
-    for item in items:
+def csv_rows(table: Table, rows: list) -> Iterator[list]:
+    for item in rows:
         yield table.csv(item)
+
+
+# --- every row, kept between refreshes ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CauseRows:
+    """Every row of every table of one scope and time zone (names and numbers, no text in a
+    reader's language), and when they were read; `kept`: computed by the periodic refresh."""
+
+    tables: dict[str, list]
+    computed_at: dt.datetime
+    kept: bool = False
+
+
+def compute(
+    scope: Scope, zone, *, now: dt.datetime, kept: bool = False, only: str = ""
+) -> CauseRows:
+    """The four queries of the page (delays by lane, by hub, by week; reliability by lane),
+    the carrier tables added up from the lane tables; with `only`, what that table needs (a
+    CSV export)."""
+
+    def wanted(*names: str) -> bool:
+        return not only or only in names
+
+    found: dict[str, list] = {}
+    if wanted("carriers", "lanes"):
+        found["lanes"] = list(causes_by_lane(scope))
+        found["carriers"] = causes_by_carrier(found["lanes"])
+    if wanted("hubs"):
+        found["hubs"] = list(causes_by_hub(scope))
+    if wanted("weeks"):
+        found["weeks"] = causes_by_week(scope, zone)
+    if wanted("carrier_reliability", "lane_reliability"):
+        found["lane_reliability"] = lane_reliability(scope)
+        found["carrier_reliability"] = carrier_reliability(found["lane_reliability"])
+    return CauseRows(tables=found, computed_at=now, kept=kept)
+
+
+def _key(scope: Scope, generation: tuple[dt.datetime | None, int]) -> str:
+    """The rows depend on the period, the filters and the time zone (days and weeks are the
+    reader's), not on the language: labels are translated when a row is shown."""
+    as_of, refreshes = generation
+    return ":".join(
+        [
+            "supervisor-causes",
+            as_of.isoformat() if as_of else "-",
+            str(refreshes),
+            timezone.get_current_timezone_name(),
+            scope.first_day.isoformat(),
+            scope.last_day.isoformat(),
+            scope.query(),
+        ]
+    )
+
+
+def causes(scope: Scope, *, now: dt.datetime, only: str = "") -> CauseRows:
+    """The rows of `scope` as the last refresh kept them, else read now (see `compute`); two
+    queries when kept: the rollup's generation and the cache."""
+    packed = cache.get(_key(scope, rollup.generation()))
+    if packed is not None:
+        return pickle.loads(zlib.decompress(packed))
+    return compute(scope, timezone.get_current_timezone(), now=now, only=only)
+
+
+def keep_default_view(
+    *, now: dt.datetime, generation: tuple[dt.datetime | None, int], seconds: int
+) -> None:
+    """Compute and keep the default view (last 30 days, no filter) in the active time zone
+    for the rollup's `generation` (supervisor.snapshot.warm, after each refresh)."""
+    scope, _form = scope_from({}, now=now)
+    rows = compute(scope, timezone.get_current_timezone(), now=now, kept=True)
+    # Compressed: at 1,000,000 shipments the rows pickle to about 550 KB (4,480 lane rows),
+    # 60 KB compressed. The database cache of the embedded default keeps the entries of past
+    # generations until it culls (past MAX_ENTRIES), so their size adds up.
+    packed = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
+    cache.set(_key(scope, generation), packed, seconds)
+
+
+def refresh_minutes() -> int:
+    return REFRESH_KPI_ROLLUP_INTERVAL_SECONDS // 60
 
 
 # --- the view -------------------------------------------------------------------------------
@@ -604,16 +761,19 @@ def csv_rows(table: Table, scope: Scope) -> Iterator[list]:
 @permission_required("tickets.supervise", raise_exception=True)
 def root_causes(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    zone = timezone.get_current_timezone()
     scope, form = scope_from(request.GET, now=now)
-    all_tables = tables(zone)
+    all_tables = tables()
     if wants_csv(request):
         table = next((t for t in all_tables if t.name == request.GET.get("table")), None)
         if table is None:
             raise Http404("No such table.")
-        return csv_response(f"root-causes-{table.name}", table.csv_header, csv_rows(table, scope))
+        rows = causes(scope, now=now, only=table.name).tables[table.name]
+        return csv_response(f"root-causes-{table.name}", table.csv_header, csv_rows(table, rows))
+    found = causes(scope, now=now)
     pages = [
-        table_page(t, scope, number=parse_page(request.GET.get(f"{t.name}_page")))
+        table_page(
+            t, found.tables[t.name], scope, number=parse_page(request.GET.get(f"{t.name}_page"))
+        )
         for t in all_tables
     ]
     return render(
@@ -624,6 +784,9 @@ def root_causes(request: HttpRequest) -> HttpResponse:
             "scope": scope,
             "pages": pages,
             "nothing": not any(page.rows for page in pages),
+            "computed_at": found.computed_at,
+            "kept": found.kept,
+            "refresh_minutes": refresh_minutes(),
             "now": now,
         },
     )

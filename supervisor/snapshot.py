@@ -10,7 +10,8 @@ period, the filters, the reader's language and time zone and the moment the roll
 
 - the periodic refresh computes the default view (last 30 days, no filter) in each language in
   the display time zone right after it refreshes the rollup (`warm`), so that view is always
-  ready;
+  ready; the root causes' default view too (supervisor.root_causes keeps its rows the same
+  way, under its own key);
 - any other view is computed on its first request and kept the same way (`dashboard`);
 - an entry lives at most KEPT_REFRESHES rollup intervals, so if the refresh stops, figures
   older than that are computed afresh.
@@ -29,7 +30,7 @@ from django.core.cache import cache
 from django.utils import timezone, translation
 
 from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
-from supervisor import kpis, rollup, trends
+from supervisor import kpis, rollup, root_causes, trends
 from supervisor.scope import Scope, scope_from
 
 KEPT_REFRESHES = 2
@@ -82,8 +83,9 @@ def dashboard(scope: Scope, *, now: dt.datetime) -> Snapshot:
 
 
 def warm(*, now: dt.datetime) -> int:
-    """Compute the default view in every language, in the display time zone (after a refresh
-    of the rollup). Returns how many views were computed."""
+    """Compute the dashboard's default view in every language and the root causes' default
+    view (its rows serve both languages), in the display time zone (after a refresh of the
+    rollup). Returns how many views were computed."""
     generation = rollup.generation()
     count = 0
     with timezone.override(settings.DEFAULT_DISPLAY_TIME_ZONE):
@@ -92,4 +94,6 @@ def warm(*, now: dt.datetime) -> int:
                 scope, _form = scope_from({}, now=now)
                 cache.set(_key(scope, generation), compute(scope, now=now), _seconds())
                 count += 1
+        root_causes.keep_default_view(now=now, generation=generation, seconds=_seconds())
+        count += 1
     return count

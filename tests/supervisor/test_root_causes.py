@@ -13,11 +13,12 @@ import io
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from supervisor import root_causes
+from supervisor import rollup, root_causes, snapshot
 from supervisor.scope import scope_from
 from tests import factories
 
@@ -375,3 +376,162 @@ def test_the_query_count_does_not_grow_with_the_data(
         page(supervisor_client, carrier=world["alpha"].pk)
     with django_assert_max_num_queries(12):
         page(supervisor_client)
+
+
+# ---- Kept between refreshes (supervisor.root_causes.causes, supervisor.snapshot.warm) -------
+
+
+def refresh() -> None:
+    """What beat runs every few minutes: the rollup refreshed, the default views computed."""
+    rollup.rollup_refresh(now=timezone.now())
+    snapshot.warm(now=timezone.now())
+
+
+def default_view(client, **headers):
+    response = client.get(PAGE, **headers)
+    assert response.status_code == 200
+    return response
+
+
+def customs_holds_of_alpha(response) -> str:
+    return next(r for r in table(response, "carriers") if r[:2] == ["Alpha", "Customs hold"])[2]
+
+
+def test_the_refresh_keeps_the_default_view_and_the_next_refresh_moves_it_on(
+    supervisor_client, world
+):
+    refresh()
+    kept = default_view(supervisor_client)
+    assert kept.context["kept"] is True
+    assert customs_holds_of_alpha(kept) == "4"  # 3, 16, 17 and 30 March
+
+    factories.ShipmentFactory(
+        carrier=world["alpha"],
+        lane=world["lane_a"],
+        delay_level="orange",
+        delay_detected_at=at(31, 9),
+        delay_cause="customs_hold",
+    )
+    assert customs_holds_of_alpha(default_view(supervisor_client)) == "4"  # as of the refresh
+
+    refresh()
+    assert customs_holds_of_alpha(default_view(supervisor_client)) == "5"
+
+
+def test_the_kept_rows_are_the_ones_the_request_would_read(supervisor_client, world):
+    computed = default_view(supervisor_client)
+    refresh()
+    kept = default_view(supervisor_client)
+
+    assert (computed.context["kept"], kept.context["kept"]) == (False, True)
+    for page in computed.context["pages"]:
+        assert table(kept, page.table.name) == table(computed, page.table.name), page.table.name
+
+
+def test_the_page_says_how_fresh_its_figures_are(supervisor_client, world):
+    assert "Figures computed for this view at March 31, 2026, noon." in (
+        default_view(supervisor_client).content.decode()
+    )
+    refresh()
+    assert (
+        "Figures as of March 31, 2026, noon, computed again after each refresh (every 5 minutes)."
+    ) in default_view(supervisor_client).content.decode()
+
+
+def test_a_filtered_view_is_not_served_the_default_views_rows(supervisor_client, world):
+    refresh()
+    response = default_view(supervisor_client)
+    assert {row[0] for row in table(response, "carriers")} == {"Alpha", "Beta"}
+
+    filtered = supervisor_client.get(PAGE, {"carrier": world["beta"].pk})
+
+    assert filtered.context["kept"] is False
+    assert {row[0] for row in table(filtered, "carriers")} == {"Beta"}
+
+
+def test_the_key_names_the_generation_period_filters_and_time_zone_not_the_language(world):
+    scope, _form = scope_from({}, now=NOW)
+    week, _form = scope_from({"days": "7"}, now=NOW)
+    beta, _form = scope_from({"carrier": world["beta"].pk}, now=NOW)
+    generation = rollup.generation()
+    key = root_causes._key(scope, generation)
+
+    assert root_causes._key(week, generation) != key
+    assert root_causes._key(beta, generation) != key
+    assert root_causes._key(scope, (NOW, 1)) != key
+    with timezone.override("Asia/Shanghai"):
+        assert root_causes._key(scope, generation) != key
+    with translation.override("zh-hans"):
+        assert root_causes._key(scope, generation) == key  # rows hold no words
+
+
+def test_a_chinese_reader_gets_the_kept_rows_in_chinese(supervisor_client, world):
+    refresh()
+    english = default_view(supervisor_client, HTTP_ACCEPT_LANGUAGE="en")
+    chinese = default_view(supervisor_client, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert chinese.context["kept"] is True
+    assert table(chinese, "carriers")[0][:3] == ["Alpha", "海关扣留", "4"]
+    assert table(english, "carriers")[0][:3] == ["Alpha", "Customs hold", "4"]
+
+
+def test_a_kept_view_and_its_csv_read_no_table(
+    supervisor_client, world, django_assert_num_queries, no_rate_limits
+):
+    refresh()
+    default_view(supervisor_client)
+    # session, user, permissions (user, groups), the rollup's generation, the cache, the
+    # form's team and carrier choices: none of the four table queries.
+    with django_assert_num_queries(8):
+        default_view(supervisor_client)
+    # The same without the form; the rows are the page's.
+    with django_assert_num_queries(6):
+        response = supervisor_client.get(PAGE, {"format": "csv", "table": "carriers"})
+    assert read_csv(response)[1] == ["Alpha", "customs_hold", "4", "1", "3", "300.0"]
+
+
+def test_the_csv_of_a_view_nobody_keeps_reads_its_own_table(
+    supervisor_client, world, django_assert_num_queries, no_rate_limits
+):
+    # session, user, permissions (user, groups), the rollup's generation, the cache (nothing),
+    # the lanes' delays (the carriers' are added up from them).
+    with django_assert_num_queries(7):
+        response = supervisor_client.get(PAGE, {**PERIOD, "format": "csv", "table": "carriers"})
+    assert read_csv(response)[1] == ["Alpha", "customs_hold", "2", "1", "1", "100.0"]
+
+
+def test_the_refresh_task_keeps_the_root_causes_default_view(db, settings):
+    from supervisor.tasks import refresh_kpi_rollup_task
+
+    cache.clear()
+    refresh_kpi_rollup_task()
+
+    with timezone.override(settings.DEFAULT_DISPLAY_TIME_ZONE):
+        scope, _form = scope_from({}, now=NOW)
+        assert cache.get(root_causes._key(scope, rollup.generation())) is not None
+        assert root_causes.causes(scope, now=NOW).kept
+
+
+def test_a_carriers_lateness_is_the_mean_of_all_its_late_deliveries(supervisor_client, world):
+    # A second lane of Alpha: one delivery 4 days late, one on time. Alpha's late deliveries
+    # are (2 + 1 + 4) / 3 days late, not the mean of its lanes' means (1.5 and 4 days).
+    lane = factories.LaneFactory(
+        carrier=world["alpha"], origin_region="CN-GD", destination_region="FR-75"
+    )
+    for promised in (at(21, 12), at(26, 12)):
+        factories.ShipmentFactory(
+            carrier=world["alpha"],
+            lane=lane,
+            status="delivered",
+            delivered_at=at(25, 12),
+            promised_at=promised,
+        )
+
+    response = page(supervisor_client)
+
+    assert table(response, "carrier_reliability")[0] == [
+        "Alpha", "5", "40.0%", "100.0%", "▼ −60.0 pp", "2.3 d", "37.5%",
+    ]  # fmt: skip
+    lanes = {row[0]: row[5] for row in table(response, "lane_reliability")}
+    assert lanes["CN-GD → FR-75 · Alpha (Standard)"] == "4.0 d"
+    assert lanes["CN-GD → DE-BE · Alpha (Standard)"] == "1.5 d"
