@@ -528,3 +528,10 @@ SCORECARD_RESPONSE_TARGET_MINUTES = env_int("SCORECARD_RESPONSE_TARGET_MINUTES",
 SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT = env_int(
     "SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT", 2000, minimum=0
 )
+# A run queued or running this many minutes without an outcome lost its task (a worker killed,
+# the broker down after the run was recorded): the beat job supervisor.requeue_incident_actions
+# queues it again. A run is one statement per service, seconds even for 100,000 customers; a
+# run taken over from a worker that was only slow still does nothing twice.
+SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES = env_int(
+    "SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES", 10, minimum=1
+)

@@ -41,6 +41,10 @@ PUBLISH_PENDING_TASKS_INTERVAL_SECONDS = 60
 # The supervisor dashboard's rollup (first contact, proactive share, repurchase): an incremental
 # pass over the customers whose data changed; the page shows "figures as of" its last run.
 REFRESH_KPI_ROLLUP_INTERVAL_SECONDS = 5 * 60
+# Incident bulk actions whose task was lost (supervisor.incident_actions.stale_runs_requeue): a
+# run is stale after SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES, so a pass a minute finds it
+# within a minute of that; the pass reads the few active runs through a partial index.
+REQUEUE_INCIDENT_ACTIONS_INTERVAL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,13 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             REFRESH_KPI_ROLLUP_INTERVAL_SECONDS,
             "Refreshes the supervisor dashboard's rollup (first contact, proactive share, "
             "30-day repurchase) for the customers whose data changed.",
+        ),
+        PeriodicJob(
+            "supervisor.requeue_incident_actions",
+            "supervisor.requeue_incident_actions",
+            REQUEUE_INCIDENT_ACTIONS_INTERVAL_SECONDS,
+            "Queues again the incident bulk actions whose task was lost (queued or running "
+            "without progress for SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES).",
         ),
     )
 

@@ -17,6 +17,14 @@ supervisor.tasks.start_incident_action then runs it at once when it covers at mo
 `sync_limit()` customers or tickets, or hands it to a Celery task on commit, and the incident
 page polls its progress. `action_run` claims the run with a conditional UPDATE, so a retried or
 duplicated task does the work once (and the services are idempotent besides).
+
+A run whose task was lost (a worker killed mid-run, the broker gone after the row was written)
+would stay queued or running for ever: `stale_runs_requeue`, the beat job
+`supervisor.requeue_incident_actions`, puts the runs that have not moved for `stale_after()`
+back in the queue, and the task runs them again. Running one again is safe: each service keeps
+its own promise of once (the notices' dedupe keys per incident and customer, the offers' bulk
+key per ticket under a lock on the incident, the incident's status), so a run taken over from
+a worker that was only slow does nothing twice either.
 """
 
 from __future__ import annotations
@@ -49,10 +57,14 @@ Status = IncidentAction.Status
 # Runs covering up to this many customers or tickets are done within the request; larger ones
 # in the background (SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT).
 DEFAULT_SYNC_LIMIT = 2_000
-# A run queued or running this long without finishing lost its task or its worker: starting the
-# action again (or a redelivered task) takes it over. The services are idempotent, so running
-# it again does nothing twice.
+# A run queued or running this long without finishing lost its task or its worker: the sweeper
+# (or starting the action again, or a redelivered task) takes it over. The services are
+# idempotent, so running it again does nothing twice. The default of
+# SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES: a run is one statement per service, seconds even for
+# 100,000 customers, so ten minutes without an outcome means nobody is working on it.
 STALE_AFTER = dt.timedelta(minutes=10)
+# Runs the sweeper puts back in the queue per pass; the rest wait for the next pass.
+REQUEUE_LIMIT = 100
 
 # Messages a supervisor reads: constants, so tests can assert them.
 INCIDENT_RESOLVED = _(
@@ -63,6 +75,11 @@ FAILED = _("The action stopped on an unexpected error. Start it again: nothing i
 
 def sync_limit() -> int:
     return int(getattr(settings, "SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT", DEFAULT_SYNC_LIMIT))
+
+
+def stale_after() -> dt.timedelta:
+    minutes = getattr(settings, "SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES", None)
+    return STALE_AFTER if minutes is None else dt.timedelta(minutes=int(minutes))
 
 
 # --- what an action covers -------------------------------------------------------------------
@@ -184,10 +201,12 @@ def runs_inline(run: IncidentAction) -> bool:
 
 
 def is_stale(run: IncidentAction, *, now: dt.datetime) -> bool:
+    """Queued or running, and not moved for `stale_after()`: queued (or queued again by the
+    sweeper, which sets `updated_at`) that long ago, or running since then."""
     if run.status == Status.QUEUED:
-        return run.created_at < now - STALE_AFTER
+        return run.updated_at < now - stale_after()
     if run.status == Status.RUNNING:
-        return run.started_at is not None and run.started_at < now - STALE_AFTER
+        return run.started_at is not None and run.started_at < now - stale_after()
     return False
 
 
@@ -196,10 +215,36 @@ def _claim(run_id: int, *, now: dt.datetime) -> bool:
     return bool(
         IncidentAction.objects.filter(pk=run_id)
         .filter(
-            Q(status=Status.QUEUED) | Q(status=Status.RUNNING, started_at__lt=now - STALE_AFTER)
+            Q(status=Status.QUEUED) | Q(status=Status.RUNNING, started_at__lt=now - stale_after())
         )
         .update(status=Status.RUNNING, started_at=now, updated_at=now)
     )
+
+
+def stale_runs_requeue(*, now: dt.datetime, limit: int = REQUEUE_LIMIT) -> list[int]:
+    """Put the runs that lost their task back in the queue; returns their ids, whose tasks the
+    caller queues (supervisor.tasks.requeue_incident_actions_task).
+
+    1. Take up to `limit` runs queued or running whose `updated_at` (set when queued, claimed,
+       or queued again) is older than `stale_after()`, skipping rows another pass holds
+       (PostgreSQL).
+    2. Mark them queued as of `now`: the task queued for each claims it as it claims a new run,
+       and the next passes leave it alone for another `stale_after()`, so a task waiting behind
+       a busy queue is not queued twice; if that task is lost too, the run is taken again then.
+    """
+    before = now - stale_after()
+    with transaction.atomic():
+        ids = list(
+            IncidentAction.objects.select_for_update(skip_locked=True)
+            .filter(status__in=ACTIVE_STATUSES, updated_at__lt=before)
+            .order_by("updated_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            IncidentAction.objects.filter(pk__in=ids).update(status=Status.QUEUED, updated_at=now)
+    if ids:
+        logger.warning("Incident actions queued again after their task was lost: %s", ids)
+    return ids
 
 
 def action_run(*, run_id: int, now: dt.datetime) -> IncidentAction | None:

@@ -97,6 +97,13 @@ class IncidentAction(TimeStampedModel):
         indexes = [
             # The incident page: "its latest runs, newest first".
             models.Index(fields=["incident", "-created_at"], name="supervisor_incaction_inc_idx"),
+            # The sweeper (incident_actions.stale_runs_requeue): the active runs by when they
+            # last moved; finished runs, nearly all of them, are not in it.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="supervisor_incaction_stale_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,26 @@ def run_incident_action_task(run_id: int) -> str:
     return run.status if run is not None else "taken"
 
 
+@shared_task(
+    name="supervisor.requeue_incident_actions",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=3,
+)
+def requeue_incident_actions_task() -> int:
+    """Sweeper: queue again the runs whose task was lost (incident_actions.stale_runs_requeue);
+    returns how many. A run this pass cannot queue (broker down) stays queued in the database,
+    and a later pass takes it again."""
+    ids = incident_actions.stale_runs_requeue(now=timezone.now())
+    for run_id in ids:
+        queue.enqueue(
+            run_incident_action_task, run_id, swept_by="supervisor.requeue_incident_actions"
+        )
+    return len(ids)
+
+
 def start_incident_action(
     *,
     incident: Incident,
@@ -41,7 +61,8 @@ def start_incident_action(
 ) -> incident_actions.Started:
     """Record the run (incident_actions.action_start) and run it: within the request when it is
     small, else by the task once the run is committed (kept by core.queue if the broker is
-    down; starting the action again takes over a run whose task was lost)."""
+    down; a run whose task was lost is queued again by `requeue_incident_actions_task`, or
+    taken over by starting the action again)."""
     started = incident_actions.action_start(
         incident=incident, kind=kind, key=key, by=by, params=params, now=now
     )

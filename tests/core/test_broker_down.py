@@ -50,6 +50,10 @@ CALL_SITES = {
     ("tickets/receivers.py", "open_proactive_tickets_task"): "test_a_delay_detection_pass",
     ("tickets/receivers.py", "recompute_calendar_timers_task"): "test_a_calendar_closure",
     ("tickets/receivers.py", "recompute_team_timers_task"): "test_a_teams_calendar_switch",
+    # Two call sites: starting a large action (driven below) and the sweeper queueing again a
+    # run whose task was lost (swept_by, so nothing is kept: the run waits in the database for
+    # the next pass; test_with_the_broker_down_the_run_waits_for_a_later_pass in
+    # tests/supervisor/test_incident_actions.py drives it).
     ("supervisor/tasks.py", "run_incident_action_task"): "test_a_large_incident_action",
 }
 NOT_PRODUCT = {"tests", "var", "node_modules", "migrations"}

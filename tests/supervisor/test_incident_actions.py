@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from compensation import services as compensation_services
 from compensation.errors import CompensationError
@@ -23,7 +24,7 @@ from shipments.models import Incident, IncidentStatus
 from supervisor import incident_actions
 from supervisor.forms import KEY_MISSING
 from supervisor.models import IncidentAction
-from supervisor.tasks import run_incident_action_task
+from supervisor.tasks import requeue_incident_actions_task, run_incident_action_task
 from tests import factories
 from tickets.models import Ticket
 
@@ -408,3 +409,144 @@ def test_a_post_without_the_csrf_token_is_refused(supervisor, incident):
     client.force_login(supervisor)
     assert notify(client, incident).status_code == 403
     assert not incident_notices(incident).exists()
+
+
+# ---- the sweeper: runs whose task was lost ----------------------------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The run tasks the sweeper queues (core.queue publishes through `delay`)."""
+    calls: list[int] = []
+    monkeypatch.setattr(run_incident_action_task, "delay", calls.append)
+    return calls
+
+
+def lost_run(incident, supervisor, **fields) -> IncidentAction:
+    """A run recorded now whose task never arrives (the broker lost it, the worker died)."""
+    values = {"kind": "notify", "total": 2, **fields}
+    return IncidentAction.objects.create(
+        key=uuid.uuid4(), incident=incident, requested_by=supervisor, **values
+    )
+
+
+def test_the_sweeper_queues_again_a_run_whose_task_was_lost(
+    incident, supervisor, frozen, published
+):
+    affected(incident, 2)
+    run = lost_run(incident, supervisor)
+
+    frozen.shift(incident_actions.STALE_AFTER - dt.timedelta(seconds=1))
+    assert requeue_incident_actions_task() == 0  # maybe still in the queue: left alone
+    frozen.shift(dt.timedelta(seconds=2))
+    assert requeue_incident_actions_task() == 1
+
+    assert published == [run.pk]
+    assert run_incident_action_task(run.pk) == "done"
+    run.refresh_from_db()
+    assert (run.status, run.done, run.changed) == ("done", 2, 2)
+    assert incident_notices(incident).count() == 2
+
+
+def test_the_sweeper_takes_over_a_run_whose_worker_died(incident, supervisor, frozen, published):
+    affected(incident, 2)
+    run = lost_run(incident, supervisor, status="running", started_at=NOW)
+
+    frozen.shift(incident_actions.STALE_AFTER + dt.timedelta(seconds=1))
+    assert requeue_incident_actions_task() == 1
+
+    run.refresh_from_db()
+    assert run.status == "queued" and run.updated_at == NOW + incident_actions.STALE_AFTER + (
+        dt.timedelta(seconds=1)
+    )
+    assert run_incident_action_task(published[0]) == "done"
+    assert incident_notices(incident).count() == 2
+
+
+def test_a_run_queued_again_is_not_queued_twice_while_its_task_waits(
+    incident, supervisor, frozen, published
+):
+    run = lost_run(incident, supervisor)
+    frozen.shift(incident_actions.STALE_AFTER + dt.timedelta(seconds=1))
+    assert requeue_incident_actions_task() == 1
+
+    frozen.shift(incident_actions.STALE_AFTER - dt.timedelta(seconds=1))
+    assert requeue_incident_actions_task() == 0  # its new task may be behind a busy queue
+    frozen.shift(dt.timedelta(seconds=2))
+    assert requeue_incident_actions_task() == 1  # that one was lost too
+
+    assert published == [run.pk, run.pk]
+
+
+def test_running_the_lost_run_again_does_nothing_twice(incident, supervisor, frozen, published):
+    # The worker was only slow: it finished after the sweeper queued the run again.
+    affected(incident, 2)
+    run = lost_run(incident, supervisor, status="running", started_at=NOW)
+    incident_actions._work(IncidentAction.objects.get(pk=run.pk), now=NOW)
+    frozen.shift(incident_actions.STALE_AFTER + dt.timedelta(minutes=1))
+    requeue_incident_actions_task()
+
+    assert run_incident_action_task(run.pk) == "done"
+    assert run_incident_action_task(run.pk) == "taken"
+
+    run.refresh_from_db()
+    assert (run.status, run.changed) == ("done", 0)  # the customers had been told already
+    assert incident_notices(incident).count() == 2
+
+
+def test_the_sweeper_leaves_finished_runs_alone(incident, supervisor, frozen, published):
+    lost_run(incident, supervisor, status="done", finished_at=NOW)
+    lost_run(incident, supervisor, status="failed", finished_at=NOW, kind="offer")
+    frozen.shift(dt.timedelta(days=1))
+
+    assert requeue_incident_actions_task() == 0
+    assert published == []
+
+
+def test_how_long_a_run_may_wait_is_a_setting(incident, supervisor, frozen, published, settings):
+    settings.SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES = 2
+    run = lost_run(incident, supervisor)
+
+    frozen.shift(dt.timedelta(minutes=1))
+    assert requeue_incident_actions_task() == 0
+    frozen.shift(dt.timedelta(minutes=1, seconds=1))
+    assert requeue_incident_actions_task() == 1
+    assert published == [run.pk]
+
+
+def test_with_the_broker_down_the_run_waits_for_a_later_pass(
+    incident, supervisor, frozen, monkeypatch
+):
+    from core import queue
+    from core.models import PendingTask
+
+    def refused(*args, **kwargs):
+        raise OSError("Connection refused")
+
+    monkeypatch.setattr(run_incident_action_task, "delay", refused)
+    queue.broker.reset()
+    run = lost_run(incident, supervisor)
+    frozen.shift(incident_actions.STALE_AFTER + dt.timedelta(seconds=1))
+
+    try:
+        assert requeue_incident_actions_task() == 1
+    finally:
+        queue.broker.reset()
+
+    # Not kept for core.publish_pending_tasks: the run is in the database, the next pass after
+    # the window takes it again.
+    assert not PendingTask.objects.exists()
+    run.refresh_from_db()
+    assert run.status == "queued"
+    frozen.shift(incident_actions.STALE_AFTER + dt.timedelta(seconds=1))
+    assert incident_actions.stale_runs_requeue(now=timezone.now()) == [run.pk]
+
+
+def test_beat_runs_the_sweeper_every_minute():
+    from core.schedules import periodic_tasks
+
+    jobs = {job.name: job for job in periodic_tasks()}
+
+    assert jobs["supervisor.requeue_incident_actions"].task == "supervisor.requeue_incident_actions"
+    assert jobs["supervisor.requeue_incident_actions"].every_seconds == 60
+    assert requeue_incident_actions_task.name == "supervisor.requeue_incident_actions"
