@@ -20,7 +20,9 @@ destination_postal_code  no        the delivery address's postal code (letters, 
                                    order is theirs with it on the progress page
 service_level            no        economy, standard or express (default standard)
 ordered_at               no        when the order was placed
-shipped_at               no        when the parcel was handed to the carrier
+shipped_at               no        when the parcel was handed to the carrier (the hand-over)
+delivered_at             no        when the parcel reached the customer: the shipment is
+                                   then delivered, as a carrier's delivery scan makes it
 promised_at              yes       the delivery date promised to the customer
 order_value              no        amount, dot decimal separator (default 0)
 currency                 no        ISO 4217 code (default EUR)
@@ -31,7 +33,9 @@ currency                 no        ISO 4217 code (default EUR)
 Timestamps are ISO 8601 (``2026-11-02T09:30:00+08:00``, ``2026-11-02 09:30:00``,
 ``2026-11-02``). A timestamp without an offset is read in the import's time zone (default UTC).
 A date alone means the start of that day, except for ``promised_at``, where "delivered by
-5 November" means by the end of that day.
+5 November" means by the end of that day (``end_of_day``; the Olist evaluation reads its
+date-only promises with it too, so both count lateness alike). A delivered_at before the
+row's shipped_at or ordered_at is a row error.
 
 Rules: the key is carrier + tracking_number, so re-importing a file updates its shipments
 instead of duplicating them. The original promise is never moved (Shipment.promised_at): a
@@ -41,6 +45,16 @@ phone, language) replace the stored ones, because the merchant's shop is where c
 them. Likewise an empty destination_postal_code (or a file without the column) keeps the stored
 one: exports made before the column existed must not erase the postal codes customers look
 their orders up with. The lane is found or created from carrier + regions + service level.
+
+Delivery (loading history without the carrier webhook): a delivered_at sets the shipment's
+status to delivered and its delivered_at, the two fields a delivery scan sets
+(shipments.ingest), so delay detection drops it from its sweep and lane statistics and KPIs
+count it, and a customer told about a delay gets the delivered notice, as after a scan. An
+empty cell never un-delivers a shipment (an export made before the delivery is not a
+rollback). A shipment that has carrier scans keeps the delivery its scans say: the ingest
+recomputes status and delivered_at from the scans at every batch, so a file's value would be
+undone by the next scan; a differing delivered_at is reported as a warning. A re-import whose
+shipped_at falls after the stored delivery fails that row.
 """
 
 from __future__ import annotations
@@ -61,7 +75,8 @@ from django.utils.translation import gettext_lazy as _
 from core.models import Language, choice_values
 from core.outside_input import FACT, PROMISE, outside_time_window
 from customers.models import Customer
-from shipments.models import Carrier, Lane, ServiceLevel, Shipment
+from shipments.models import Carrier, Lane, ServiceLevel, Shipment, ShipmentStatus
+from shipments.signals import shipment_delivered
 
 CSV_COLUMNS = (
     "carrier",
@@ -78,6 +93,7 @@ CSV_COLUMNS = (
     "service_level",
     "ordered_at",
     "shipped_at",
+    "delivered_at",
     "promised_at",
     "order_value",
     "currency",
@@ -96,6 +112,11 @@ CHUNK_SIZE = 1000
 
 TRACKING_NUMBER_TAKEN = _("This carrier already has a shipment with this tracking number.")
 PROMISE_KEPT = "promised_at: keeps the original promise {kept} (the file says {given})"
+DELIVERY_KEPT = "delivered_at: keeps what the carrier's scans say ({kept}); the file says {given}"
+DELIVERED_BEFORE = "delivered_at: before {name}: {delivered!r} is earlier than {other!r}"
+SHIPPED_AFTER_DELIVERY = (
+    "shipped_at: after the stored delivery {delivered} (the file says {shipped})"
+)
 
 # A postal code as the customer will type it on the progress page's lookup form: ASCII letters,
 # digits, spaces and hyphens (SW1A 1AA, 10115, 100-0001), nothing a lookup could not match.
@@ -139,6 +160,7 @@ class ShipmentIn:
     service_level: str = ServiceLevel.STANDARD
     ordered_at: dt.datetime | None = None
     shipped_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
     order_value: Decimal = Decimal("0")
     currency: str = "EUR"
     line: int = 0  # the CSV line, for messages; 0 from the API
@@ -193,7 +215,9 @@ def shipment_row_parse(
     ``carrier_ids`` maps the active carriers' codes to their ids; ``default_carrier`` is the
     ``--carrier`` option, which fills an empty carrier cell and must agree with a filled one.
     Every time must fall in the sane window of outside times as of ``now`` (the import's
-    start): ordered_at and shipped_at are facts, promised_at a promise (core.outside_input).
+    start): ordered_at, shipped_at and delivered_at are facts, promised_at a promise
+    (core.outside_input). A delivery before the hand-over or the order is refused: it would
+    give the lane a negative transit time.
     """
     problems: list[str] = []
     values = {name: (row.get(name) or "").strip() for name in CSV_COLUMNS}
@@ -233,11 +257,9 @@ def shipment_row_parse(
         )
 
     moments: dict[str, dt.datetime | None] = {}
-    for name in ("ordered_at", "shipped_at", "promised_at"):
+    for name in ("ordered_at", "shipped_at", "delivered_at", "promised_at"):
         try:
-            moment = _parse_moment(
-                values[name], time_zone=time_zone, end_of_day=name == "promised_at"
-            )
+            moment = _parse_moment(values[name], time_zone=time_zone, promise=name == "promised_at")
         except ValueError:
             problems.append(f"{name}: not a date: {values[name]!r}")
             continue
@@ -252,6 +274,17 @@ def shipment_row_parse(
             # Inside the window: the conversion cannot overflow.
             moment = moment.astimezone(dt.UTC)
         moments[name] = moment
+    delivered = moments.get("delivered_at")
+    if delivered is not None:
+        for name in ("shipped_at", "ordered_at"):
+            other = moments.get(name)
+            if other is not None and delivered < other:
+                problems.append(
+                    DELIVERED_BEFORE.format(
+                        name=name, delivered=values["delivered_at"], other=values[name]
+                    )
+                )
+                break
 
     order_value = Decimal("0")
     if values["order_value"]:
@@ -291,6 +324,7 @@ def shipment_row_parse(
         service_level=service_level,
         ordered_at=moments["ordered_at"],
         shipped_at=moments["shipped_at"],
+        delivered_at=moments["delivered_at"],
         promised_at=moments["promised_at"],  # required: checked above
         order_value=order_value,
         currency=currency,
@@ -298,7 +332,7 @@ def shipment_row_parse(
     )
 
 
-def _parse_moment(value: str, *, time_zone: dt.tzinfo, end_of_day: bool) -> dt.datetime | None:
+def _parse_moment(value: str, *, time_zone: dt.tzinfo, promise: bool) -> dt.datetime | None:
     """The aware moment ``value`` names, in its own offset (converting year 1 or 9999 to UTC
     could overflow: the caller checks the window first)."""
     if not value:
@@ -306,14 +340,23 @@ def _parse_moment(value: str, *, time_zone: dt.tzinfo, end_of_day: bool) -> dt.d
     # A date alone first: parse_datetime would read "2026-11-05" as midnight.
     day = parse_date(value)  # parse_date and parse_datetime raise ValueError on 2026-02-30
     if day is not None:
-        moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
-    else:
-        moment = parse_datetime(value)
-        if moment is None:
-            raise ValueError(value)
+        if promise:
+            return end_of_day(day, time_zone=time_zone)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=time_zone)
+    moment = parse_datetime(value)
+    if moment is None:
+        raise ValueError(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=time_zone)
     return moment
+
+
+def end_of_day(day: dt.date, *, time_zone: dt.tzinfo) -> dt.datetime:
+    """The last moment of ``day`` where it was promised: "delivered by 5 November" is kept by
+    a delivery at any time that day, so a promise given as a date alone means this moment.
+    One helper for the import and the Olist evaluation (shipments.olist), so that a parcel
+    delivered on its promised day is on time for both."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=time_zone)
 
 
 def time_zone_parse(name: str) -> dt.tzinfo:
@@ -336,8 +379,14 @@ def shipments_import(
     2. Customers by customer_ref: bulk_create the new ones, bulk_update changed contact
        details, then one query for every row's customer id.
     3. Lanes by carrier + regions + service level: bulk_create the missing ones, then read ids.
-    4. Shipments by carrier + tracking_number: bulk_create new ones, bulk_update the changed
-       ones; an existing promise is kept (warning when the row's differs).
+    4. Shipments by carrier + tracking_number, read first: a row whose shipped_at falls after
+       the delivery its shipment will have fails here, before any write.
+    5. bulk_create new ones, bulk_update the changed ones; an existing promise is kept
+       (warning when the row's differs). Deliveries are written by a second bulk_update of
+       status and delivered_at alone, so a row that delivers nothing never writes a status
+       that a concurrent scan may just have changed.
+    6. Shipments this chunk moved to delivered: the delivered notice, as after a delivery
+       scan (shipments.signals.shipment_delivered, in this transaction).
 
     A constant number of queries per chunk. ``dry_run`` does all of it and rolls back, so a
     dry run reports exactly what a real run would. Another import creating the same rows at
@@ -357,22 +406,50 @@ def shipments_import(
         return report
 
     with transaction.atomic():
-        customer_ids = _customers_resolve(rows=rows, now=now)
-        lane_ids = _lanes_resolve(keys={row.lane_key for row in rows})
         existing = {
             (shipment.carrier_id, shipment.tracking_number): shipment
             for shipment in Shipment.objects.filter(
                 carrier_id__in={row.carrier_id for row in rows},
                 tracking_number__in={row.tracking_number for row in rows},
-            ).only("carrier_id", "tracking_number", "promised_at", *_UPDATED_FIELDS)
+            ).only(
+                "carrier_id",
+                "tracking_number",
+                "promised_at",
+                "status",
+                "delivered_at",
+                "last_event_at",
+                *_UPDATED_FIELDS,
+            )
         }
-        new, changed = [], []
+        storable = []
+        for row in rows:
+            delivered_at = _delivered_at_after(row, existing.get(row.key))
+            if (
+                row.shipped_at is not None
+                and delivered_at is not None
+                and row.shipped_at > delivered_at
+            ):
+                report.failed += 1
+                report.messages.append(
+                    f"line {row.line}: "
+                    + SHIPPED_AFTER_DELIVERY.format(
+                        delivered=delivered_at.isoformat(), shipped=row.shipped_at.isoformat()
+                    )
+                )
+                continue
+            storable.append(row)
+        rows = storable
+        customer_ids = _customers_resolve(rows=rows, now=now) if rows else {}
+        lane_ids = _lanes_resolve(keys={row.lane_key for row in rows}) if rows else {}
+        new, changed, delivering, newly_delivered = [], [], [], []
         for row in rows:
             wanted = _shipment_values(
                 row, customer_id=customer_ids[row.customer_ref], lane_id=lane_ids[row.lane_key]
             )
             shipment = existing.get(row.key)
             if shipment is None:
+                if row.delivered_at is not None:
+                    wanted |= {"status": ShipmentStatus.DELIVERED, "delivered_at": row.delivered_at}
                 new.append(
                     Shipment(
                         carrier_id=row.carrier_id,
@@ -392,16 +469,40 @@ def shipments_import(
                         kept=shipment.promised_at.isoformat(), given=row.promised_at.isoformat()
                     )
                 )
-            if all(getattr(shipment, name) == value for name, value in wanted.items()):
+            delivered_at = _delivered_at_after(row, shipment)
+            if row.delivered_at is not None and delivered_at != row.delivered_at:
+                report.messages.append(
+                    f"line {row.line}: "
+                    + DELIVERY_KEPT.format(
+                        kept=delivered_at.isoformat() if delivered_at else "not delivered",
+                        given=row.delivered_at.isoformat(),
+                    )
+                )
+            delivers = delivered_at is not None and (
+                shipment.status != ShipmentStatus.DELIVERED or shipment.delivered_at != delivered_at
+            )
+            same = all(getattr(shipment, name) == value for name, value in wanted.items())
+            if same and not delivers:
                 report.unchanged += 1
                 continue
-            for name, value in wanted.items():
-                setattr(shipment, name, value)
             shipment.updated_at = now  # bulk_update skips auto_now
-            changed.append(shipment)
+            if not same:
+                for name, value in wanted.items():
+                    setattr(shipment, name, value)
+                changed.append(shipment)
+            if delivers:
+                if shipment.status != ShipmentStatus.DELIVERED:
+                    newly_delivered.append(shipment.pk)
+                shipment.status = ShipmentStatus.DELIVERED
+                shipment.delivered_at = delivered_at
+                delivering.append(shipment)
         Shipment.objects.bulk_create(new)
         Shipment.objects.bulk_update(changed, [*_UPDATED_FIELDS, "updated_at"])
-        report.created, report.updated = len(new), len(changed)
+        Shipment.objects.bulk_update(delivering, [*_DELIVERY_FIELDS, "updated_at"])
+        if newly_delivered:
+            shipment_delivered.send(sender=Shipment, shipment_ids=sorted(newly_delivered), at=now)
+        report.created = len(new)
+        report.updated = len({shipment.pk for shipment in [*changed, *delivering]})
         if dry_run:
             transaction.set_rollback(True)
     return report
@@ -420,6 +521,21 @@ _UPDATED_FIELDS = (
     "order_value",
     "currency",
 )
+
+
+# What a delivery scan sets (shipments.ingest), and so does a delivered_at in the file.
+_DELIVERY_FIELDS = ("status", "delivered_at")
+
+
+def _delivered_at_after(row: ShipmentIn, shipment: Shipment | None) -> dt.datetime | None:
+    """The delivery time the shipment has once ``row`` is stored (module docstring): the
+    row's for a new shipment; the stored one for a shipment with carrier scans, or when the
+    row gives none; else the row's."""
+    if shipment is None:
+        return row.delivered_at
+    if shipment.last_event_at is not None or row.delivered_at is None:
+        return shipment.delivered_at
+    return row.delivered_at
 
 
 def _shipment_values(row: ShipmentIn, *, customer_id: int, lane_id: int) -> dict:

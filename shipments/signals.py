@@ -35,10 +35,11 @@ shipment_eta_moved       inside the ETA refresh's transaction.
     at            the refresh's `now`
     Listener: notifications queues a "new date" notice to customers told about the delay.
 
-shipment_delivered       inside the tracking ingest's transaction.
+shipment_delivered       inside the tracking ingest's transaction, or the shipment import's
+                         (a file's delivered time, shipments.imports).
     sender        Shipment
-    shipment_ids  shipments a scan of this batch marked delivered
-    at            when the scans were received
+    shipment_ids  shipments a scan of this batch, or a row of the file, marked delivered
+    at            when the scans were received, or the import ran
     Listener: notifications queues the delivered notice that closes a told delay's story.
 """
 

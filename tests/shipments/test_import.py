@@ -15,7 +15,9 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
 from shipments.imports import CSV_COLUMNS
-from shipments.models import Lane, Shipment
+from shipments.lanes import refresh_lane_statistics
+from shipments.models import Lane, Shipment, ShipmentStatus
+from shipments.signals import shipment_delivered
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -315,6 +317,227 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size(carrier, tmp_path):
         # Each file opens its own lane, so both runs do the same work per chunk.
         lane = {"destination_region": f"DE-{rows}"}
         path = write_csv(tmp_path / f"{rows}.csv", [row(offset + n, **lane) for n in range(rows)])
+        with CaptureQueriesContext(connection) as captured:
+            run(path)
+        return len(captured)
+
+    assert queries(20, 0) == queries(200, 1000)
+
+
+# --- Delivered history (issue 16): delivered_at, with shipped_at as the hand-over --------------
+# Times are frozen (tests/shipments/conftest.py: NOW = 2026-11-02 09:00 UTC), so a delivery
+# "more than 24 hours ahead" is a fixed moment.
+
+DELIVERED = dt.datetime(2026, 11, 1, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def delivered_signals():
+    """The shipment ids each shipment_delivered signal carried (what notifications hears)."""
+    sent: list[list[int]] = []
+
+    def receiver(sender, *, shipment_ids, at, **kwargs):
+        sent.append(list(shipment_ids))
+
+    shipment_delivered.connect(receiver, dispatch_uid="test_import.delivered")
+    yield sent
+    shipment_delivered.disconnect(dispatch_uid="test_import.delivered")
+
+
+def test_a_delivered_time_makes_the_shipment_delivered_as_a_delivery_scan_does(
+    carrier, csv_path, frozen_now
+):
+    write_csv(
+        csv_path,
+        [
+            row(1, shipped_at="2026-10-29T09:00:00Z", delivered_at="2026-11-01T15:00:00Z"),
+            row(2, shipped_at="2026-10-29T09:00:00Z", delivered_at=""),
+        ],
+    )
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 2, updated 0, unchanged 0, failed 0"
+    assert "line" not in err
+    delivered = Shipment.objects.get(tracking_number="CSV0001")
+    assert (delivered.status, delivered.delivered_at) == (ShipmentStatus.DELIVERED, DELIVERED)
+    waiting = Shipment.objects.get(tracking_number="CSV0002")
+    assert (waiting.status, waiting.delivered_at) == (ShipmentStatus.INFO_RECEIVED, None)
+    # Detection sweeps only the one in transit; lane statistics count the delivered one.
+    assert list(Shipment.objects.active().values_list("tracking_number", flat=True)) == ["CSV0002"]
+    refresh_lane_statistics(now=frozen_now)
+    lane = Lane.objects.get()
+    assert lane.delivered_count == 1
+    assert lane.mean_transit_hours == pytest.approx(3 * 24 + 6)
+
+
+def test_a_delivered_date_alone_means_the_start_of_that_day_in_the_import_zone(
+    carrier, csv_path, frozen_now
+):
+    write_csv(csv_path, [row(1, shipped_at="2026-10-29 09:00:00", delivered_at="2026-11-01")])
+
+    run(csv_path, "--time-zone", "Asia/Shanghai")
+
+    assert Shipment.objects.get().delivered_at == dt.datetime(2026, 10, 31, 16, 0, tzinfo=dt.UTC)
+
+
+def test_bad_delivered_times_are_row_errors_and_store_nothing_of_their_rows(
+    carrier, csv_path, frozen_now
+):
+    write_csv(
+        csv_path,
+        [
+            row(1, delivered_at="2026-11-01T15:00:00Z"),  # line 2
+            row(2, delivered_at="last week"),  # line 3
+            row(3, delivered_at="2026-11-04T00:00:00Z"),  # line 4: over 24 h ahead of NOW
+            row(4, delivered_at="1999-12-31"),  # line 5
+            row(5, shipped_at="2026-10-29T09:00:00Z", delivered_at="2026-10-29T08:59:59Z"),
+            row(6, shipped_at="", delivered_at="2026-10-27"),  # line 7: before the order
+        ],
+    )
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 1, updated 0, unchanged 0, failed 5"
+    assert "line 3: delivered_at: not a date: 'last week'" in err
+    assert "line 4: delivered_at: Not a plausible time: more than 24 hours after" in err
+    assert "line 5: delivered_at: Not a plausible time: before 2000" in err
+    assert (
+        "line 6: delivered_at: before shipped_at: '2026-10-29T08:59:59Z' is earlier than "
+        "'2026-10-29T09:00:00Z'" in err
+    )
+    assert (
+        "line 7: delivered_at: before ordered_at: '2026-10-27' is earlier than "
+        "'2026-10-28T10:00:00+08:00'" in err
+    )
+    assert list(Shipment.objects.values_list("tracking_number", flat=True)) == ["CSV0001"]
+    assert list(Customer.objects.values_list("external_ref", flat=True)) == ["C-1"]
+
+
+def test_re_importing_delivered_history_changes_nothing(carrier, csv_path, frozen_now):
+    rows = [row(n, delivered_at="2026-11-01T15:00:00Z") for n in range(3)]
+    write_csv(csv_path, rows)
+    first, _err = run(csv_path)
+    stored = list(Shipment.objects.values_list("pk", "status", "delivered_at", "updated_at"))
+
+    again, err = run(csv_path)
+
+    assert first.strip() == "created 3, updated 0, unchanged 0, failed 0"
+    assert again.strip() == "created 0, updated 0, unchanged 3, failed 0"
+    assert "line" not in err
+    assert list(Shipment.objects.values_list("pk", "status", "delivered_at", "updated_at")) == (
+        stored
+    )
+
+
+def test_a_later_export_delivers_a_shipment_and_an_empty_cell_never_undelivers(
+    carrier, csv_path, frozen_now, delivered_signals
+):
+    write_csv(csv_path, [row(1), row(2)])
+    run(csv_path)
+    write_csv(csv_path, [row(1, delivered_at="2026-11-01T15:00:00Z"), row(2)])
+
+    delivering, _err = run(csv_path)
+    write_csv(csv_path, [row(1, delivered_at=""), row(2)])
+    empty_cell, _err = run(csv_path)
+    write_csv(csv_path, [row(1, delivered_at="2026-11-01T16:30:00Z"), row(2)])
+    corrected, _err = run(csv_path)
+
+    assert delivering.strip() == "created 0, updated 1, unchanged 1, failed 0"
+    assert empty_cell.strip() == "created 0, updated 0, unchanged 2, failed 0"
+    assert corrected.strip() == "created 0, updated 1, unchanged 1, failed 0"
+    shipment = Shipment.objects.get(tracking_number="CSV0001")
+    assert shipment.status == ShipmentStatus.DELIVERED
+    assert shipment.delivered_at == dt.datetime(2026, 11, 1, 16, 30, tzinfo=dt.UTC)
+    assert shipment.updated_at == frozen_now
+    # The delivered notice's signal, once, when the shipment became delivered (as after a
+    # delivery scan); a correction of the time tells nobody again.
+    assert delivered_signals == [[shipment.pk]]
+
+
+def test_a_delivered_time_and_other_changes_update_the_shipment_once(carrier, csv_path, frozen_now):
+    write_csv(csv_path, [row(1)])
+    run(csv_path)
+    write_csv(csv_path, [row(1, order_value="59.90", delivered_at="2026-11-01T15:00:00Z")])
+
+    out, _err = run(csv_path)
+
+    assert out.strip() == "created 0, updated 1, unchanged 0, failed 0"
+    shipment = Shipment.objects.get()
+    assert (shipment.status, shipment.delivered_at) == (ShipmentStatus.DELIVERED, DELIVERED)
+    assert shipment.order_value == Decimal("59.90")
+
+
+def test_a_shipment_with_carrier_scans_keeps_the_delivery_its_scans_say(
+    carrier, csv_path, frozen_now, delivered_signals
+):
+    scanned = factories.ShipmentFactory(
+        carrier=carrier, tracking_number="CSV0001", last_event_at=frozen_now - dt.timedelta(hours=3)
+    )
+    write_csv(csv_path, [row(1, delivered_at="2026-11-01T15:00:00Z")])
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 0, updated 1, unchanged 0, failed 0"  # the file's other columns
+    assert (
+        "line 2: delivered_at: keeps what the carrier's scans say (not delivered); the file "
+        "says 2026-11-01T15:00:00+00:00" in err
+    )
+    scanned.refresh_from_db()
+    assert (scanned.status, scanned.delivered_at) == (ShipmentStatus.IN_TRANSIT, None)
+    assert delivered_signals == []
+
+
+def test_a_hand_over_after_the_stored_delivery_fails_its_row_and_writes_nothing(
+    carrier, csv_path, frozen_now
+):
+    write_csv(csv_path, [row(1, delivered_at="2026-11-01T15:00:00Z"), row(2)])
+    run(csv_path)
+    write_csv(
+        csv_path,
+        [
+            row(1, shipped_at="2026-11-01T18:00:00Z", customer_name="Renamed"),  # line 2
+            row(2, order_value="1.00"),  # line 3
+        ],
+    )
+
+    out, err = run(csv_path)
+
+    assert out.strip() == "created 0, updated 1, unchanged 0, failed 1"
+    assert (
+        "line 2: shipped_at: after the stored delivery 2026-11-01T15:00:00+00:00 (the file says "
+        "2026-11-01T18:00:00+00:00)" in err
+    )
+    shipment = Shipment.objects.select_related("customer").get(tracking_number="CSV0001")
+    assert shipment.shipped_at == dt.datetime(2026, 10, 29, 9, 0, tzinfo=dt.UTC)
+    assert shipment.customer.name == "Customer 1"
+
+
+def test_a_dry_run_of_delivered_history_stores_nothing(
+    carrier, csv_path, frozen_now, delivered_signals
+):
+    write_csv(csv_path, [row(1)])
+    run(csv_path)
+    write_csv(csv_path, [row(1, delivered_at="2026-11-01T15:00:00Z")])
+
+    out, _err = run(csv_path, "--dry-run")
+
+    assert out.strip() == "created 0, updated 1, unchanged 0, failed 0 (dry run: nothing stored)"
+    assert Shipment.objects.get().status == ShipmentStatus.INFO_RECEIVED
+
+
+@pytest.mark.postgres
+def test_a_chunk_of_deliveries_costs_the_same_queries_whatever_its_size(
+    carrier, tmp_path, frozen_now
+):
+    def queries(rows: int, offset: int) -> int:
+        lane = {"destination_region": f"DE-{rows}"}
+        path = write_csv(tmp_path / f"{rows}.csv", [row(offset + n, **lane) for n in range(rows)])
+        run(path)
+        delivered = [
+            row(offset + n, delivered_at="2026-11-01T15:00:00Z", **lane) for n in range(rows)
+        ]
+        path = write_csv(tmp_path / f"{rows}-delivered.csv", delivered)
         with CaptureQueriesContext(connection) as captured:
             run(path)
         return len(captured)

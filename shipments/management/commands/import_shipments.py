@@ -6,11 +6,14 @@ ignored; * = required):
     carrier*, tracking_number*, order_number*, customer_ref*, customer_name*, customer_email,
     customer_phone, customer_language (en, zh-hans), origin_region*, destination_region*,
     destination_postal_code, service_level (economy, standard, express), ordered_at,
-    shipped_at, promised_at*, order_value, currency (ISO 4217, default EUR)
+    shipped_at (hand-over to the carrier), delivered_at, promised_at*, order_value,
+    currency (ISO 4217, default EUR)
 
 ``carrier`` may be left out when ``--carrier CODE`` names the carrier of every row. Timestamps
-are ISO 8601; one without an offset is read in ``--time-zone`` (default UTC). The full rules
-are in shipments/imports.py.
+are ISO 8601; one without an offset is read in ``--time-zone`` (default UTC). A delivered_at
+makes the shipment delivered, as a carrier's delivery scan does, so a history of past orders
+loads without the webhook; one before the row's shipped_at or ordered_at is a bad row. The
+full rules are in shipments/imports.py.
 
 Rows are processed in chunks of 1,000, each in its own transaction with bulk inserts and
 updates. Re-running a file updates its shipments (key: carrier + tracking_number) and never
