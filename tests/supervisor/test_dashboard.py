@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 DASHBOARD = reverse("supervisor:home")
 NOW = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
 D = dt.timedelta(days=1)
+H = dt.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +160,30 @@ def test_a_bad_filter_gets_a_field_message_and_the_page_still_answers(supervisor
     assert 'data-error="team"' in body
     assert 'data-error="end"' in body
     assert response.context["kpis"].figure("resolved_without_escalation").value == 0.0
+
+
+def test_the_sla_alerts_panel_shows_the_first_fifty_of_open_tickets_by_due_time(
+    supervisor_client,
+):
+    # Breaches of solved tickets, due before every open one: none of them takes a place.
+    for n in range(5):
+        factories.SLATimerFactory(
+            ticket=solved(), status="breached", breached_at=NOW - (30 + n) * D,
+            due_at=NOW - (30 + n) * D,
+        )  # fmt: skip
+    open_ticket = factories.TicketFactory(status="open")
+    alerts = [
+        factories.SLATimerFactory(
+            ticket=open_ticket, kind="milestone", name=f"step {n}",
+            status="breached" if n % 2 else "active",
+            breached_at=NOW - (60 - n) * H if n % 2 else None, due_at=NOW - (60 - n) * H,
+        )
+        for n in range(55)
+    ]  # fmt: skip
+
+    shown = supervisor_client.get(DASHBOARD).context["dashboard"].sla_alerts
+
+    assert shown == alerts[:50]
 
 
 def test_the_morning_panels_stay_below_the_figures(supervisor_client):
