@@ -63,6 +63,7 @@ from django.db.models import (
 from django.db.models.lookups import IsNull
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from compensation import money
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
@@ -620,7 +621,8 @@ def csat_sections(scope: Scope, stats) -> list[Section]:
                 unit="rating",
                 target=target("csat_mean"),
                 link=drilldown_url("tickets", "csat", scope),
-                detail=str(_("%(n)s answers")) % {"n": stats["answers_cur"]},
+                detail=ngettext("%(n)s answer", "%(n)s answers", stats["answers_cur"])
+                % {"n": stats["answers_cur"]},
             ),
             Figure(
                 key="csat_response_rate",
