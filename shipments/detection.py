@@ -26,6 +26,12 @@ history lives in DelayLevelChange rows, one per level change (cause and rule aft
 Shipments that reached a final status keep the level they had when they left transit: the
 sweep stays on active shipments, and "how late was it" remains visible afterwards.
 
+An as-of pass (`detect_delays --as-of T`, replays and backfills) judges what a live pass at T
+would have judged, from nothing later: each shipment's state rebuilt from its scans up to T,
+the lane means and the predicted ETA computed from the deliveries made by T (never today's
+Lane rows or stored ETA). Tracking events count by when they occurred: imported history has
+no meaningful arrival time.
+
 Precision: PostgreSQL compares to the microsecond. SQLite stores datetimes as text and its
 date functions work in milliseconds, so there a rule's boundary is exact to the millisecond.
 """
@@ -33,16 +39,20 @@ date functions work in milliseconds, so there a rule's boundary is exact to the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.models import DelayCause
+from shipments.eta import CHUNK_SIZE, TransitHistory, load_transit_history, predict_eta
 from shipments.incidents import incidents_group_automatic
+from shipments.lanes import DEFAULT_WINDOW_DAYS, lane_statistics_sql
 from shipments.models import (
     DELAY_LEVEL_RANK,
     FINAL_STATUSES,
@@ -80,6 +90,39 @@ _EVENTS = TrackingEvent._meta.db_table
 _CHANGES = DelayLevelChange._meta.db_table
 # The judgement of a pass between its statements (SQLite, and as-of passes): per connection.
 _PASS_TABLE = "shipments_delay_pass"
+# As-of passes only: each shipment's state at the moment, rebuilt from its events, and the
+# predictions made from that state (temporary, per connection, dropped by the pass).
+_STATE_TABLE = "shipments_delay_as_of_state"
+_PREDICTED_TABLE = "shipments_delay_as_of_predicted"
+
+
+@dataclass(frozen=True, slots=True)
+class AsOfState:
+    """What was known of one active shipment at an as-of pass's moment: the inputs of the
+    predicted ETA and of a late-delivery model, none of them from after the moment."""
+
+    id: int
+    lane_id: int | None
+    carrier_id: int
+    service_level: str
+    status: str
+    # None when not handed over by the moment (even if it was later).
+    shipped_at: datetime | None
+    promised_at: datetime
+    # The last scan that occurred by the moment.
+    last_event_at: datetime | None
+    # As the periodic ETA refresh would have predicted it at the moment.
+    predicted_eta: datetime
+
+
+# The seam for a "will be late" rule in replays: given the states of a chunk of active
+# shipments at the moment (the second argument), the probability that each arrives after its
+# promise, in the same order (None: no opinion). It must read nothing from after the moment
+# (a model trained and scored as of it, e.g. shipments.risk). It is called once per chunk, so
+# one with a costly set-up (loading a model's history) does it once, before the pass. Its
+# answers are the pass inputs' `late_probability` (`i.late_probability` in a rule's SQL); no
+# rule reads that column yet, and a live pass's inputs do not have it yet.
+LateScorer = Callable[[Sequence[AsOfState], datetime], Sequence[float | None]]
 
 
 @dataclass(frozen=True)
@@ -96,9 +139,18 @@ class DetectionResult:
     updated: int = 0
     incidents_created: int = 0
     incidents_updated: int = 0
+    # As-of passes: active shipments given a predicted ETA as of `now`, and how many of them
+    # had no delivered history to draw on (their ETA is the promise).
+    etas_predicted: int = 0
+    etas_without_history: int = 0
 
 
-def detect_delays(*, now: datetime, from_events: bool | None = None) -> DetectionResult:
+def detect_delays(
+    *,
+    now: datetime,
+    from_events: bool | None = None,
+    late_scorer: LateScorer | None = None,
+) -> DetectionResult:
     """Run one detection pass as of `now`; idempotent (a second pass at the same `now` is a no-op).
 
     1. Take the detection lock: on PostgreSQL `pg_try_advisory_xact_lock`, returning a
@@ -108,11 +160,17 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
        shipment: a CASE over the rules, most severe first, with the lane joined.
        Live pass: the inputs are the shipment's denormalised columns (kept by ingest).
        As-of pass (`from_events`; by default when `now` is more than AS_OF_TOLERANCE in the
-       past): status, cause, last scan and location are rebuilt from the tracking events
-       with occurred_at <= now, exactly as ingest derives them; the predicted ETA is ignored
-       (it is recomputed in place and has no history, so it would leak the future); shipments
-       with a level change recorded after `now` are left alone (history is never rewritten
-       backwards).
+       past): what a live pass at `now` would have seen, from nothing later
+       (`JudgementSql.prepare_as_of_inputs`). Status, cause, last scan and location are
+       rebuilt from the tracking events with occurred_at <= now, exactly as ingest derives
+       them; a hand-over or delivery after `now` had not happened; the lane means are
+       computed from the deliveries made by `now` (shipments.lanes.lane_statistics_sql, the
+       same figures a lane refresh at `now` would have stored); the predicted ETA is
+       predicted again as the periodic ETA refresh would have at `now` (shipments.eta, from
+       the transit history as of `now`), since the stored one is overwritten in place and
+       has no history. `late_scorer`, if given, scores each active shipment's state at `now`
+       (see LateScorer). Shipments with a level change recorded after `now` are left alone
+       (history is never rewritten backwards).
     3. Update only the shipments whose level, cause or rule changed, and insert one
        DelayLevelChange row per level change: on PostgreSQL in the same statement (UPDATE ...
        FROM ... RETURNING inside a WITH, feeding an INSERT ... SELECT); on SQLite, and for
@@ -137,6 +195,8 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
 
         rules = list(DelayRule.objects.filter(is_active=True))
         sql = JudgementSql(rules=rules, now=now, from_events=from_events)
+        if from_events:
+            sql.prepare_as_of_inputs(late_scorer=late_scorer)
         rows, levels = sql.write(written_at=written_at)
         changes = [(pk, old, new, cause) for pk, old, new, cause in rows if old != new]
         grouping = incidents_group_automatic(now=now)
@@ -157,6 +217,8 @@ def detect_delays(*, now: datetime, from_events: bool | None = None) -> Detectio
         updated=len(rows),
         incidents_created=grouping.created,
         incidents_updated=grouping.updated,
+        etas_predicted=sql.etas_predicted,
+        etas_without_history=sql.etas_without_history,
     )
     logger.info(
         "Delay detection as of %s: %s changes, %s rewritten, levels %s",
@@ -203,6 +265,9 @@ class JudgementSql:
         self.params: dict[str, object] = {}
         self.now_sql = self.moment(now)
         self.ctes = self._ctes(rules)
+        self.etas_predicted = 0
+        self.etas_without_history = 0
+        self.as_of_prepared = False
 
     # -- parameters and dialect ------------------------------------------------------------
 
@@ -319,6 +384,16 @@ changed AS (
 )"""
 
     def _as_of_inputs(self) -> str:
+        # The state at the moment and its predictions, prepared by prepare_as_of_inputs.
+        return f"""inputs AS (
+    SELECT st.id, st.old_level, st.old_cause, st.old_rule, st.status, st.cause, st.shipped_at,
+           st.promised_at, p.predicted_eta, st.last_event_at, st.location_since,
+           st.mean_transit_hours, p.late_probability
+    FROM {_STATE_TABLE} st
+    LEFT JOIN {_PREDICTED_TABLE} p ON p.id = st.id
+)"""
+
+    def _as_of_state_sql(self) -> str:
         """The state of each shipment as of `now`, from its events (as shipments.ingest does).
 
         Status and cause come from the latest event by occurred_at (ties: the later stored);
@@ -326,11 +401,15 @@ changed AS (
         scan of the trailing run at that place; a delivery time at or before `now` means
         delivered. A shipment with no scan yet is "info received". Shipments not yet handed
         over, ordered or created at `now` (and without a scan) did not exist then: left out.
+        A hand-over stamped after `now` had not happened (null). The lane's mean transit is
+        the one a lane refresh at `now` would have stored: the deliveries of the window
+        ending at `now`, whatever the Lane row says today.
         """
         now = self.now_sql
-        timestamp = "TIMESTAMP WITH TIME ZONE" if self.vendor == "postgresql" else "TEXT"
         none = DelayLevel.NONE.value
-        return f"""scans AS (
+        window_start = self.moment(self.now - timedelta(days=DEFAULT_WINDOW_DAYS))
+        lanes = lane_statistics_sql(window_start=window_start, window_end=now)
+        return f"""WITH scans AS (
     SELECT shipment_id, occurred_at, status, cause,
            ROW_NUMBER() OVER (
                PARTITION BY shipment_id ORDER BY occurred_at DESC, id DESC
@@ -363,28 +442,130 @@ arrived AS (
 ),
 latest AS (
     SELECT shipment_id, occurred_at, status, cause FROM scans WHERE rn = 1
-),
-inputs AS (
-    SELECT s.id, s.delay_level AS old_level, s.delay_cause AS old_cause,
-           s.delay_rule AS old_rule,
-           CASE WHEN s.delivered_at <= {now} THEN {self.param(ShipmentStatus.DELIVERED.value)}
-                ELSE COALESCE(latest.status, {self.param(ShipmentStatus.INFO_RECEIVED.value)})
-           END AS status,
-           COALESCE(latest.cause, '{none}') AS cause,
-           s.shipped_at, s.promised_at, CAST(NULL AS {timestamp}) AS predicted_eta,
-           latest.occurred_at AS last_event_at, arrived.since AS location_since,
-           lane.mean_transit_hours
-    FROM {_SHIPMENTS} s
-    LEFT JOIN latest ON latest.shipment_id = s.id
-    LEFT JOIN arrived ON arrived.shipment_id = s.id
-    LEFT JOIN {_LANES} lane ON lane.id = s.lane_id
-    WHERE (latest.shipment_id IS NOT NULL
-           OR COALESCE(s.shipped_at, s.ordered_at, s.created_at) <= {now})
-      AND NOT EXISTS (
-          SELECT 1 FROM {_CHANGES} later
-          WHERE later.shipment_id = s.id AND later.changed_at > {now}
-      )
-)"""
+)
+SELECT s.id, s.lane_id, s.carrier_id, s.service_level,
+       s.delay_level AS old_level, s.delay_cause AS old_cause, s.delay_rule AS old_rule,
+       CASE WHEN s.delivered_at <= {now} THEN {self.param(ShipmentStatus.DELIVERED.value)}
+            ELSE COALESCE(latest.status, {self.param(ShipmentStatus.INFO_RECEIVED.value)})
+       END AS status,
+       COALESCE(latest.cause, '{none}') AS cause,
+       CASE WHEN s.shipped_at <= {now} THEN s.shipped_at END AS shipped_at,
+       s.promised_at, latest.occurred_at AS last_event_at, arrived.since AS location_since,
+       lane.mean_transit_hours
+FROM {_SHIPMENTS} s
+LEFT JOIN latest ON latest.shipment_id = s.id
+LEFT JOIN arrived ON arrived.shipment_id = s.id
+LEFT JOIN ({lanes}) lane ON lane.lane_id = s.lane_id
+WHERE (latest.shipment_id IS NOT NULL
+       OR COALESCE(s.shipped_at, s.ordered_at, s.created_at) <= {now})
+  AND NOT EXISTS (
+      SELECT 1 FROM {_CHANGES} later
+      WHERE later.shipment_id = s.id AND later.changed_at > {now}
+  )"""
+
+    def prepare_as_of_inputs(self, *, late_scorer: LateScorer | None = None) -> None:
+        """Build the temporary tables an as-of pass judges (dropped by `write`).
+
+        1. The state of every shipment at `now` into a temporary table, in one statement
+           (`_as_of_state_sql`: window functions over the events up to `now`).
+        2. The transit history of the window ending at `now` (shipments.eta, three
+           queries), as the periodic ETA refresh would have loaded it at `now`.
+        3. Stream the active shipments' states through one cursor (server-side on
+           PostgreSQL), predict each ETA exactly as the refresh does (`predict_eta`; the
+           carrier's own estimate is left out: it is stored without the time it was given,
+           so it may come from after `now`), score the states (with their ETA) with
+           `late_scorer` if given, and insert the predictions of each chunk of CHUNK_SIZE
+           in one statement.
+
+        Statements: 6 (7 on PostgreSQL: ANALYZE) plus one insert per chunk.
+        """
+        self.as_of_prepared = True
+        final = [str(status) for status in FINAL_STATUSES]
+        postgresql = self.vendor == "postgresql"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE {_STATE_TABLE} AS {self._as_of_state_sql()}", self.params
+            )
+            cursor.execute(
+                f"CREATE TEMP TABLE {_PREDICTED_TABLE} "
+                + (
+                    "(id bigint, predicted_eta timestamptz, late_probability double precision)"
+                    if postgresql
+                    else "(id integer, predicted_eta text, late_probability real)"
+                )
+            )
+        history = load_transit_history(now=self.now)
+        with connection.chunked_cursor() as reader, connection.cursor() as writer:
+            reader.execute(
+                "SELECT id, lane_id, carrier_id, service_level, status, shipped_at, "
+                f"promised_at, last_event_at FROM {_STATE_TABLE} "
+                f"WHERE status NOT IN ({', '.join(['%s'] * len(final))})",
+                final,
+            )
+            while chunk := reader.fetchmany(CHUNK_SIZE):
+                self._insert_predictions(writer, self._predict(chunk, history), late_scorer)
+            if postgresql:
+                # Temporary tables get no autovacuum statistics; the judgement's join needs some.
+                writer.execute(f"ANALYZE {_STATE_TABLE}, {_PREDICTED_TABLE}")
+
+    def _predict(self, chunk: list[tuple], history: TransitHistory) -> list[AsOfState]:
+        """The states of a chunk of rows of the state table, with their ETA as the periodic
+        refresh computes it (`refresh_predicted_etas`: same history lookup, same model)."""
+        states = []
+        for pk, lane_id, carrier_id, service_level, status, shipped, promised, scanned in chunk:
+            shipped_at = _aware(shipped)
+            promised_at = _aware(promised)
+            last_event_at = _aware(scanned)
+            distribution = history.for_shipment(
+                lane_id=lane_id, carrier_id=carrier_id, service_level=service_level
+            )
+            if distribution is None:
+                self.etas_without_history += 1
+            eta = predict_eta(
+                now=self.now,
+                shipped_at=shipped_at,
+                promised_at=promised_at,
+                distribution=distribution,
+                last_event_at=last_event_at,
+            )
+            states.append(
+                AsOfState(
+                    id=pk,
+                    lane_id=lane_id,
+                    carrier_id=carrier_id,
+                    service_level=service_level,
+                    status=status,
+                    shipped_at=shipped_at,
+                    promised_at=promised_at,
+                    last_event_at=last_event_at,
+                    predicted_eta=eta,
+                )
+            )
+        return states
+
+    def _insert_predictions(
+        self, cursor, states: list[AsOfState], late_scorer: LateScorer | None
+    ) -> None:
+        """One statement for a chunk's predicted ETAs and late scores."""
+        scores = list(late_scorer(states, self.now)) if late_scorer else [None] * len(states)
+        if len(scores) != len(states):
+            raise ValueError("a late scorer must answer once per shipment state")
+        self.etas_predicted += len(states)
+        ids = [state.id for state in states]
+        etas = [state.predicted_eta for state in states]
+        if self.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {_PREDICTED_TABLE} (id, predicted_eta, late_probability) "
+                "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[])",
+                [ids, etas, scores],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {_PREDICTED_TABLE} (id, predicted_eta, late_probability) "
+            "VALUES (%s, %s, %s)",
+            [(pk, adapt(eta), score) for pk, eta, score in zip(ids, etas, scores, strict=True)],
+        )
 
     # -- statements ------------------------------------------------------------------------
 
@@ -441,6 +622,8 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
                 # Sorted here: an ORDER BY would sort (and spill) inside the writing statement.
                 rows = sorted(tuple(row) for row in cursor.fetchall())
             return rows, self._stored_levels()
+        if self.from_events and not self.as_of_prepared:
+            self.prepare_as_of_inputs()
         return self._write_through_pass_table(written_at=written_at)
 
     def _write_through_pass_table(
@@ -449,8 +632,9 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
         """The pass in steps around a temporary table of the judgement.
 
         SQLite needs it (its RETURNING cannot name the FROM table). An as-of pass uses it on
-        both databases: its event-based inputs are costly, so the table keeps every judged
-        shipment and the counts come from it instead of judging a second time.
+        both databases: its inputs are the temporary tables of `prepare_as_of_inputs`
+        (dropped here), and the table keeps every judged shipment so that the counts per
+        level are the judged ones at `now`, not the stored ones.
         """
         keep_all = self.from_events
         set_clause = self._set_clause(written_at=written_at)
@@ -484,6 +668,9 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
                 cursor.execute(f"SELECT new_level, COUNT(*) FROM {_PASS_TABLE} GROUP BY new_level")
                 levels = self._levels(cursor.fetchall())
             cursor.execute(f"DROP TABLE {_PASS_TABLE}")
+            if self.from_events:
+                for table in (_STATE_TABLE, _PREDICTED_TABLE):
+                    cursor.execute(f"DROP TABLE {table}")
         if not keep_all:
             levels = self._stored_levels()
         return rows, levels
@@ -501,3 +688,12 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
         for level, count in counted:
             levels[level] = count
         return levels
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp read by raw SQL as an aware datetime: SQLite returns the stored UTC text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)

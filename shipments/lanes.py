@@ -144,15 +144,45 @@ def _window_params(*, now: dt.datetime, window_days: int) -> list[object]:
     return [adapt(now - dt.timedelta(days=window_days)), adapt(now)]
 
 
-def _delivered_in_window_sql(*, with_transit: bool) -> str:
-    """WHERE clause: delivered shipments of the window (served by shipments_delivered_idx)."""
+def _delivered_in_window_sql(
+    *, with_transit: bool, window_start: str = "%s", window_end: str = "%s"
+) -> str:
+    """WHERE clause: delivered shipments of the window (served by shipments_delivered_idx).
+
+    ``window_start`` and ``window_end`` are the SQL placeholders of the window's bounds.
+    Only ``delivered_at`` decides whether a delivery counts, so a window ending at a past
+    moment sees exactly the deliveries made by then (shipments.detection's as-of pass).
+    """
     clause = (
         f"s.status = '{ShipmentStatus.DELIVERED.value}'"
-        " AND s.delivered_at >= %s AND s.delivered_at <= %s"
+        f" AND s.delivered_at >= {window_start} AND s.delivered_at <= {window_end}"
     )
     if with_transit:
         clause += " AND s.shipped_at IS NOT NULL AND s.delivered_at >= s.shipped_at"
     return clause
+
+
+def lane_statistics_sql(*, window_start: str = "%s", window_end: str = "%s") -> str:
+    """SELECT of the lanes' delivered statistics over a window, one row per lane with a
+    delivery in it: ``lane_id, delivered_count, mean_transit_hours, on_time_count``.
+
+    The one definition of these figures: ``refresh_lane_statistics`` stores them on the
+    lanes, and an as-of detection pass joins this SELECT in place of the Lane table with a
+    window ending at its moment (the lane's figures as a refresh at that moment would have
+    written them, from nothing delivered later). The bounds are the caller's placeholders.
+    """
+    transit = _hours_between_sql("s.delivered_at", "s.shipped_at")
+    where = _delivered_in_window_sql(
+        with_transit=True, window_start=window_start, window_end=window_end
+    )
+    return f"""
+        SELECT s.lane_id AS lane_id, COUNT(*) AS delivered_count,
+               AVG({transit}) AS mean_transit_hours,
+               SUM(CASE WHEN s.delivered_at <= s.promised_at THEN 1 ELSE 0 END) AS on_time_count
+        FROM {Shipment._meta.db_table} s
+        WHERE {where} AND s.lane_id IS NOT NULL
+        GROUP BY s.lane_id
+    """
 
 
 _GROUP_KEYS: dict[Grouping, tuple[str, str]] = {
@@ -232,16 +262,8 @@ def refresh_lane_statistics(*, now: dt.datetime, window_days: int = DEFAULT_WIND
     statements depends on the number of lanes (batches of ``UPDATE_BATCH_SIZE``), never on
     the number of shipments.
     """
-    transit = _hours_between_sql("s.delivered_at", "s.shipped_at")
-    aggregate_sql = f"""
-        SELECT s.lane_id, COUNT(*), AVG({transit}),
-               SUM(CASE WHEN s.delivered_at <= s.promised_at THEN 1 ELSE 0 END)
-        FROM {Shipment._meta.db_table} s
-        WHERE {_delivered_in_window_sql(with_transit=True)} AND s.lane_id IS NOT NULL
-        GROUP BY s.lane_id
-    """
     with connection.cursor() as cursor:
-        cursor.execute(aggregate_sql, _window_params(now=now, window_days=window_days))
+        cursor.execute(lane_statistics_sql(), _window_params(now=now, window_days=window_days))
         aggregates = {row[0]: row[1:] for row in cursor.fetchall()}
     distributions = transit_distributions(now=now, window_days=window_days, grouping="lane")
 
@@ -298,20 +320,25 @@ def refresh_lane_statistics(*, now: dt.datetime, window_days: int = DEFAULT_WIND
     return len(lanes) + emptied
 
 
-def refresh_carrier_reliability(*, now: dt.datetime, window_days: int = DEFAULT_WINDOW_DAYS) -> int:
-    """Recompute every carrier's reliability score over the window; returns carriers updated.
+@dataclass(frozen=True, slots=True)
+class CarrierReliability:
+    """A carrier's promise keeping over a window of deliveries (see ``carrier_reliability``)."""
 
-    Per carrier, over all its deliveries in the window (handover date not needed here: the
-    score is about keeping promises):
+    sample: int
+    on_time_rate: float
+    # None when none of the sample was late: there is no lateness to average.
+    mean_lateness_hours: float | None
 
-    - ``on_time_rate``: share delivered at or before ``promised_at``;
-    - ``mean_lateness_hours``: mean of ``delivered_at - promised_at`` over the late ones only
-      (null when none was late: there is no lateness to average);
-    - ``reliability_sample``: number of deliveries in the window.
 
-    1. One aggregate query grouped by carrier.
-    2. One ``bulk_update`` over all carriers; a carrier without deliveries in the window gets a
-       sample of 0 and nulls, so an old score never outlives its evidence.
+def carrier_reliability(
+    *, now: dt.datetime, window_days: int = DEFAULT_WINDOW_DAYS
+) -> dict[int, CarrierReliability]:
+    """Each carrier's reliability over the deliveries of the window ending ``now``, in one
+    aggregate query; carriers without a delivery in the window are absent.
+
+    A read, not a write: with a past ``now`` it is the score as of that moment (nothing
+    delivered later counts), for a replay or a model trained on history before a moment;
+    ``refresh_carrier_reliability`` stores the current one on the carriers.
     """
     lateness = _hours_between_sql("s.delivered_at", "s.promised_at")
     sql = f"""
@@ -324,17 +351,41 @@ def refresh_carrier_reliability(*, now: dt.datetime, window_days: int = DEFAULT_
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, _window_params(now=now, window_days=window_days))
-        scores = {row[0]: row[1:] for row in cursor.fetchall()}
+        return {
+            carrier_id: CarrierReliability(
+                sample=int(count),
+                on_time_rate=int(on_time) / int(count),
+                mean_lateness_hours=float(mean_lateness) if mean_lateness is not None else None,
+            )
+            for carrier_id, count, on_time, mean_lateness in cursor.fetchall()
+        }
 
+
+def refresh_carrier_reliability(*, now: dt.datetime, window_days: int = DEFAULT_WINDOW_DAYS) -> int:
+    """Recompute every carrier's reliability score over the window; returns carriers updated.
+
+    Per carrier, over all its deliveries in the window (handover date not needed here: the
+    score is about keeping promises):
+
+    - ``on_time_rate``: share delivered at or before ``promised_at``;
+    - ``mean_lateness_hours``: mean of ``delivered_at - promised_at`` over the late ones only
+      (null when none was late: there is no lateness to average);
+    - ``reliability_sample``: number of deliveries in the window.
+
+    1. One aggregate query grouped by carrier (``carrier_reliability``).
+    2. One ``bulk_update`` over all carriers; a carrier without deliveries in the window gets a
+       sample of 0 and nulls, so an old score never outlives its evidence.
+    """
+    scores = carrier_reliability(now=now, window_days=window_days)
     carriers = []
     for carrier_id in Carrier.objects.values_list("id", flat=True):
-        count, on_time, mean_lateness = scores.get(carrier_id, (0, 0, None))
+        score = scores.get(carrier_id)
         carriers.append(
             Carrier(
                 id=carrier_id,
-                on_time_rate=int(on_time) / int(count) if count else None,
-                mean_lateness_hours=float(mean_lateness) if mean_lateness is not None else None,
-                reliability_sample=int(count),
+                on_time_rate=score.on_time_rate if score else None,
+                mean_lateness_hours=score.mean_lateness_hours if score else None,
+                reliability_sample=score.sample if score else 0,
                 reliability_updated_at=now,
             )
         )

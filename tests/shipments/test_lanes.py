@@ -7,10 +7,14 @@ import random
 
 import pytest
 import time_machine
+from django.db import connection
 
 from shipments.lanes import (
     DEFAULT_WINDOW_DAYS,
+    CarrierReliability,
     TransitDistribution,
+    carrier_reliability,
+    lane_statistics_sql,
     refresh_carrier_reliability,
     refresh_lane_statistics,
     transit_distributions,
@@ -204,6 +208,34 @@ def test_a_carrier_that_was_never_late_has_no_mean_lateness(lane):
 
     carrier = Carrier.objects.get(id=lane.carrier_id)
     assert (carrier.on_time_rate, carrier.mean_lateness_hours) == (1.0, None)
+
+
+def test_the_figures_as_of_a_past_moment_leave_out_later_deliveries_and_store_nothing(lane):
+    then = NOW - 72 * HOUR
+    deliver(lane, transit_hours=24, delivered_at=then - HOUR, late_hours=-1)
+    deliver(lane, transit_hours=48, delivered_at=then, late_hours=6)  # exactly at the moment
+    deliver(lane, transit_hours=500, delivered_at=then + HOUR, late_hours=90)  # later
+    adapt = connection.ops.adapt_datetimefield_value
+
+    with connection.cursor() as cursor:
+        cursor.execute(lane_statistics_sql(), [adapt(then - WINDOW), adapt(then)])
+        rows = cursor.fetchall()
+    reliability = carrier_reliability(now=then)
+    quantiles = transit_distributions(now=then, grouping="lane")[lane.id]
+
+    # lane, deliveries, mean transit, on time: what a refresh at `then` would have stored.
+    assert [tuple(row) for row in rows] == [(lane.id, 2, pytest.approx(36.0), 1)]
+    assert reliability == {
+        lane.carrier_id: CarrierReliability(
+            sample=2, on_time_rate=0.5, mean_lateness_hours=pytest.approx(6.0)
+        )
+    }
+    assert (quantiles.count, quantiles.percentile(100)) == (2, 48.0)
+    refresh_lane_statistics(now=then)
+    lane.refresh_from_db()
+    assert (lane.delivered_count, lane.mean_transit_hours) == (2, pytest.approx(36.0))
+    carrier = Carrier.objects.get(id=lane.carrier_id)
+    assert (carrier.reliability_sample, carrier.on_time_rate) == (2, 0.5)
 
 
 @pytest.mark.parametrize("deliveries_per_lane", [3, 30])

@@ -24,8 +24,9 @@ class _DryRun(Exception):
 class Command(BaseCommand):
     help = (
         "Run one delay detection pass and print shipments per level, level changes and "
-        "incidents. --as-of evaluates the rules as of a past moment from the tracking events "
-        "(backfills and audits)."
+        "incidents. --as-of evaluates the rules as a live pass at a past moment would have: "
+        "the state from the tracking events up to it, lane statistics and predicted ETAs from "
+        "the deliveries made by then (backfills, audits and replays)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -78,6 +79,11 @@ class Command(BaseCommand):
             return
         for level, count in result.levels.items():
             self.stdout.write(f"  {level:<11} {count}")
+        if result.from_events:
+            self.stdout.write(
+                f"Predicted ETAs as of the moment: {result.etas_predicted} "
+                f"({result.etas_without_history} without delivered history: the promise)"
+            )
         self.stdout.write(f"Level changes: {result.changes} ({result.updated} shipments updated)")
         self.stdout.write(
             f"Incidents: {result.incidents_created} created, {result.incidents_updated} updated"
