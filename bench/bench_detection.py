@@ -300,7 +300,8 @@ def add_shipments(
     db.execute(
         """
         INSERT INTO shipments_trackingevent (shipment_id, carrier_id, carrier_event_id,
-            occurred_at, received_at, carrier_code, status, cause, location, description)
+            occurred_at, received_at, carrier_code, status, cause, location, description,
+            unmapped)
         SELECT s.id, s.carrier_id, s.tracking_number || '-' || k,
                CASE WHEN k = %(events)s THEN s.last_event_at
                     WHEN k = %(events)s - 1 AND s.location_since < s.last_event_at
@@ -312,7 +313,7 @@ def add_shipments(
                CASE WHEN k = %(events)s THEN s.status ELSE 'in_transit' END,
                CASE WHEN k = %(events)s THEN s.cause ELSE 'none' END,
                CASE WHEN k >= %(events)s - 1 THEN s.last_location ELSE 'Transit ' || k END,
-               ''
+               '', false
         FROM shipments_shipment s CROSS JOIN generate_series(1, %(events)s) k
         WHERE s.tracking_number BETWEEN %(from_tn)s AND %(to_tn)s
         """,
