@@ -535,3 +535,15 @@ SUPERVISOR_INCIDENT_ACTION_SYNC_LIMIT = env_int(
 SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES = env_int(
     "SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES", 10, minimum=1
 )
+
+# The late-delivery model (shipments.risk, issue 16), retrained by the beat job
+# shipments.train_late_model. Below this many parcels promised in the months it fits on, no
+# model is trained: a few hundred parcels make noisy coefficients, and scoring keeps the
+# lane-quantile rule (and says so).
+LATE_MODEL_MIN_TRAINING_SHIPMENTS = env_int("LATE_MODEL_MIN_TRAINING_SHIPMENTS", 1000, minimum=1)
+# Training reads promises of the last LATE_MODEL_HISTORY_DAYS; the latest LATE_MODEL_REPORT_DAYS
+# of them are never trained on (the figures shown to operators come from them), and the
+# LATE_MODEL_VALIDATION_DAYS before those choose the regularisation and the threshold.
+LATE_MODEL_HISTORY_DAYS = env_int("LATE_MODEL_HISTORY_DAYS", 365, minimum=30)
+LATE_MODEL_REPORT_DAYS = env_int("LATE_MODEL_REPORT_DAYS", 60, minimum=7)
+LATE_MODEL_VALIDATION_DAYS = env_int("LATE_MODEL_VALIDATION_DAYS", 60, minimum=7)

@@ -59,6 +59,7 @@ SUPERVISOR_PERMISSIONS = AGENT_PERMISSIONS + (
     "shipments.add_incident",
     "shipments.change_incident",
     "shipments.view_delaylevelchange",
+    "shipments.view_latemodel",
 )
 
 INTEGRATION_PERMISSIONS = (
@@ -94,6 +95,8 @@ OPERATOR_PERMISSIONS = (
     "shipments.view_unmappedstatuscode",
     # Budgets may be tied to an incident: the budget form picks one (its title only).
     "shipments.view_incident",
+    # The late-delivery models with their validation figures (trained by a weekly task).
+    "shipments.view_latemodel",
     # Calendars, teams and who is in them, SLA policies, macros.
     *_manage(
         "tickets",

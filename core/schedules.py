@@ -45,6 +45,11 @@ REFRESH_KPI_ROLLUP_INTERVAL_SECONDS = 5 * 60
 # run is stale after SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES, so a pass a minute finds it
 # within a minute of that; the pass reads the few active runs through a partial index.
 REQUEUE_INCIDENT_ACTIONS_INTERVAL_SECONDS = 60
+# The late-delivery model (shipments.risk) learns from parcels whose promise passed: a week
+# adds a week of outcomes to a year of history, so a weekly retrain keeps up with seasons and
+# carriers' drift, and training (a few minutes at 500,000 shipments) never competes with
+# detection more than once a week.
+TRAIN_LATE_MODEL_INTERVAL_SECONDS = 7 * 24 * 60 * 60
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,13 @@ def periodic_tasks() -> tuple[PeriodicJob, ...]:
             REQUEUE_INCIDENT_ACTIONS_INTERVAL_SECONDS,
             "Queues again the incident bulk actions whose task was lost (queued or running "
             "without progress for SUPERVISOR_INCIDENT_ACTION_STALE_MINUTES).",
+        ),
+        PeriodicJob(
+            "shipments.train_late_model",
+            "shipments.train_late_model",
+            TRAIN_LATE_MODEL_INTERVAL_SECONDS,
+            "Retrains the late-delivery model on the history before now and makes the new "
+            "version active (the previous one stays when there is too little history).",
         ),
     )
 

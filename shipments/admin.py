@@ -11,6 +11,7 @@ from core.admin_utils import (
     AuthoredAdmin,
     HistoryAdmin,
     TimelineInline,
+    ViewOnly,
     choice_rank,
     mask_secret,
 )
@@ -23,6 +24,7 @@ from shipments.models import (
     DelayRule,
     Incident,
     Lane,
+    LateModel,
     Shipment,
     TrackingEvent,
     UnmappedStatusCode,
@@ -441,3 +443,77 @@ class DelayLevelChangeAdmin(HistoryAdmin):
     date_hierarchy = "changed_at"
     show_full_result_count = False
     raw_id_fields = ("shipment",)
+
+
+def _figure(model: LateModel, horizon: int, name: str) -> str:
+    value = model.figures.get("reported", {}).get(str(horizon), {}).get(name)
+    return "-" if value is None else f"{value:.2f}"
+
+
+@admin.register(LateModel)
+class LateModelAdmin(ViewOnly, admin.ModelAdmin):
+    """The trained late-delivery models (shipments.risk) and how well each did on the months
+    after its cutoff, which it never trained or tuned on. Written by training only: a typed
+    coefficient or figure would be a model nobody validated."""
+
+    list_display = (
+        "version",
+        "is_active",
+        "trained_at",
+        "history_from",
+        "cutoff",
+        "history_to",
+        "training_shipments",
+        "precision_24",
+        "recall_24",
+        "precision_72",
+        "recall_72",
+        "precision_120",
+        "recall_120",
+        "threshold",
+    )
+    list_filter = ("is_active",)
+    ordering = ("-version",)
+    readonly_fields = (
+        "version",
+        "is_active",
+        "trained_at",
+        "history_from",
+        "validation_from",
+        "cutoff",
+        "history_to",
+        "training_shipments",
+        "training_examples",
+        "validation_examples",
+        "reported_examples",
+        "threshold",
+        "thresholds",
+        "figures",
+        "feature_names",
+        "coefficients",
+    )
+    fields = readonly_fields
+
+    @admin.display(description=_("precision at 24 h"))
+    def precision_24(self, model: LateModel) -> str:
+        return _figure(model, 24, "precision")
+
+    @admin.display(description=_("recall at 24 h"))
+    def recall_24(self, model: LateModel) -> str:
+        return _figure(model, 24, "recall")
+
+    @admin.display(description=_("precision at 72 h"))
+    def precision_72(self, model: LateModel) -> str:
+        return _figure(model, 72, "precision")
+
+    @admin.display(description=_("recall at 72 h"))
+    def recall_72(self, model: LateModel) -> str:
+        return _figure(model, 72, "recall")
+
+    @admin.display(description=_("precision at 120 h"))
+    def precision_120(self, model: LateModel) -> str:
+        return _figure(model, 120, "precision")
+
+    @admin.display(description=_("recall at 120 h"))
+    def recall_120(self, model: LateModel) -> str:
+        return _figure(model, 120, "recall")

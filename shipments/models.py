@@ -621,3 +621,74 @@ class DelayLevelChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment_id}: {self.from_level} -> {self.to_level}"
+
+
+class LateModel(TimeStampedModel):
+    """One trained late-delivery model (shipments.risk): a logistic regression over the
+    features of ``shipments.risk.FEATURE_NAMES``, with how it was trained and how well it did
+    on months it never saw.
+
+    The coefficients are stored as JSON rather than a pickled estimator: scoring is one dot
+    product (numpy over a million rows in well under a second), a stored row cannot run code
+    when loaded, and an operator can read what the model weighs.
+    """
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    trained_at = models.DateTimeField(_("trained at"))
+    history_from = models.DateTimeField(_("training window from"))
+    history_to = models.DateTimeField(
+        _("training window to"), help_text=_("History after this moment was not read.")
+    )
+    validation_from = models.DateTimeField(
+        _("validation from"),
+        help_text=_(
+            "Trained on promises before it; those from here to the cutoff chose the "
+            "regularisation and the threshold."
+        ),
+    )
+    cutoff = models.DateTimeField(
+        _("cutoff"),
+        help_text=_("The figures are on promises after it: never trained or tuned on."),
+    )
+    training_shipments = models.PositiveIntegerField(_("training shipments"))
+    training_examples = models.PositiveIntegerField(_("training examples"))
+    validation_examples = models.PositiveIntegerField(_("validation examples"))
+    reported_examples = models.PositiveIntegerField(_("reported examples"))
+    # {"validation": {"72": {"precision", "recall", "flagged", "late", "undelivered",
+    # "naive_precision"}, ...}, "reported": {...}}: reported = the months after the cutoff.
+    figures = models.JSONField(_("figures per horizon"), default=dict)
+    threshold = models.FloatField(
+        _("probability threshold"),
+        help_text=_("Chosen on the validation months at 72 h for the domain's precision target."),
+    )
+    thresholds = models.JSONField(_("threshold per horizon"), default=dict)
+    feature_names = models.JSONField(_("features"), default=list)
+    # {"mean": [...], "scale": [...], "coef": [...], "intercept": float, "c": float}
+    coefficients = models.JSONField(_("coefficients"), default=dict)
+    is_active = models.BooleanField(_("active"), default=False)
+
+    class Meta:
+        verbose_name = _("late-delivery model")
+        verbose_name_plural = _("late-delivery models")
+        ordering = ["-version"]
+        constraints = [
+            # Scoring reads "the active model": there is never a choice between two.
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="shipments_latemodel_one_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0) & Q(threshold__lte=1),
+                name="shipments_latemodel_threshold_in_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(history_from__lte=F("validation_from"))
+                & Q(validation_from__lte=F("cutoff"))
+                & Q(cutoff__lte=F("history_to")),
+                name="shipments_latemodel_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"

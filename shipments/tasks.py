@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from shipments import detection, eta, lanes
+from shipments import detection, eta, lanes, risk
 
 # Retry only what a moment later may cure (a locked SQLite database, a dropped connection);
 # beat's next tick is the retry for everything else.
@@ -44,3 +44,11 @@ def refresh_lane_statistics_task() -> int:
 def refresh_predicted_etas_task() -> int:
     """Predicted delivery times of in-transit shipments (the red rule's input)."""
     return eta.refresh_predicted_etas(now=timezone.now())
+
+
+@shared_task(name="shipments.train_late_model", ignore_result=True, **_RETRY)
+def train_late_model_task() -> int | None:
+    """Retrain the late-delivery model on the history before now; returns the new version,
+    or None when there was too little history (the previous model stays active)."""
+    result = risk.train(as_of=timezone.now())
+    return result.model.version if result.model else None

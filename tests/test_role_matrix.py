@@ -428,6 +428,7 @@ READS = {
     "shipments.UnmappedStatusCode",  # the operators' to-do list: map the code on the carrier
     "auth.Group",  # synced from core.roles on every migrate
     "shipments.Incident",  # budgets name one; supervisors run them
+    "shipments.LateModel",  # trained by the weekly task; its validation figures are shown
     "axes.AccessLog",
     "axes.AccessFailureLog",
     "django_celery_beat.PeriodicTask",  # declared in code (core.schedules)
@@ -497,6 +498,10 @@ NEVER_DELETED = HISTORY | {"notifications.Notification", "tickets.SatisfactionSu
 # Kept by the webhook's ingest, gone once the code is mapped on the carrier's page.
 NEVER_ADDED |= {"shipments.UnmappedStatusCode"}
 NEVER_DELETED |= {"shipments.UnmappedStatusCode"}
+# Late-delivery models are trained (shipments.risk), never typed in, and kept with their
+# figures: a version once active is the record of what drove the warnings.
+NEVER_ADDED |= {"shipments.LateModel"}
+NEVER_DELETED |= {"shipments.LateModel"}
 
 MODEL_VIEWS = ("changelist", "add", "change", "delete", "history")
 
