@@ -400,7 +400,8 @@ changed AS (
         the location from the latest scan that names a place, `location_since` from the first
         scan of the trailing run at that place; a delivery time at or before `now` means
         delivered. A shipment with no scan yet is "info received". Shipments not yet handed
-        over, ordered or created at `now` (and without a scan) did not exist then: left out.
+        over, ordered or created at `now` (and without a scan) did not exist then: left out
+        (an order placed by `now` exists then, even if its hand-over came later).
         A hand-over stamped after `now` had not happened (null). The lane's mean transit is
         the one a lane refresh at `now` would have stored: the deliveries of the window
         ending at `now`, whatever the Lane row says today.
@@ -457,7 +458,8 @@ LEFT JOIN latest ON latest.shipment_id = s.id
 LEFT JOIN arrived ON arrived.shipment_id = s.id
 LEFT JOIN ({lanes}) lane ON lane.lane_id = s.lane_id
 WHERE (latest.shipment_id IS NOT NULL
-       OR COALESCE(s.shipped_at, s.ordered_at, s.created_at) <= {now})
+       OR COALESCE(s.ordered_at, s.shipped_at, s.created_at) <= {now}
+       OR s.shipped_at <= {now})
   AND NOT EXISTS (
       SELECT 1 FROM {_CHANGES} later
       WHERE later.shipment_id = s.id AND later.changed_at > {now}
