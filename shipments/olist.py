@@ -323,8 +323,26 @@ def replay(
 # --- Scoring ------------------------------------------------------------------------------
 
 
+class PrecisionRecall:
+    """Precision and recall from the counts `flagged`, `flagged_late` and `late` (0.0 when
+    nothing was flagged or nothing was late); shared by this evaluator and the late-delivery
+    model's figures (shipments.risk), so both say the same thing the same way."""
+
+    flagged: int
+    flagged_late: int
+    late: int
+
+    @property
+    def precision(self) -> float:
+        return self.flagged_late / self.flagged if self.flagged else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.flagged_late / self.late if self.late else 0.0
+
+
 @dataclass
-class WarningScore:
+class WarningScore(PrecisionRecall):
     """Confusion counts of one warning rule at one horizon."""
 
     orders: int = 0
@@ -339,14 +357,6 @@ class WarningScore:
         if flagged:
             self.flagged += 1
             self.flagged_late += late
-
-    @property
-    def precision(self) -> float:
-        return self.flagged_late / self.flagged if self.flagged else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.flagged_late / self.late if self.late else 0.0
 
 
 def naive_scores(

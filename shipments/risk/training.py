@@ -22,6 +22,7 @@ from shipments.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from shipments.olist import PrecisionRecall
 from shipments.risk.features import (
     C_GRID,
     DAY,
@@ -294,19 +295,11 @@ def _frame_at(history: History, position: np.ndarray, moment: np.ndarray) -> Fra
 
 
 @dataclass(frozen=True)
-class HorizonFigures:
+class HorizonFigures(PrecisionRecall):
     undelivered: int
     late: int
     flagged: int
     flagged_late: int
-
-    @property
-    def precision(self) -> float:
-        return self.flagged_late / self.flagged if self.flagged else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.flagged_late / self.late if self.late else 0.0
 
     def to_json(self) -> dict:
         return {
