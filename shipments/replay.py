@@ -41,7 +41,7 @@ from django.db.models import Min
 from django.dispatch import Signal
 from django.utils import timezone
 
-from shipments import signals
+from shipments import risk, signals
 from shipments.detection import LateScorer, detect_delays
 from shipments.imports import (
     CHUNK_SIZE,
@@ -106,6 +106,10 @@ class ReplayReport:
     late: int
     product: dict[int, WarningScore]
     naive: dict[int, WarningScore]
+    # The late-delivery model's warnings (``with_model``): empty without a model; the note
+    # says which version was asked, or why none was trained.
+    model: dict[int, WarningScore] = field(default_factory=dict)
+    model_note: str = ""
     # First warnings of the counted parcels, by the level they first reached.
     first_levels: dict[str, int] = field(default_factory=dict)
     import_seconds: float = 0.0
@@ -116,7 +120,7 @@ class ReplayReport:
         data = asdict(self)
         for key in ("window_start", "window_end", "clock_start", "clock_end"):
             data[key] = data[key].isoformat()
-        for rule in ("product", "naive"):
+        for rule in ("product", "naive", "model"):
             data[rule] = {
                 str(horizon): {
                     **asdict(score),
@@ -291,6 +295,20 @@ def product_scores(
     """The product's warnings counted as ``olist.naive_scores`` counts the naive rule: the
     same parcels at each horizon (bought by T), flagged when warned by T and not delivered
     by T."""
+
+    def warned_at(order: OlistOrder, horizon: int) -> dt.datetime | None:
+        warning = warnings.get(order.order_id)
+        return warning.at if warning is not None else None
+
+    return _scores(parcels, warned_at, horizons=horizons)
+
+
+def _scores(
+    parcels: Sequence[OlistOrder],
+    warned_at: Callable[[OlistOrder, int], dt.datetime | None],
+    *,
+    horizons: Sequence[int],
+) -> dict[int, WarningScore]:
     scores = {}
     for horizon in horizons:
         score = WarningScore()
@@ -298,11 +316,51 @@ def product_scores(
             moment = order.promised_at - horizon * HOUR
             if order.purchased_at > moment:
                 continue
-            warning = warnings.get(order.order_id)
-            warned = warning is not None and warning.at <= moment
+            first = warned_at(order, horizon)
+            warned = first is not None and first <= moment
             score.add(order, flagged=warned and not order.delivered_by(moment))
         scores[horizon] = score
     return scores
+
+
+@dataclass
+class ModelWarnings:
+    """The late-delivery model asked at every step of the replay, through the detection pass's
+    own seam (``late_scorer``: the states as of the step, nothing from after it). At each
+    horizon the model warns once P(late) reaches that horizon's threshold (chosen by training
+    on its validation months); a warning once given stays given, as a notice would."""
+
+    model: object  # shipments.models.LateModel
+    thresholds: dict[int, float]
+    # horizon -> shipment id -> the first step whose P(late) reached the threshold
+    first: dict[int, dict[int, dt.datetime]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model, horizons: Sequence[int]) -> ModelWarnings:
+        stored = {int(hours): float(value) for hours, value in (model.thresholds or {}).items()}
+        thresholds = {h: stored.get(h, float(model.threshold)) for h in horizons}
+        return cls(model=model, thresholds=thresholds, first={h: {} for h in horizons})
+
+    def scorer(self, states: Sequence, moment: dt.datetime) -> list[float | None]:
+        scores = risk.score([state.id for state in states], now=moment, model=self.model)
+        answers = []
+        for state in states:
+            probability = scores.get(state.id)
+            answers.append(probability)
+            if probability is None:
+                continue
+            for horizon, threshold in self.thresholds.items():
+                if probability >= threshold:
+                    self.first[horizon].setdefault(state.id, moment)
+        return answers
+
+    def scores(self, parcels: Sequence[OlistOrder], *, horizons: Sequence[int]):
+        ids = dict(Shipment.objects.values_list("tracking_number", "pk"))
+
+        def warned_at(order: OlistOrder, horizon: int) -> dt.datetime | None:
+            return self.first[horizon].get(ids.get(order.order_id))
+
+        return _scores(parcels, warned_at, horizons=horizons)
 
 
 def counted_parcels(
@@ -326,6 +384,7 @@ def replay_warnings(
     step: dt.timedelta = DEFAULT_STEP,
     horizons: Sequence[int] = HORIZONS_HOURS,
     late_scorer: LateScorer | None = None,
+    with_model: bool = False,
     progress: Callable[[Sequence[dt.datetime]], Iterator[dt.datetime]] | None = None,
 ) -> ReplayReport:
     """Import ``orders`` into this (empty) database, replay detection, count the warnings.
@@ -336,6 +395,11 @@ def replay_warnings(
        ``late_scorer`` if given), signals muted (``muted_signals``).
     4. Each shipment's first warning from the level changes the passes recorded.
     5. Score the product and the naive rule on the parcels promised in the window.
+
+    ``with_model``: after the import, train the late-delivery model on the history before the
+    clock's first moment (shipments.risk.train: none of the replayed promises is trained or
+    tuned on), ask it at every step through the pass's ``late_scorer`` seam, and score its
+    warnings too (``ModelWarnings``). With too little history the note says why.
 
     ``progress`` wraps the moments (the command passes a tqdm bar).
     """
@@ -354,6 +418,19 @@ def replay_warnings(
         loaded, imported = import_orders(orders, now=timezone.now())
         import_seconds = time.monotonic() - started
         started = time.monotonic()
+        asked, model_note = None, ""
+        if with_model:
+            trained = risk.train(as_of=moments[0])
+            if trained.model is None:
+                model_note = f"no model: {trained.reason}"
+            else:
+                asked = ModelWarnings.of(trained.model, horizons)
+                late_scorer = asked.scorer
+                model_note = (
+                    f"model v{trained.model.version}, trained on history before "
+                    f"{moments[0].isoformat()}; thresholds "
+                    + ", ".join(f"{h} h {t:.3f}" for h, t in asked.thresholds.items())
+                )
         for moment in progress(moments) if progress else moments:
             detect_delays(now=moment, from_events=True, late_scorer=late_scorer)
     replay_seconds = time.monotonic() - started
@@ -380,6 +457,8 @@ def replay_warnings(
         late=sum(order.is_late for order in parcels),
         product=product_scores(parcels, warnings, horizons=horizons),
         naive=naive_scores(parcels, horizons=horizons),
+        model=asked.scores(parcels, horizons=horizons) if asked is not None else {},
+        model_note=model_note,
         first_levels=dict(sorted(first_levels.items())),
         import_seconds=round(import_seconds, 2),
         replay_seconds=round(replay_seconds, 2),

@@ -397,3 +397,55 @@ def test_an_order_bought_before_the_moment_is_judged_before_its_hand_over(tmp_pa
 
     first = DelayLevelChange.objects.filter(shipment__tracking_number="I").earliest("changed_at")
     assert (first.changed_at, first.to_level) == (FIRST_STEP, "red")
+
+
+@pytest.mark.django_db
+def test_without_enough_history_the_model_column_says_why(data_dir, frozen_now):
+    report = run(data_dir, with_model=True)
+    assert report.model == {}
+    assert report.model_note.startswith("no model:")
+    assert "LATE_MODEL_MIN_TRAINING_SHIPMENTS" in report.model_note
+
+
+class _FakeModel:
+    version = 7
+    threshold = 0.5
+    thresholds = {"24": 0.5, "72": 0.5, "120": 0.5}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("probability", [0.9, 0.1])
+def test_the_models_warnings_are_asked_at_every_step_and_counted_like_the_products(
+    data_dir, frozen_now, monkeypatch, probability
+):
+    """Trained on the history before the clock's first moment, asked through the pass's seam
+    at every step: a model sure of every parcel warns exactly as the naive rule does (every
+    parcel not delivered by T was asked at a step before T), one sure of none warns nobody."""
+    from shipments import risk
+    from shipments.risk.training import TrainingResult
+
+    trained_as_of, asked = [], []
+    monkeypatch.setattr(
+        risk,
+        "train",
+        lambda *, as_of: trained_as_of.append(as_of) or TrainingResult(_FakeModel(), ""),
+    )
+
+    def score(ids, *, now, model):
+        assert model.version == 7
+        asked.append(now)
+        return {shipment_id: probability for shipment_id in ids}
+
+    monkeypatch.setattr(risk, "score", score)
+    report = run(data_dir, with_model=True)
+
+    assert trained_as_of == [report.clock_start]
+    assert sorted(set(asked)) == [
+        report.clock_start + dt.timedelta(days=day) for day in range(report.steps)
+    ]
+    assert report.model_note.startswith("model v7, trained on history before ")
+    if probability > 0.5:
+        assert figures(report.model) == figures(report.naive)
+    else:
+        assert all(score.flagged == 0 for score in report.model.values())
+    assert report.as_dict()["model"]["72"]["orders"] == report.naive[72].orders

@@ -68,6 +68,12 @@ class Command(BaseCommand):
             help="postgres://USER@HOST:PORT/NEW_NAME: replay in this new PostgreSQL database, "
             "created and dropped by the command (default: a temporary SQLite file).",
         )
+        parser.add_argument(
+            "--model",
+            action="store_true",
+            help="Also train the late-delivery model on the history before the replay's first "
+            "moment and report its warnings beside the product's.",
+        )
         parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
         parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
 
@@ -83,7 +89,13 @@ class Command(BaseCommand):
         horizons = _horizons(options["horizons"])
         if options["result_file"] is not None:
             self._replay_here(
-                data, start=start, end=end, step=step, horizons=horizons, out=options["result_file"]
+                data,
+                start=start,
+                end=end,
+                step=step,
+                horizons=horizons,
+                with_model=options["model"],
+                out=options["result_file"],
             )
             return
 
@@ -99,6 +111,7 @@ class Command(BaseCommand):
             options["step"],
             "--horizons",
             ",".join(str(h) for h in horizons),
+            *(["--model"] if options["model"] else []),
         ]
         if options["database_url"]:
             result = self._in_postgresql(options["database_url"], child_args)
@@ -173,7 +186,9 @@ class Command(BaseCommand):
 
     # -- the child -------------------------------------------------------------------------
 
-    def _replay_here(self, data: Path, *, start, end, step, horizons, out: Path) -> None:
+    def _replay_here(
+        self, data: Path, *, start, end, step, horizons, with_model: bool, out: Path
+    ) -> None:
         name = str(settings.DATABASES["default"]["NAME"])
         if not os.environ.get(THROWAWAY_ENV) or os.environ[THROWAWAY_ENV] != name:
             raise CommandError(NOT_THROWAWAY)
@@ -186,7 +201,13 @@ class Command(BaseCommand):
 
         try:
             report = replay_warnings(
-                orders, start=start, end=end, step=step, horizons=horizons, progress=progress
+                orders,
+                start=start,
+                end=end,
+                step=step,
+                horizons=horizons,
+                with_model=with_model,
+                progress=progress,
             )
         except ReplayRefused as exc:
             raise CommandError(str(exc)) from None
@@ -231,14 +252,18 @@ def _table(result: dict) -> str:
         f"{'flag+late':>9} {'precision':>9} {'recall':>6}",
     ]
     for horizon in result["horizons"]:
-        for rule in ("product", "naive"):
-            score = result[rule][str(horizon)]
+        for rule in ("product", "naive", "model"):
+            score = result.get(rule, {}).get(str(horizon))
+            if score is None:
+                continue
             lines.append(
                 f"{horizon:>7}h  {rule:<8} {score['orders']:>7} {score['late']:>5} "
                 f"{score['flagged']:>7} {score['flagged_late']:>9} "
                 f"{score['precision']:>9.3f} {score['recall']:>6.3f}"
             )
     levels = ", ".join(f"{level} {count}" for level, count in result["first_levels"].items())
+    if result.get("model_note"):
+        lines += ["", f"Late-delivery model: {result['model_note']}"]
     lines += [
         "",
         f"First warning level of the counted parcels: {levels or 'none warned'}",
