@@ -63,6 +63,7 @@ from bench.bench_console import (  # noqa: E402
     insert_select,
     prepare_database,
     server_env,
+    step,
 )
 from bench.bench_detection import (  # noqa: E402
     DEFAULT_SERVER,
@@ -175,12 +176,6 @@ def pick(draw: str, table: tuple[tuple[float, str], ...]) -> str:
 
 def generate(db, *, now: dt.datetime, args, sizes: dict) -> float:
     started = time.perf_counter()
-
-    def step(label: str, function, *a, **kw):
-        began = time.perf_counter()
-        result = function(*a, **kw)
-        print(f"  {label}: {time.perf_counter() - began:.1f} s")
-        return result
 
     print(f"\ngenerating (reference time {now:%Y-%m-%d %H:%M:%S} UTC):")
     step("carriers, lanes, customers", seed_reference_data, db)

@@ -298,14 +298,16 @@ def _array(values) -> str:
     return "ARRAY[" + ", ".join(_literal(v) for v in values) + "]"
 
 
+def step(label: str, function, *a, **kw):
+    """One step of generating data, run and timed: prints "  <label>: <seconds> s"."""
+    began = time.perf_counter()
+    result = function(*a, **kw)
+    print(f"  {label}: {time.perf_counter() - began:.1f} s")
+    return result
+
+
 def generate(db, *, now: dt.datetime, args, sizes: dict) -> float:
     started = time.perf_counter()
-
-    def step(label: str, function, *a, **kw):
-        began = time.perf_counter()
-        result = function(*a, **kw)
-        print(f"  {label}: {time.perf_counter() - began:.1f} s")
-        return result
 
     print(f"\ngenerating (reference time {now:%Y-%m-%d %H:%M:%S} UTC):")
     step("carriers, lanes, customers", seed_reference_data, db)

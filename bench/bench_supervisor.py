@@ -92,6 +92,7 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_approvals import LOGIN_SUPERVISOR, supervisor_client  # noqa: E402
 from bench.bench_console import (  # noqa: E402
     PASSWORD,
     Browser,
@@ -107,6 +108,7 @@ from bench.bench_console import (  # noqa: E402
     pick,
     prepare_database,
     server_env,
+    step,
 )
 from bench.bench_detection import (  # noqa: E402
     DEFAULT_SERVER,
@@ -129,7 +131,6 @@ COUNT_EXPORT_ROWS = 5000
 COUNT_EXPORT_SECONDS = 60
 EXPLAIN_EXPORT_ROWS = 200
 TRANSACTION_SQL = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|SET LOCAL)\b")
-LOGIN_SUPERVISOR = "bench-supervisor"
 TARGET_DASHBOARD_MS = 500
 TARGET_LIST_MS = 100
 TARGET_EXPORT_S = 10.0
@@ -326,12 +327,6 @@ def main() -> int:
 
 def generate(db, *, now: dt.datetime, args, sizes: dict, small: bool) -> float:
     started = time.perf_counter()
-
-    def step(label: str, function, *a, **kw):
-        began = time.perf_counter()
-        result = function(*a, **kw)
-        print(f"  {label}: {time.perf_counter() - began:.1f} s")
-        return result
 
     print(f"\ngenerating (reference time {now:%Y-%m-%d %H:%M:%S} UTC):")
     step("carriers, lanes, customers", seed_reference_data, db)
@@ -869,10 +864,10 @@ def refresh_rollup(*, quiet: bool = False, full: bool = True) -> list[Refresh]:
     results = []
     if not quiet:
         print("\nKPI rollup (supervisor.rollup) and the dashboard's snapshot:")
-    for label, step in steps:
+    for label, refresh in steps:
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        result = step()
+        result = refresh()
         seconds = time.perf_counter() - started
         text = (
             f"{result.customers:,} customers, {result.rows:,} rows"
@@ -1003,15 +998,6 @@ class QueryCount:
     sql_ms: float
     size: int
     statements: list[tuple[float, str]] = field(default_factory=list)  # (ms, sql)
-
-
-def supervisor_client():
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=LOGIN_SUPERVISOR))
-    return client
 
 
 def fetch(client, page: Page) -> tuple[int, bytes, bool]:
