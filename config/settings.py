@@ -457,11 +457,13 @@ SURVEY_EDIT_DAYS = env_int("SURVEY_EDIT_DAYS", 7, minimum=0)
 SURVEY_CLOSE_DAYS = env_int("SURVEY_CLOSE_DAYS", 28, minimum=1)
 
 # Delay detection opens a proactive ticket when a shipment first reaches this level (or a worse
-# one): "yellow" (slow in transit) is the first delay level of shared/DOMAIN.md.
+# one): "yellow" (slow in transit) is the first observed delay level of shared/DOMAIN.md.
+# "will_be_late" (the late-delivery model's forecast) tells the customer early but opens a
+# ticket only if set here.
 PROACTIVE_TICKET_MIN_LEVEL = env_choice(
     "PROACTIVE_TICKET_MIN_LEVEL",
     "yellow",
-    ("yellow", "hub_hold", "orange", "red", "long_delay"),
+    ("will_be_late", "yellow", "hub_hold", "orange", "red", "long_delay"),
 )
 
 # Notifications (shared/DOMAIN.md, "Proactive communication"): when and how often customers hear

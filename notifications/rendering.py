@@ -146,6 +146,13 @@ CAUSE_ACTIONS = {
 DEFAULT_ACTION = _(
     "We have asked the carrier for an explanation and are following your parcel closely."
 )
+# A "will be late" warning is a forecast, not a reported problem: with no cause from the
+# carrier, its reason and action say so instead of "asked the carrier for an explanation".
+FORECAST_CAUSE = _("our forecast from recent deliveries on the same route")
+FORECAST_ACTION = _(
+    "We are telling you early so that you can plan; we are watching your parcel and will "
+    "write again if the estimate changes."
+)
 # Added to the cause's sentence when the delay is long.
 LEVEL_ACTIONS = {
     DelayLevel.RED: _("A member of our team is following your parcel personally."),
@@ -374,7 +381,7 @@ def notice_context(
             "order_number": (shipment.order_number if shipment else "") or str(NO_VALUE),
             "tracking_number": (shipment.tracking_number if shipment else "") or str(NO_VALUE),
             "carrier": _carrier_name(shipment),
-            "cause": str(_cause_words(_cause(shipment, incident))),
+            "cause": str(_cause_words(_cause(shipment, incident), level)),
             "status": str(shipment.get_status_display()) if shipment else str(NO_STATUS),
             "location": shipment.last_location.strip() if shipment else "",
             "new_eta": _new_eta(shipment, customer.time_zone, now),
@@ -410,11 +417,15 @@ def _cause(shipment: Shipment | None, incident: Incident | None) -> str:
     return DelayCause.UNKNOWN
 
 
-def _cause_words(cause: str):
+def _cause_words(cause: str, level: str = ""):
+    if level == DelayLevel.WILL_BE_LATE and cause == DelayCause.UNKNOWN:
+        return FORECAST_CAUSE
     return CAUSE_WORDS.get(cause, CAUSE_BEING_CHECKED)
 
 
 def _action(cause: str, level: str) -> str:
+    if level == DelayLevel.WILL_BE_LATE and cause == DelayCause.UNKNOWN:
+        return str(FORECAST_ACTION)
     sentences = [str(CAUSE_ACTIONS.get(cause, DEFAULT_ACTION))]
     if level in LEVEL_ACTIONS:
         sentences.append(str(LEVEL_ACTIONS[level]))

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
@@ -33,6 +33,7 @@ from shipments.models import (
 # Badge colours of the delay levels (shared/DOMAIN.md's names: yellow, orange, red, alert).
 DELAY_LEVEL_COLOURS = {
     DelayLevel.NONE: ("#e6f4ea", "#1e6b34"),
+    DelayLevel.WILL_BE_LATE: ("#e0efff", "#1d4f91"),
     DelayLevel.YELLOW: ("#fff4c2", "#6b5200"),
     DelayLevel.HUB_HOLD: ("#e8e0f8", "#4a2a8a"),
     DelayLevel.ORANGE: ("#ffe0c2", "#8a4300"),
@@ -416,7 +417,15 @@ class UnmappedStatusCodeAdmin(HistoryAdmin):
 
 @admin.register(DelayRule)
 class DelayRuleAdmin(TranslationAdmin):
-    list_display = ("key", "level", "kind", "threshold", "is_active", "description")
+    list_display = (
+        "key",
+        "level",
+        "kind",
+        "threshold",
+        "horizon_hours",
+        "is_active",
+        "description",
+    )
     list_editable = ("threshold", "is_active")
     list_filter = ("is_active", "level", "kind")
     search_fields = ("key", "description")
@@ -432,6 +441,27 @@ class DelayRuleAdmin(TranslationAdmin):
         if db_field.name == "threshold":
             kwargs["min_value"] = Decimal("0.01")  # shipments_delayrule_threshold_gt_0
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The probability rules' defaults came from a model's validation months: show what
+        # the active model chose on its own, so an operator can follow it or not.
+        model = LateModel.objects.filter(is_active=True).first()
+        if model is not None and request.method == "GET":
+            chosen = ", ".join(
+                f"{hours} h: {float(value):.2f}"
+                for hours, value in sorted(
+                    (model.thresholds or {}).items(), key=lambda item: int(item[0])
+                )
+            )
+            messages.info(
+                request,
+                _(
+                    "The active late-delivery model (version %(version)s) chose these "
+                    "probability thresholds on its validation months: %(chosen)s."
+                )
+                % {"version": model.version, "chosen": chosen or f"{model.threshold:.2f}"},
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(DelayLevelChange)

@@ -11,6 +11,14 @@ One pass (`detect_delays`) judges every active shipment (status not final) at on
                          carrier's network (HUB_HOLD_STATUSES)
     late_days            now - promised date > threshold days, or
                          predicted ETA - promised date > threshold days
+    late_probability     P(late) > threshold (the late-delivery model, shipments.risk), once
+                         promised date - now <= the rule's horizon_hours (and after it)
+
+A pass with an active probability rule scores the shipments within the widest horizon first
+(live: `shipments.risk.score` with the active model into a temporary table; as of T: the
+`late_scorer` seam, by default the model trained by T, else the lane-quantile rule). A
+shipment that rises to "will be late" gets, in the same transaction, the estimate given that
+it misses its promise (`shipments.eta.predict_eta(late=True)`): the date its notice tells.
 
 Rules are data (DelayRule rows, defaults installed by migration 0002): each pass reads the
 active ones first, so an edit in the admin takes effect on the next pass. A shipment gets the
@@ -50,7 +58,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.models import DelayCause
-from shipments.eta import CHUNK_SIZE, TransitHistory, load_transit_history, predict_eta
+from shipments import risk
+from shipments.eta import (
+    CHUNK_SIZE,
+    TransitHistory,
+    load_transit_history,
+    predict_eta,
+    write_predicted_etas,
+)
 from shipments.incidents import incidents_group_automatic
 from shipments.lanes import DEFAULT_WINDOW_DAYS, lane_statistics_sql
 from shipments.models import (
@@ -94,6 +109,8 @@ _PASS_TABLE = "shipments_delay_pass"
 # predictions made from that state (temporary, per connection, dropped by the pass).
 _STATE_TABLE = "shipments_delay_as_of_state"
 _PREDICTED_TABLE = "shipments_delay_as_of_predicted"
+# Live passes with a probability rule: P(late) of the shipments within its horizon.
+_SCORES_TABLE = "shipments_delay_late_scores"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +137,8 @@ class AsOfState:
 # promise, in the same order (None: no opinion). It must read nothing from after the moment
 # (a model trained and scored as of it, e.g. shipments.risk). It is called once per chunk, so
 # one with a costly set-up (loading a model's history) does it once, before the pass. Its
-# answers are the pass inputs' `late_probability` (`i.late_probability` in a rule's SQL); no
-# rule reads that column yet, and a live pass's inputs do not have it yet.
+# answers are the pass inputs' `late_probability`, read by the late_probability rules; without
+# one, an as-of pass with such a rule asks `as_of_scorer`.
 LateScorer = Callable[[Sequence[AsOfState], datetime], Sequence[float | None]]
 
 
@@ -196,9 +213,18 @@ def detect_delays(
         rules = list(DelayRule.objects.filter(is_active=True))
         sql = JudgementSql(rules=rules, now=now, from_events=from_events)
         if from_events:
+            if late_scorer is None and sql.horizon is not None:
+                late_scorer = as_of_scorer(horizon=sql.horizon)
             sql.prepare_as_of_inputs(late_scorer=late_scorer)
+        elif sql.horizon is not None:
+            sql.prepare_live_scores()
         rows, levels = sql.write(written_at=written_at)
         changes = [(pk, old, new, cause) for pk, old, new, cause in rows if old != new]
+        if not from_events:
+            late_etas_write(
+                [pk for pk, _old, new, _cause in changes if new == DelayLevel.WILL_BE_LATE],
+                now=now,
+            )
         grouping = incidents_group_automatic(now=now)
         if changes and not from_events:
             # Inside the transaction: the customers' notices commit with the level changes
@@ -264,6 +290,15 @@ class JudgementSql:
         self.from_events = from_events
         self.params: dict[str, object] = {}
         self.now_sql = self.moment(now)
+        horizons = [
+            rule.horizon_hours
+            for rule in rules
+            if rule.kind == DelayRuleKind.LATE_PROBABILITY and rule.horizon_hours
+        ]
+        # The widest horizon of the active probability rules: the shipments to score.
+        self.horizon = max(horizons) if horizons else None
+        self.live_scores = False
+        self.scored = 0
         self.ctes = self._ctes(rules)
         self.etas_predicted = 0
         self.etas_without_history = 0
@@ -318,6 +353,17 @@ class JudgementSql:
         if rule.kind == DelayRuleKind.LATE_DAYS:
             late = self.older_than("i.promised_at", threshold * 86400)
             return f"({late} OR {self._predicted_late(threshold)})"
+        if rule.kind == DelayRuleKind.LATE_PROBABILITY:
+            if not rule.horizon_hours:
+                logger.warning("Probability rule %s has no horizon: ignored", rule.key)
+                return None
+            beyond = self.longer_than(
+                "i.promised_at", self.now_sql, self.param(rule.horizon_hours * 3600)
+            )
+            return (
+                f"(i.late_probability IS NOT NULL AND i.late_probability > {self.param(threshold)}"
+                f" AND NOT ({beyond}))"
+            )
         logger.warning("Delay rule %s has an unknown kind %r: ignored", rule.key, rule.kind)
         return None
 
@@ -375,13 +421,69 @@ changed AS (
 )"""
 
     def _live_inputs(self) -> str:
+        if self.horizon is None:
+            scores, probability = "", "NULL AS late_probability"
+        else:
+            # Filled by prepare_live_scores before the statement runs.
+            scores = f"LEFT JOIN {_SCORES_TABLE} sc ON sc.id = s.id"
+            probability = "sc.late_probability"
         return f"""inputs AS (
     SELECT s.id, s.delay_level AS old_level, s.delay_cause AS old_cause,
            s.delay_rule AS old_rule, s.status, s.cause, s.shipped_at, s.promised_at,
-           s.predicted_eta, s.last_event_at, s.location_since, lane.mean_transit_hours
+           s.predicted_eta, s.last_event_at, s.location_since, lane.mean_transit_hours,
+           {probability}
     FROM {_SHIPMENTS} s
     LEFT JOIN {_LANES} lane ON lane.id = s.lane_id
+    {scores}
 )"""
+
+    def prepare_live_scores(self) -> None:
+        """P(late) of the active shipments whose promise is within the widest horizon of the
+        probability rules (or past), from the active model (`shipments.risk.score`; the
+        lane-quantile rule without one), into a temporary table the judgement joins (dropped
+        by `write`). Statements: 3 (4 on PostgreSQL) plus the scoring's (a fixed handful and
+        one per chunk) and one insert per chunk."""
+        self.live_scores = True
+        postgresql = self.vendor == "postgresql"
+        within = (
+            Shipment.objects.active()
+            .filter(promised_at__lte=self.now + timedelta(hours=self.horizon))
+            .order_by()
+        )
+        scores = risk.score(within, now=self.now, from_events=False)
+        self.scored = len(scores)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE {_SCORES_TABLE} "
+                + (
+                    "(id bigint PRIMARY KEY, late_probability double precision)"
+                    if postgresql
+                    else "(id integer PRIMARY KEY, late_probability real)"
+                )
+            )
+            items = list(scores.items())
+            for start in range(0, len(items), CHUNK_SIZE * 10):
+                chunk = items[start : start + CHUNK_SIZE * 10]
+                if postgresql:
+                    ids, probabilities = zip(*chunk, strict=True)
+                    cursor.execute(
+                        f"INSERT INTO {_SCORES_TABLE} (id, late_probability) "
+                        "SELECT * FROM unnest(%s::bigint[], %s::float8[])",
+                        [list(ids), list(probabilities)],
+                    )
+                else:
+                    cursor.executemany(
+                        f"INSERT INTO {_SCORES_TABLE} (id, late_probability) VALUES (%s, %s)",
+                        chunk,
+                    )
+            if postgresql:
+                cursor.execute(f"ANALYZE {_SCORES_TABLE}")
+
+    def drop_live_scores(self) -> None:
+        if self.live_scores:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_SCORES_TABLE}")
+            self.live_scores = False
 
     def _as_of_inputs(self) -> str:
         # The state at the moment and its predictions, prepared by prepare_as_of_inputs.
@@ -500,7 +602,7 @@ WHERE (latest.shipment_id IS NOT NULL
         with connection.chunked_cursor() as reader, connection.cursor() as writer:
             reader.execute(
                 "SELECT id, lane_id, carrier_id, service_level, status, shipped_at, "
-                f"promised_at, last_event_at FROM {_STATE_TABLE} "
+                f"promised_at, last_event_at, old_level FROM {_STATE_TABLE} "
                 f"WHERE status NOT IN ({', '.join(['%s'] * len(final))})",
                 final,
             )
@@ -514,7 +616,8 @@ WHERE (latest.shipment_id IS NOT NULL
         """The states of a chunk of rows of the state table, with their ETA as the periodic
         refresh computes it (`refresh_predicted_etas`: same history lookup, same model)."""
         states = []
-        for pk, lane_id, carrier_id, service_level, status, shipped, promised, scanned in chunk:
+        for row in chunk:
+            pk, lane_id, carrier_id, service_level, status, shipped, promised, scanned, old = row
             shipped_at = _aware(shipped)
             promised_at = _aware(promised)
             last_event_at = _aware(scanned)
@@ -529,6 +632,8 @@ WHERE (latest.shipment_id IS NOT NULL
                 promised_at=promised_at,
                 distribution=distribution,
                 last_event_at=last_event_at,
+                # As the ETA refresh does for a shipment judged "will be late" before.
+                late=old == DelayLevel.WILL_BE_LATE,
             )
             states.append(
                 AsOfState(
@@ -618,15 +723,20 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
         Returns the rewritten shipments as (id, old level, new level, new cause), by id, and
         the number of active shipments per level after the pass.
         """
+        if not self.from_events and self.horizon is not None and not self.live_scores:
+            self.prepare_live_scores()
         if self.vendor == "postgresql" and not self.from_events:
             with connection.cursor() as cursor:
                 cursor.execute(self.postgresql_statement(written_at=written_at), self.params)
                 # Sorted here: an ORDER BY would sort (and spill) inside the writing statement.
                 rows = sorted(tuple(row) for row in cursor.fetchall())
+            self.drop_live_scores()
             return rows, self._stored_levels()
         if self.from_events and not self.as_of_prepared:
             self.prepare_as_of_inputs()
-        return self._write_through_pass_table(written_at=written_at)
+        written = self._write_through_pass_table(written_at=written_at)
+        self.drop_live_scores()
+        return written
 
     def _write_through_pass_table(
         self, *, written_at: datetime
@@ -690,6 +800,81 @@ SELECT id, old_level, new_level, new_cause FROM updated"""
         for level, count in counted:
             levels[level] = count
         return levels
+
+
+def as_of_scorer(*, horizon: int) -> LateScorer:
+    """The late scorer of an as-of pass that was given none: P(late) as of the pass's moment
+    from the model a live pass would have had then (`shipments.risk.model_as_of`: trained by
+    then, on history up to then), else the lane-quantile rule, for the states whose promise
+    is within `horizon` hours (or past); None for the others, which no rule would read."""
+    loaded: dict[datetime, tuple] = {}
+
+    def scorer(states: Sequence[AsOfState], moment: datetime) -> list[float | None]:
+        if moment not in loaded:
+            loaded.clear()
+            model = risk.model_as_of(moment)
+            loaded[moment] = (model, risk.load_history(now=moment))
+        model, history = loaded[moment]
+        edge = moment + timedelta(hours=horizon)
+        asked = [state.id for state in states if state.promised_at <= edge]
+        scores = (
+            risk.score(
+                asked,
+                now=moment,
+                from_events=True,
+                model=model,
+                fallback=model is None,
+                history=history,
+            )
+            if asked
+            else {}
+        )
+        return [scores.get(state.id) for state in states]
+
+    return scorer
+
+
+def late_etas_write(shipment_ids: Sequence[int], *, now: datetime) -> int:
+    """Give shipments just judged "will be late" the estimate given that they miss their
+    promise (`predict_eta(late=True)`), so that the notice queued in the same transaction
+    tells a date after the promise, and noise control (the customer's tolerance) weighs that
+    date. Afterwards the periodic ETA refresh keeps it so while the level stays. Statements:
+    none without shipments; else 3 for the history, one read and one write per CHUNK_SIZE."""
+    if not shipment_ids:
+        return 0
+    history = load_transit_history(now=now)
+    written = 0
+    for start in range(0, len(shipment_ids), CHUNK_SIZE):
+        rows = Shipment.objects.filter(pk__in=shipment_ids[start : start + CHUNK_SIZE]).values_list(
+            "id",
+            "lane_id",
+            "carrier_id",
+            "service_level",
+            "shipped_at",
+            "last_event_at",
+            "promised_at",
+            "carrier_eta",
+            "predicted_eta",
+        )
+        updates = []
+        for pk, lane, carrier, service, shipped, scanned, promised, carrier_eta, current in rows:
+            eta = predict_eta(
+                now=now,
+                shipped_at=shipped,
+                promised_at=promised,
+                distribution=history.for_shipment(
+                    lane_id=lane, carrier_id=carrier, service_level=service
+                ),
+                last_event_at=scanned,
+                carrier_eta=carrier_eta,
+                late=True,
+            )
+            if eta != current:
+                updates.append((pk, eta))
+        if updates:
+            write_predicted_etas(updates)
+            written += len(updates)
+    return written
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -88,8 +88,14 @@ def predict_eta(
     distribution: TransitDistribution | None,
     last_event_at: dt.datetime | None = None,
     carrier_eta: dt.datetime | None = None,
+    late: bool = False,
 ) -> dt.datetime:
     """Predicted delivery time of a parcel not delivered by ``now``.
+
+    ``late``: the parcel is judged "will be late" (the late-delivery model expects it to miss
+    its promise, shipments.risk): the estimate is the one given that it is not delivered by
+    its promise either, i.e. steps 2-3 from ``max(now, promised_at)``; the estimate told to a
+    customer warned early is then a date after the promise, not the usual transit's.
 
     1. No usable history: the carrier's estimate, else the promise.
     2. Not handed to the carrier yet: at the earliest it leaves now, then takes the typical
@@ -103,12 +109,16 @@ def predict_eta(
        refreshes only write when the estimate really moves.
     """
     elapsed, lost = _clock(now=now, shipped_at=shipped_at, last_event_at=last_event_at)
+    start = now
+    if late and distribution is not None and promised_at > now:
+        start = promised_at
+        elapsed, _lost = _clock(now=start, shipped_at=shipped_at, last_event_at=None)
     if distribution is None:
         eta = carrier_eta or promised_at
     elif elapsed is None:
-        eta = now + _hours(distribution.median)
+        eta = start + _hours(distribution.median)
     else:
-        eta = now + _hours(distribution.remaining_median(elapsed))
+        eta = start + _hours(distribution.remaining_median(elapsed))
     return _ceil_to_hour(max(eta + lost, now))
 
 
@@ -171,7 +181,7 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
        pagination: each page is one indexed query and no transaction stays open across the
        walk), reading only the columns the model needs.
     3. Predict each ETA in memory and write only the rows whose value changed, one statement
-       per page (``_write_predicted_etas``).
+       per page (``write_predicted_etas``).
 
     Idempotent: a second run with the same ``now`` finds nothing to change and writes nothing.
     Statements: 3 + one read per page + at most one write per page, whatever the lanes
@@ -221,6 +231,7 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 ),
                 last_event_at=last_event_at,
                 carrier_eta=carrier_eta,
+                late=delay_level == DelayLevel.WILL_BE_LATE,
             )
             if eta != current_eta:
                 updates.append((shipment_id, eta))
@@ -228,12 +239,12 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                     moved.append(shipment_id)
         if moved:
             with transaction.atomic():
-                _write_predicted_etas(updates)
+                write_predicted_etas(updates)
                 # Inside the transaction: customers told about a delay hear the new date, and
                 # the notices commit with it (shipments.signals).
                 shipment_eta_moved.send(sender=Shipment, shipment_ids=moved, at=now)
         elif updates:
-            _write_predicted_etas(updates)
+            write_predicted_etas(updates)
         changed += len(updates)
         if len(page) < CHUNK_SIZE:
             return changed
@@ -247,7 +258,7 @@ def _new_date(delay_level: str, current: dt.datetime | None, new: dt.datetime | 
     return abs(new - current) >= NEW_ETA_MIN_SHIFT
 
 
-def _write_predicted_etas(updates: list[tuple[int, dt.datetime]]) -> None:
+def write_predicted_etas(updates: list[tuple[int, dt.datetime]]) -> None:
     """One statement for a page of (shipment id, predicted ETA).
 
     On PostgreSQL an ``UPDATE ... FROM unnest(ids, etas)`` join: two array parameters and a

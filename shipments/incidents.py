@@ -45,7 +45,9 @@ _TITLE_MAX = Incident._meta.get_field("title").max_length
 TITLE_REQUIRED = "Give the incident a title."
 CAUSE_INVALID = "Choose the cause of the delays."
 LANE_OF_ANOTHER_CARRIER = "This lane belongs to another carrier."
-DELAY_LEVEL_INVALID = "Choose delay levels among yellow, hub hold, orange, red and long delay."
+DELAY_LEVEL_INVALID = (
+    "Choose delay levels among will be late, yellow, hub hold, orange, red and long delay."
+)
 # Not tied to one field: the filter as a whole matches nothing (an empty incident would tell
 # no customer anything and count as an incident on the supervisor page).
 NO_MATCHING_SHIPMENTS = gettext_lazy(

@@ -2,6 +2,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +41,10 @@ class DelayLevel(models.TextChoices):
     """Delay levels of shared/DOMAIN.md, from least to most severe."""
 
     NONE = "none", _("On time")
+    # Predicted, not yet observed: the late-delivery model (shipments.risk) expects the parcel
+    # to miss its promise. The least severe warning: it tells the customer early, and opens no
+    # proactive ticket by default (PROACTIVE_TICKET_MIN_LEVEL).
+    WILL_BE_LATE = "will_be_late", _("Will be late: predicted to miss the promise")
     YELLOW = "yellow", _("Yellow: slow in transit")
     HUB_HOLD = "hub_hold", _("Alert: held at a hub")
     ORANGE = "orange", _("Orange: no tracking update")
@@ -553,6 +558,10 @@ class DelayRuleKind(models.TextChoices):
     PREDICTED_LATE_DAYS = "predicted_late_days", _("Predicted late beyond the promise (days)")
     HUB_HOLD_HOURS = "hub_hold_hours", _("Held at one hub for (hours)")
     LATE_DAYS = "late_days", _("Already late beyond the promise (days)")
+    LATE_PROBABILITY = (
+        "late_probability",
+        _("Probability of missing the promise, within the horizon (0 to 1)"),
+    )
 
 
 class DelayRule(models.Model):
@@ -564,6 +573,15 @@ class DelayRule(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     level = models.CharField(_("level"), max_length=16, choices=DelayLevel.choices)
     threshold = models.DecimalField(_("threshold"), max_digits=8, decimal_places=2)
+    horizon_hours = models.PositiveIntegerField(
+        _("horizon (hours)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Probability rules only: fire once the promise is at most this many hours away "
+            "(and after it has passed)."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
 
@@ -582,10 +600,34 @@ class DelayRule(models.Model):
             models.CheckConstraint(
                 condition=Q(threshold__gt=0), name="shipments_delayrule_threshold_gt_0"
             ),
+            # A probability rule has a probability below 1 and a horizon; no other rule has one.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=DelayRuleKind.LATE_PROBABILITY)
+                    & Q(threshold__lt=1)
+                    & Q(horizon_hours__isnull=False)
+                    & Q(horizon_hours__gt=0)
+                )
+                | (~Q(kind=DelayRuleKind.LATE_PROBABILITY) & Q(horizon_hours__isnull=True)),
+                name="shipments_delayrule_horizon_only_for_probability",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.level})"
+
+    def clean(self) -> None:
+        """Field-level messages for what the constraints refuse (the admin's form)."""
+        errors = {}
+        if self.kind == DelayRuleKind.LATE_PROBABILITY:
+            if self.threshold is not None and not 0 < self.threshold < 1:
+                errors["threshold"] = _("A probability threshold lies between 0 and 1.")
+            if not self.horizon_hours:
+                errors["horizon_hours"] = _("A probability rule needs a horizon in hours.")
+        elif self.horizon_hours is not None:
+            errors["horizon_hours"] = _("Only probability rules have a horizon: leave it empty.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class DelayLevelChange(models.Model):

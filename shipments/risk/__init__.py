@@ -58,6 +58,7 @@ from shipments.risk.scoring import (
     RiskScores,
     active_model,
     features,
+    model_as_of,
     reasons,
     score,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "fit_and_validate",
     "load_history",
     "load_training_history",
+    "model_as_of",
     "quantile_late_probability",
     "reasons",
     "score",

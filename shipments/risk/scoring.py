@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -30,6 +31,7 @@ from shipments.risk.features import (
     FALLBACK_NO_MODEL,
     Coefficients,
     Frame,
+    RiskHistory,
     as_floats,
     epoch_sql,
     evaluate,
@@ -64,12 +66,24 @@ def active_model() -> LateModel | None:
     return LateModel.objects.filter(is_active=True).first()
 
 
+def model_as_of(now: dt.datetime) -> LateModel | None:
+    """The model a live pass at ``now`` would have used: the newest one trained by then on
+    history up to then (a replay of the past never asks a model that saw its future)."""
+    return (
+        LateModel.objects.filter(trained_at__lte=now, history_to__lte=now)
+        .order_by("-version")
+        .first()
+    )
+
+
 def score(
     shipments: QuerySet | Iterable[int],
     *,
     now: dt.datetime,
     from_events: bool | None = None,
     model: LateModel | None = None,
+    fallback: bool = False,
+    history: RiskHistory | None = None,
 ) -> RiskScores:
     """P(late) of each undelivered shipment of ``shipments`` (ids or a Shipment queryset),
     as of ``now``. Shipments delivered (or returned, expired) by ``now`` are left out.
@@ -79,21 +93,26 @@ def score(
     rebuilt from the scans at or before ``now``, and hand-over, delivery and the carrier's
     estimate after ``now`` are ignored: nothing from after ``now`` is read.
 
-    Queries: the active model (unless given), 4 for the history, then one per CHUNK_SIZE
-    shipments (two when ``from_events``).
+    ``model``: the model to ask (default: the active one); ``fallback``: ask none, use the
+    lane-quantile rule (a replay before any model was trained). ``history``: the history as
+    of ``now`` if the caller already loaded it (``load_history``), e.g. once per pass.
+
+    Queries: the active model (unless given), 4 for the history (unless given), then one per
+    CHUNK_SIZE shipments (two when ``from_events``).
     """
     if timezone.is_naive(now):
         raise ValueError("score needs an aware datetime")
     if from_events is None:
         from_events = now < timezone.now() - dt.timedelta(minutes=1)
-    model = model or active_model()
+    model = None if fallback else (model or active_model())
     if model is None:
         scores = RiskScores(fallback=True, reason=FALLBACK_NO_MODEL)
         coefficients = None
     else:
         scores = RiskScores(fallback=False, version=model.version, threshold=model.threshold)
         coefficients = Coefficients.from_json(model.coefficients)
-    history = load_history(now=now)
+    if history is None:
+        history = load_history(now=now)
     # A million rows arrive as millions of short-lived tuples, none in a reference cycle:
     # the cyclic collector would walk them again and again for nothing (2 s of 11 at a
     # million shipments). It runs again as soon as the walk is over.
@@ -213,6 +232,9 @@ _FRAME_COLUMNS = (
 
 
 def _epoch_columns() -> dict[str, RawSQL]:
+    # Training reads incident membership with the same expression.
+    from shipments.risk.training import incident_known_sql
+
     table = connection.ops.quote_name(Shipment._meta.db_table)
     incidents = connection.ops.quote_name(Incident._meta.db_table)
 
@@ -226,10 +248,12 @@ def _epoch_columns() -> dict[str, RawSQL]:
         "risk_shipped": column(epoch_sql(f"{table}.shipped_at")),
         "risk_promised": column(epoch_sql(f"{table}.promised_at")),
         "risk_last_scan": column(epoch_sql(f"{table}.last_event_at")),
-        # A correlated lookup only for the few shipments in an incident.
+        # Since when it is known to be in its incident (not merely the incident's window
+        # start: an incident opened after T must not count at T). A correlated lookup only
+        # for the few shipments in an incident.
         "risk_incident": column(
             f"CASE WHEN {table}.incident_id IS NULL THEN NULL ELSE "
-            f"(SELECT {epoch_sql('i.window_start')} FROM {incidents} i "
+            f"(SELECT {incident_known_sql(table, 'i')} FROM {incidents} i "
             f"WHERE i.id = {table}.incident_id) END"
         ),
         "risk_value": column(float_sql(f"{table}.order_value")),
@@ -305,14 +329,30 @@ class Reasons:
     facts: list[str]
 
 
-def reasons(shipment: Shipment, *, now: dt.datetime, from_events: bool | None = None) -> Reasons:
+def reasons(
+    shipment: Shipment,
+    *,
+    now: dt.datetime,
+    from_events: bool | None = None,
+    model: LateModel | None = None,
+    fallback: bool = False,
+    history: RiskHistory | None = None,
+) -> Reasons:
     """P(late) of one shipment and the facts behind it in plain words, for the shipment page:
     "Parcels on this lane usually take 9 days", "Handed over to the carrier 7 days ago",
-    "2 days left to the promised date". Same history and features as ``score``."""
+    "2 days left to the promised date". Same history and features as ``score``.
+
+    ``model``, ``fallback`` and ``history`` as for ``score``: a page that shows which model
+    answered passes the one it read (or ``fallback=True`` when there was none), and a live
+    page passes ``cached_history(now)`` instead of loading the whole history each time.
+
+    Queries: the active model (unless given), 4 for the history (unless given), 1 for the
+    shipment (2 when ``from_events``)."""
     if from_events is None:
         from_events = now < timezone.now() - dt.timedelta(minutes=1)
-    model = active_model()
-    history = load_history(now=now)
+    model = None if fallback else (model or active_model())
+    if history is None:
+        history = load_history(now=now)
     frames = list(_frames([shipment.pk], now=now, from_events=from_events))
     if not frames or len(frames[0]) == 0:
         return Reasons(probability=None, fallback=model is None, facts=[])
@@ -394,6 +434,31 @@ def reasons(shipment: Shipment, *, now: dt.datetime, from_events: bool | None = 
             _("No trained model yet: the estimate comes from the lane's transit times alone.")
         )
     return Reasons(probability=probability, fallback=model is None, facts=facts)
+
+
+# How long a cached history is kept: its hour and the next (a later hour has its own key).
+HISTORY_CACHE_SECONDS = 2 * 3600
+# Part of the key: a deploy that changes RiskHistory's shape never reads an older pickle.
+_HISTORY_CACHE_KEY = "shipments:risk:history:v1:{hour}"
+
+
+def cached_history(now: dt.datetime) -> RiskHistory:
+    """The history as of the start of ``now``'s hour (UTC), from Django's default cache: a
+    live page asks ``reasons(history=cached_history(now))`` and pays the four aggregate
+    queries over every delivery (``load_history``, seconds at a million shipments) once an
+    hour, not once a view. Deliveries of the current hour count from the next hour on.
+
+    Queries: one cache read when warm (on the database cache; none on Redis); else the 4 of
+    ``load_history`` and the cache write."""
+    if timezone.is_naive(now):
+        raise ValueError("cached_history needs an aware datetime")
+    hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    key = _HISTORY_CACHE_KEY.format(hour=hour.strftime("%Y%m%dT%H"))
+    history = cache.get(key)
+    if history is None:
+        history = load_history(now=hour)
+        cache.set(key, history, HISTORY_CACHE_SECONDS)
+    return history
 
 
 def _days(hours: float) -> int:

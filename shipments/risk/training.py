@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from shipments.lanes import DEFAULT_WINDOW_DAYS, QUANTILE_STEPS
 from shipments.models import (
+    DelayLevel,
+    DelayLevelChange,
     Incident,
     LateModel,
     Shipment,
@@ -64,7 +66,7 @@ class History:
     shipped: np.ndarray
     delivered: np.ndarray
     promised: np.ndarray
-    incident_from: np.ndarray  # when its incident opened, NaN if none
+    incident_from: np.ndarray  # since when it is known to be in its incident, NaN if none
     order_value: np.ndarray
     # Scans, sorted by (shipment position, time): position in ``ids``, time, status.
     scan_position: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -206,7 +208,7 @@ def build_examples(
        if the order time is unknown), had not been delivered by T, and is a parcel (handed
        over or delivered by ``as_of``; an order never handed over was never a parcel).
     2. Its state at T: hand-over if by T, the last scan at or before T and its status, its
-       incident if opened by T; deliveries for the history up to the start of T's day.
+       incident if known by T; deliveries for the history up to the start of T's day.
     3. Label: not delivered by the promise (late, or never delivered).
     """
     parcel = ~np.isnan(history.shipped) | ~np.isnan(history.delivered)
@@ -571,7 +573,7 @@ def load_training_history(window: TrainingWindow) -> History:
         SELECT s.id, s.lane_id, s.carrier_id, s.service_level, s.origin_region,
                {epoch_sql("COALESCE(s.ordered_at, s.shipped_at, s.created_at)")},
                {epoch_sql("s.shipped_at")}, {epoch_sql("s.delivered_at")},
-               {epoch_sql("s.promised_at")}, {epoch_sql("i.window_start")},
+               {epoch_sql("s.promised_at")}, {incident_known_sql("s", "i")},
                {float_sql("s.order_value")}
         FROM {table} s
         LEFT JOIN {Incident._meta.db_table} i ON i.id = s.incident_id
@@ -612,6 +614,39 @@ def load_training_history(window: TrainingWindow) -> History:
     )
     _attach_scans(history, window)
     return history
+
+
+def incident_known_sql(shipment: str, incident: str) -> str:
+    """SQL: since when (epoch seconds) the shipment aliased ``shipment`` is known to be in its
+    incident, aliased ``incident`` (NULL when in none); ``incident`` may be a LEFT JOIN.
+
+    Only the current membership is stored (``Shipment.incident``), not when the shipment was
+    attached, so this is the latest moment that is sure to come no later than the attachment:
+    - the incident's creation (``created_at``; an automatic incident is created by the pass
+      that groups its first shipments, a manual one with its shipments). Its ``window_start``
+      alone is not enough: an incident opened after T may have its window start before T;
+    - the shipment's first level change to a delay: both automatic grouping and a
+      supervisor's filter only take delayed shipments, so a shipment absorbed days after its
+      incident opened does not count before it was even delayed. Without such a change (data
+      loaded by other means) the creation time stands alone;
+    - the window start, never later than the creation in practice.
+    A shipment absorbed long after both (automatic grouping absorbs into open incidents at
+    every pass) still counts from the latest of them: nothing stored says more, and it never
+    counts before its incident existed or before it was delayed.
+    A correlated lookup, only for the few shipments in an incident (index on the changes'
+    shipment and time).
+    """
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    first_delay = (
+        f"(SELECT MIN(c.changed_at) FROM {DelayLevelChange._meta.db_table} c "
+        f"WHERE c.shipment_id = {shipment}.id AND c.to_level <> '{DelayLevel.NONE.value}')"
+    )
+    # SQLite's MAX() is NULL when any argument is: the missing change falls back to creation.
+    return (
+        f"CASE WHEN {shipment}.incident_id IS NULL THEN NULL ELSE {greatest}("
+        f"{epoch_sql(f'{incident}.window_start')}, {epoch_sql(f'{incident}.created_at')}, "
+        f"{epoch_sql(f'COALESCE({first_delay}, {incident}.created_at)')}) END"
+    )
 
 
 def _attach_scans(history: History, window: TrainingWindow) -> None:

@@ -87,6 +87,8 @@ def test_default_configuration_is_installed_by_migrations():
         ("red", "red"),
         ("hub_hold", "hub_hold"),
         ("long_delay", "long_delay"),
+        ("will_be_late_72h", "will_be_late"),
+        ("will_be_late_24h", "will_be_late"),
     }
     assert PriorityRule.objects.count() == 16
     assert PriorityRule.objects.get(customer_tier="vip", severity="lost").priority == "urgent"
