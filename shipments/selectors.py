@@ -7,13 +7,24 @@ shipments.scope (granted by the apps above, safe when none does)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from shipments import scope
-from shipments.models import DelayLevelChange, DelayRule, Shipment, TrackingEvent
+from shipments import risk, scope
+from shipments.models import (
+    FINAL_STATUSES,
+    DelayLevel,
+    DelayLevelChange,
+    DelayRule,
+    DelayRuleKind,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+)
+from shipments.risk.scoring import cached_history
 
 
 def shipment_detail_queryset(*, user) -> QuerySet[Shipment]:
@@ -68,4 +79,82 @@ def shipment_detail(*, shipment: Shipment, user) -> ShipmentDetail:
     )
     return ShipmentDetail(
         shipment=shipment, rule=rule, customer_visible=bool(shipment.customer_visible)
+    )
+
+
+# --- The late-delivery panel (loaded by htmx after the shipment page) ----------------------
+
+
+def shipment_risk_queryset() -> QuerySet[Shipment]:
+    """The risk panel's rows: the shipment with its carrier (its small page's breadcrumb),
+    nothing of the shipment page's scans and level history."""
+    return Shipment.objects.select_related("carrier")
+
+
+@dataclass(frozen=True)
+class ShipmentRisk:
+    """What the shipment page's risk panel shows: the late-delivery model's P(late) of an
+    undelivered shipment, which model answered (or that it was the lane-quantile fallback),
+    the facts in words, and, at level will_be_late, the rule it fired."""
+
+    shipment: Shipment
+    # Delivered, returned or expired: nothing left to forecast.
+    final: bool = False
+    # None: no forecast possible (final, or the scoring left the shipment out).
+    probability: float | None = None
+    fallback: bool = False
+    version: int | None = None
+    facts: list[str] = field(default_factory=list)
+    # The late-probability rule that put the shipment at will_be_late (else None).
+    warning_rule: DelayRule | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.shipment.status == ShipmentStatus.DELIVERED
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.probability is None else round(100 * self.probability)
+
+    @property
+    def warned(self) -> bool:
+        return self.shipment.delay_level == DelayLevel.WILL_BE_LATE
+
+    @property
+    def warning_threshold_percent(self) -> int | None:
+        rule = self.warning_rule
+        if rule is None or rule.threshold is None:
+            return None
+        return round(100 * rule.threshold)
+
+
+def shipment_risk(*, shipment: Shipment, now: dt.datetime) -> ShipmentRisk:
+    """The risk panel of ``shipment`` (from shipment_risk_queryset) at ``now``, a live page.
+
+    The history is the hour's cached one (``risk.scoring.cached_history``): with a warm cache
+    the panel reads the active model, one cache row, the shipment's scoring row and, at
+    will_be_late, its rule; a constant count whatever the size of the history."""
+    if shipment.status in FINAL_STATUSES:
+        return ShipmentRisk(shipment=shipment, final=True)
+    model = risk.active_model()
+    result = risk.reasons(
+        shipment,
+        now=now,
+        from_events=False,
+        model=model,
+        fallback=model is None,
+        history=cached_history(now),
+    )
+    warning_rule = None
+    if shipment.delay_level == DelayLevel.WILL_BE_LATE and shipment.delay_rule:
+        warning_rule = DelayRule.objects.filter(
+            key=shipment.delay_rule, kind=DelayRuleKind.LATE_PROBABILITY
+        ).first()
+    return ShipmentRisk(
+        shipment=shipment,
+        probability=result.probability,
+        fallback=result.fallback,
+        version=None if result.fallback or model is None else model.version,
+        facts=result.facts if result.probability is not None else [],
+        warning_rule=warning_rule,
     )

@@ -13,18 +13,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import panels
 from shipments import selectors
 from shipments.forms import IncidentFilterForm
 from shipments.incidents import incident_create_from_filter, incident_resolve
 from shipments.models import Incident, Shipment
 
 
-def _get_shipment_for_user(user, public_id: UUID) -> Shipment:
+def _get_shipment_for_user(user, public_id: UUID, queryset=None) -> Shipment:
     """Every console user may read every shipment (a per-merchant rule would go here); whether
     it shows who the customer is follows shipments.scope, and its tickets are the tickets app's
-    panel (scoped there)."""
+    panel (scoped there). ``queryset``: the rows a panel reads (default: the page's)."""
+    if queryset is None:
+        queryset = selectors.shipment_detail_queryset(user=user)
     try:
-        return selectors.shipment_detail_queryset(user=user).get(public_id=public_id)
+        return queryset.get(public_id=public_id)
     except Shipment.DoesNotExist:
         raise Http404("No such shipment") from None
 
@@ -37,6 +40,25 @@ def shipment_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     detail = selectors.shipment_detail(shipment=shipment, user=request.user)
     return render(
         request, "shipments/shipment_detail.html", {"detail": detail, "shipment": shipment}
+    )
+
+
+@require_GET
+@login_required
+@permission_required("tickets.work_console", raise_exception=True)
+def shipment_risk(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The shipment page's late-delivery panel: P(late), which model answered, the facts in
+    words. htmx loads it after the page (scoring reads the hour's cached history, see
+    selectors.shipment_risk); without JavaScript its link opens it as a small page."""
+    shipment = _get_shipment_for_user(
+        request.user, public_id, queryset=selectors.shipment_risk_queryset()
+    )
+    risk = selectors.shipment_risk(shipment=shipment, now=timezone.now())
+    return panels.render_panel(
+        request,
+        fragment="shipments/_risk_panel.html",
+        page="shipments/risk_panel.html",
+        context={"shipment": shipment, "risk": risk},
     )
 
 

@@ -283,6 +283,8 @@ ROUTES: dict[str, Route] = {
     # Every console user reads every shipment; what it shows of tickets follows the scope
     # (test_shipment_page.py).
     "shipments:shipment_detail": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
+    # Its late-delivery forecast panel (htmx, after the page): the same role and shipments.
+    "shipments:shipment_risk": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
     # Its tickets panel (the tickets app's): the same role; the tickets in it follow the scope
     # (tests/tickets/test_shipment_panel.py), so another team's shipment is an empty list.
     "tickets:shipment_tickets": Route("console", lambda w, t: {"public_id": t.shipment.public_id}),
