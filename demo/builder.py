@@ -43,7 +43,7 @@ from demo.customer_data import (
     build_customers,
     finish_customers,
 )
-from demo.judging import DEFAULT_RULES, RuleSpec, lane_statistics
+from demo.judging import DEFAULT_RULES, LateForecast, RuleSpec, lane_statistics
 from demo.remedy_data import NoticeWriter, StoryRemedies
 from demo.shipment_data import ShipmentBuilder, build_incidents
 from demo.shipment_plans import FINAL_SCENARIOS, plan_shipments
@@ -207,6 +207,8 @@ def _seed(
     for key, incident in incidents.items():
         affected = [item.shipment for item in built if item.plan.incident == key]
         notices.incident_notices(incident, affected, tickets_by_shipment)
+    # The model's warnings open no ticket (PROACTIVE_TICKET_MIN_LEVEL): the notice alone.
+    notices.forecast_notices([item for item in built if item.plan.scenario == "will_be_late"])
 
     tables: list[tuple[str, type, list]] = [
         ("customers", Customer, customers),
@@ -267,7 +269,13 @@ def _seed(
 def _delay_rules() -> list[RuleSpec]:
     """The active delay rules of the database (installed by migration), else DOMAIN.md's."""
     rules = [
-        RuleSpec(rule.key, rule.kind, rule.level, float(rule.threshold))
+        RuleSpec(
+            rule.key,
+            rule.kind,
+            rule.level,
+            float(rule.threshold),
+            float(rule.horizon_hours) if rule.horizon_hours else None,
+        )
         for rule in DelayRule.objects.filter(is_active=True)
     ]
     return rules or list(DEFAULT_RULES)
@@ -275,7 +283,8 @@ def _delay_rules() -> list[RuleSpec]:
 
 def _generate_shipments(rng, now, total, builder: ShipmentBuilder, progress: Progress):
     """Finished parcels first: their deliveries make the lane statistics against which the
-    rules judge the parcels still on their way (the yellow rule uses the lane's mean)."""
+    rules judge the parcels still on their way (the yellow rule uses the lane's mean, the
+    "will be late" rules the transit times)."""
     plans = plan_shipments(rng, total)
     bar = progress(total=len(plans), desc="Generating shipments", unit="shipment")
     built = []
@@ -285,6 +294,7 @@ def _generate_shipments(rng, now, total, builder: ShipmentBuilder, progress: Pro
             bar.update(1)
     lane_stats = lane_statistics(now, (item.shipment for item in built))
     builder.lane_means = {pk: row["mean_transit_hours"] for pk, row in lane_stats.items()}
+    builder.forecast = LateForecast(now, (item.shipment for item in built))
     for plan in plans:
         if plan.scenario not in FINAL_SCENARIOS:
             built.append(builder.build(plan))

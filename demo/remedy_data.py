@@ -11,8 +11,8 @@ from customers.models import Customer
 from demo import texts
 from demo.common import offer_incident
 from demo.issuance_data import DemoIssuance
-from demo.shipment_data import CURRENCY_RATE
-from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name
+from demo.shipment_data import CURRENCY_RATE, Built
+from demo.ticket_data import MINUTE, CaseworkBuilder, Story, first_name, local_date
 from notifications import reasons
 from notifications.models import Notification
 from notifications.rendering import SURVEY_FRAGMENT
@@ -506,6 +506,40 @@ class NoticeWriter:
             ticket=story.ticket,
             shipment=story.shipment,
         )
+
+    def forecast_notices(self, items: list[Built]) -> None:
+        """The delay notice of each parcel the model warns about ("will be late"), as
+        detection queued it with the level change: no ticket, so the carrier's tracking page
+        is the link, and the estimate is the one given a missed promise."""
+        for item in items:
+            shipment = item.shipment
+            if shipment.delay_level != "will_be_late":
+                continue
+            customer = shipment.customer
+            language = customer.language
+            eta = local_date(shipment.predicted_eta, customer.time_zone, language)
+            values = {"name": first_name(customer), "order": shipment.order_number, "eta": eta}
+            link = shipment.carrier.tracking_url_template.format(
+                tracking_number=shipment.tracking_number
+            )
+            subject, body = texts.NOTICE["will_be_late"][language]
+            self.write(
+                customer=customer,
+                kind="delay_notice",
+                key=f"delay:{shipment.public_id}:will_be_late",
+                at=shipment.delay_detected_at + self.rng.minutes(1, 10),
+                subject=subject.format(**values),
+                body=body.format(link=link, **values),
+                context={
+                    "customer_name": values["name"],
+                    "order_number": shipment.order_number,
+                    "tracking_number": shipment.tracking_number,
+                    "new_eta": eta,
+                    "delay_reason": texts.FORECAST_REASON[language],
+                    "level": "will_be_late",
+                },
+                shipment=shipment,
+            )
 
     def incident_notices(
         self, incident: Incident, shipments: list[Shipment], tickets_by_shipment: dict

@@ -8,6 +8,9 @@ compute, so running them on the demo changes nothing:
   before detection, an orange level 72 h without a scan), then checked against a mirror of
   shipments.detection's rules (judging.judge) and redrawn with tighter timings if another level
   would fire;
+- parcels on time and parcels the model warns about ("will be late") are checked with the
+  probability the product computes (judging.LateForecast: shipments.risk's lane-quantile rule
+  over the delivered history, shipments.eta's estimate given a missed promise);
 - lane statistics follow shipments.lanes (nearest-rank percentiles), and are computed from the
   delivered history *before* the active parcels are generated, because the yellow rule compares
   time in transit with the lane's mean;
@@ -25,7 +28,7 @@ from decimal import Decimal
 from demo import texts
 from demo.common import DemoRandom
 from demo.customer_data import CustomerPicker
-from demo.judging import RuleSpec, judge
+from demo.judging import LateForecast, RuleSpec, judge, widest_horizon
 from demo.network import CARRIER_SPECS, PLACES, ROLE_STATUS, LaneSpec, Stop
 from demo.shipment_plans import FINAL_SCENARIOS, Plan
 from shipments.models import (
@@ -100,6 +103,9 @@ class Draft:
 
 class ShipmentBuilder:
     MAX_ATTEMPTS = 12
+    # A forecast needs a lane whose history says "late" at the parcel's elapsed time: more
+    # draws (each on another lane, closer to the promise).
+    FORECAST_ATTEMPTS = 40
 
     def __init__(
         self,
@@ -122,6 +128,8 @@ class ShipmentBuilder:
             self.rule_keys[rule.level] = rule.key  # per level, the first key in order wins
         self.incidents = incidents
         self.lane_means: dict[int, float] = {}  # filled from the delivered history
+        self.forecast: LateForecast | None = None  # likewise
+        self.horizon = widest_horizon(rules)
         self.tracking_numbers: dict[str, set[str]] = {code: set() for code in carriers}
         self.order_numbers: set[str] = set()
         self.shrink = 1.0
@@ -146,7 +154,7 @@ class ShipmentBuilder:
                 # Customs holds at CDG belong to the (automatic) incident there.
                 and not (plan.scenario == "late" and self._place_index(s, "CDG") is not None)
             ]
-        elif plan.scenario in ("transit", "expired", "returned"):
+        elif plan.scenario in ("transit", "will_be_late", "expired", "returned"):
             # Sea legs go weeks without a scan: an on-time parcel would look silent there.
             candidates = [(s, lane) for s, lane in self.lanes if not s.sea]
         weights = [
@@ -181,18 +189,22 @@ class ShipmentBuilder:
 
     def build(self, plan: Plan) -> Built:
         """Draw the plan's timeline; active parcels are redrawn until detection agrees."""
-        for attempt in range(self.MAX_ATTEMPTS):
-            self.shrink = 0.6**attempt
+        attempts = self.FORECAST_ATTEMPTS if plan.scenario == "will_be_late" else self.MAX_ATTEMPTS
+        rule = ""
+        for attempt in range(attempts):
+            self.shrink = 0.6 ** min(attempt, self.MAX_ATTEMPTS - 1)
             spec, lane = self.choose_lane(plan)
             method = getattr(self, f"_scenario_{plan.scenario}")
             draft: Draft = method(plan, spec, lane)
             draft.scans = self._tidy(draft.scans)
             promised_at = draft.shipped_at + dt.timedelta(hours=spec.promise_hours)
             extra = draft.fields(promised_at)
-            if plan.scenario in FINAL_SCENARIOS or self._agrees(
-                plan, draft, extra, promised_at, spec, lane
-            ):
+            if plan.scenario in FINAL_SCENARIOS:
                 break
+            agrees, rule = self._agrees(plan, draft, extra, promised_at, spec, lane)
+            if agrees:
+                break
+            rule = ""
         customer = self.picker.pick(spec.destination)
         carrier = self.carriers[spec.carrier]
         shipment = self._shipment(
@@ -201,23 +213,47 @@ class ShipmentBuilder:
         for key, value in extra.items():
             setattr(shipment, key, value)
         built = Built(shipment, self._events(spec, carrier, shipment, draft.scans), [], plan, spec)
-        self._apply_levels(built, draft.levels)
+        self._apply_levels(built, draft.levels, rule)
         return built
 
-    def _agrees(self, plan, draft, extra, promised_at, spec, lane) -> bool:
+    def _agrees(self, plan, draft, extra, promised_at, spec, lane) -> tuple[bool, str]:
+        """Does detection give the plan's level? With the rule key it records."""
         last = draft.scans[-1]
-        level, _key = judge(
-            self.rules,
-            self.now,
-            status=extra.get("status", ROLE_STATUS[last.role][0]),
-            shipped_at=draft.shipped_at,
-            promised_at=promised_at,
-            predicted_eta=extra.get("predicted_eta"),
-            last_event_at=last.at,
-            location_since=self._location_since(draft.scans),
-            lane_mean=self.lane_means.get(lane.pk),
-        )
-        return level == plan.level
+        status = extra.get("status", ROLE_STATUS[last.role][0])
+        facts = {
+            "status": status,
+            "shipped_at": draft.shipped_at,
+            "promised_at": promised_at,
+            "predicted_eta": extra.get("predicted_eta"),
+            "last_event_at": last.at,
+            "location_since": self._location_since(draft.scans),
+            "lane_mean": self.lane_means.get(lane.pk),
+        }
+        probabilities: list[float | None] = [None]
+        if (
+            self.horizon is not None
+            and self.forecast is not None
+            and promised_at <= self.now + dt.timedelta(hours=self.horizon)
+        ):
+            # Detection scores the shipments within the widest horizon (the carrier's estimate
+            # only counts without history; the builder sets it to the promise or none).
+            probabilities = self.forecast.probabilities(
+                lane_id=lane.pk,
+                carrier_id=self.carriers[spec.carrier].pk,
+                service_level=spec.service_level,
+                status=status,
+                shipped_at=draft.shipped_at,
+                promised_at=promised_at,
+                last_event_at=last.at,
+                carrier_eta=extra.get("carrier_eta"),
+            )
+        verdicts = {
+            judge(self.rules, self.now, late_probability=p, **facts) for p in set(probabilities)
+        }
+        if len(verdicts) != 1:
+            return False, ""  # too close to a threshold to be sure of the database's answer
+        level, key = verdicts.pop()
+        return level == plan.level, key
 
     @staticmethod
     def _location_since(scans: list[Scan]) -> dt.datetime:
@@ -304,16 +340,21 @@ class ShipmentBuilder:
             )
         return events
 
-    def _apply_levels(self, built: Built, levels: list[tuple[str, dt.datetime]]) -> None:
-        """The level history, one DelayLevelChange per change, as detection writes it."""
+    def _apply_levels(
+        self, built: Built, levels: list[tuple[str, dt.datetime]], rule_now: str = ""
+    ) -> None:
+        """The level history, one DelayLevelChange per change, as detection writes it;
+        ``rule_now`` is the rule that fires now (judged), for the current level."""
         shipment = built.shipment
         current = "none"
         cause = built.plan.cause
-        for level, at in levels:
+        for index, (level, at) in enumerate(levels):
             at = min(at, self.now - dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
             if level == current:
                 continue
             rule = self.rule_keys.get(level, "")
+            if rule_now and index == len(levels) - 1:
+                rule = rule_now
             built.changes.append(
                 DelayLevelChange(
                     shipment=shipment,
@@ -490,6 +531,54 @@ class ShipmentBuilder:
             return {"predicted_eta": eta.replace(second=0, microsecond=0)}
 
         return Draft(shipped, scans, [], fields)
+
+    def _scenario_will_be_late(self, plan: Plan, spec: LaneSpec, lane: Lane) -> Draft:
+        """In transit and on time so far, but slow for the lane with the promise within the
+        widest horizon: the late-delivery model expects it to miss the promise."""
+        rng = self.rng
+        mean = spec.mean_hours
+        now = self.now
+        widest = self.horizon or 72
+        # Closer to the promise on each redraw: the later, the likelier "late".
+        left = max(1.5, rng.uniform(4, widest - 2) * self.shrink)
+        promised = now + dt.timedelta(hours=left)
+        shipped = promised - dt.timedelta(hours=spec.promise_hours)
+        elapsed = spec.promise_hours - left
+        # Behind schedule: the last stop reached is one a usual parcel passes well before.
+        middle = range(1, len(spec.stops) - 1)
+        behind = [i for i in middle if spec.stops[i].progress * mean <= 0.8 * elapsed] or [1]
+        j = rng.choice(behind[-2:])
+        # Arrived there less than a day ago: not a hub hold.
+        reached = now - rng.hours(0.5, 18)
+        route = self._route(spec, shipped, j, reached)
+        scans = self._with_label(self._trim(route, droppable=route[1:-1]), spec)
+        if len(scans) < 3:
+            scans.append(Scan("depart", spec.stops[j].place, reached + H / 3))
+        # Warned since the promise came within the horizon of the rule that fires (the
+        # narrowest one that covers it) and the probability crossed its threshold.
+        horizons = [
+            r.horizon for r in self.rules if r.kind == "late_probability" and r.horizon
+        ] or [widest]
+        horizon = min((h for h in horizons if h >= left), default=widest)
+        age = min(40.0, horizon - left) * rng.uniform(0.1, 0.9)
+        levels = [("will_be_late", now - dt.timedelta(hours=age))]
+        forecast = self.forecast
+        carrier = self.carriers[spec.carrier]
+
+        def fields(promised_at: dt.datetime) -> dict:
+            # The carrier still quotes the promise; the forecast gives a later date.
+            eta = forecast.late_eta(
+                lane_id=lane.pk,
+                carrier_id=carrier.pk,
+                service_level=spec.service_level,
+                shipped_at=shipped,
+                promised_at=promised_at,
+                last_event_at=scans[-1].at,
+                carrier_eta=promised_at,
+            )
+            return {"predicted_eta": eta, "carrier_eta": promised_at}
+
+        return Draft(shipped, scans, levels, fields)
 
     def _scenario_late(self, plan: Plan, spec: LaneSpec, lane: Lane) -> Draft:
         """Late in transit, built backwards from the rule that fired."""

@@ -57,7 +57,8 @@ DELIVERED_LATE_LEVELS = {
 
 @dataclass
 class Plan:
-    scenario: str  # delivered, delivered_late, transit, late, returned, expired
+    # delivered, delivered_late, transit, will_be_late, late, returned, expired
+    scenario: str
     cause: str = "none"
     level: str = "none"
     incident: str | None = None
@@ -73,8 +74,17 @@ def plan_shipments(rng: DemoRandom, total: int) -> list[Plan]:
     n_returned = max(2, round(total * 0.006))
     n_expired = max(1, round(total * 0.003))
     n_transit = max(15, round(total * 0.14))
+    # In transit, slow for the lane, the promise within 72 h: the model's forecast warns.
+    n_forecast = max(3, round(total * 0.005))
     n_delivered = total - (
-        n_customs + n_strike + n_late + n_delivered_late + n_returned + n_expired + n_transit
+        n_customs
+        + n_strike
+        + n_late
+        + n_delivered_late
+        + n_returned
+        + n_expired
+        + n_transit
+        + n_forecast
     )
     if n_delivered < 0:
         raise ValueError("too few shipments for the demo mix")
@@ -95,6 +105,8 @@ def plan_shipments(rng: DemoRandom, total: int) -> list[Plan]:
     plans += [Plan("returned", "address_issue") for _ in range(n_returned)]
     plans += [Plan("expired", "tracking_lost") for _ in range(n_expired)]
     plans += [Plan("transit") for _ in range(n_transit)]
+    # No cause from the carrier: detection records "unknown" for a forecast.
+    plans += [Plan("will_be_late", "unknown", "will_be_late") for _ in range(n_forecast)]
     plans += [Plan("delivered") for _ in range(n_delivered)]
     rng.shuffle(plans)
     return plans

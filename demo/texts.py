@@ -302,6 +302,11 @@ CAUSE_PLAIN = {
         "loss": "承运商暂时无法找到包裹",
     },
 }
+# Why a "will be late" parcel is late: no cause from the carrier, the forecast.
+FORECAST_REASON = {
+    EN: "our forecast from recent deliveries on the same route",
+    ZH: "根据同一线路近期送达情况的预测",
+}
 CAUSE_SHORT = {
     EN: {
         "customs_hold": "customs inspection",
@@ -686,6 +691,24 @@ NOTICE = {
             "您的订单 {order} 出现延误",
             "{name}您好，非常抱歉：您的订单 {order} 因{cause}出现延误，预计新的送达时间为{eta}。"
             "我们正在全力跟进，并会持续通知您。查看进度：{link}",
+        ),
+    },
+    # Detection's "will be late" level: a forecast, no cause from the carrier (the product's
+    # notice says so: notifications.rendering's FORECAST_CAUSE and FORECAST_ACTION).
+    "will_be_late": {
+        EN: (
+            "Your order {order} may arrive late",
+            "Hello {name}, our forecast from recent deliveries on the same route says your "
+            "order {order} will probably arrive after the promised date. New estimated "
+            "delivery: {eta}. We are telling you early so that you can plan; we are watching "
+            "your parcel and will write again if the estimate changes. "
+            "Follow your parcel here: {link}",
+        ),
+        ZH: (
+            "您的订单 {order} 可能会晚到",
+            "{name}您好，根据同一线路近期的送达情况，我们预计您的订单 {order} "
+            "可能晚于承诺日期送达，预计新的送达时间为{eta}。我们提前告知您以便您做好安排；我们会持续关注您的包裹，"
+            "如预计时间有变会再通知您。查看进度：{link}",
         ),
     },
     "incident_notice": {
