@@ -166,15 +166,29 @@ def clock(
     *, start: dt.date, end: dt.date, step: dt.timedelta, horizons: Sequence[int]
 ) -> list[dt.datetime]:
     """The replay's moments (UTC): from far enough before the window's first promise that
-    its longest horizon is covered, to the last moment a counted horizon asks about."""
+    its longest horizon is covered, to the last moment a counted horizon asks about.
+
+    The moments are the ends of Sao Paulo days (and every `step` between them): a promise
+    given as a date ends with its day there, so a horizon of whole days asks exactly at a
+    step, as a live pass every few minutes would have been asked. (Steps at UTC midnight were
+    3 hours earlier than every such moment: a rule with a 24 h horizon could never have
+    fired by it.) With a step of whole days each moment is its own day's end, across
+    daylight-saving changes.
+    """
     if step <= dt.timedelta(0):
         raise ValueError("the step must be positive")
-    # UTC midnight of the first day is before its start in Sao Paulo (UTC-2 or -3), so a
-    # lead of whole steps covering the longest horizon reaches back far enough.
     lead = step * math.ceil(max(horizons) * HOUR / step)
-    moment = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC) - lead
     last = end_of_day(end, time_zone=SAO_PAULO) - min(horizons) * HOUR
     moments = []
+    if step % dt.timedelta(days=1) == dt.timedelta(0) and lead % dt.timedelta(
+        days=1
+    ) == dt.timedelta(0):
+        day = start - lead
+        while (moment := end_of_day(day, time_zone=SAO_PAULO).astimezone(dt.UTC)) <= last:
+            moments.append(moment)
+            day += step
+        return moments
+    moment = end_of_day(start, time_zone=SAO_PAULO).astimezone(dt.UTC) - lead
     while moment <= last:
         moments.append(moment)
         moment += step

@@ -51,7 +51,8 @@ from tests import factories
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 WINDOW = dt.date(2017, 9, 20)
-FIRST_STEP = dt.datetime(2017, 9, 15, tzinfo=dt.UTC)
+# The end of a Sao Paulo day (UTC-3): the replay steps at the moments promises end.
+FIRST_STEP = dt.datetime(2017, 9, 16, 2, 59, 59, 999999, tzinfo=dt.UTC)
 SELLER = "s1"
 
 # order id -> (status, purchased, handed over, delivered, promised day), local Sao Paulo times.
@@ -172,9 +173,9 @@ def test_the_naive_rule_and_the_products_warnings_match_the_hand_counts(data_dir
     assert report.first_levels == {"orange": 2}
     assert (report.parcels, report.late) == (5, 3)
     # 6 daily steps: the 120 h moment of the first promise is covered.
-    assert report.steps == 6
+    assert report.steps == 5  # 120, 96, 72, 48 and 24 h before the promises of 09-20
     assert report.clock_start == FIRST_STEP
-    assert report.clock_end == FIRST_STEP + dt.timedelta(days=5)
+    assert report.clock_end == FIRST_STEP + dt.timedelta(days=4)
 
 
 @pytest.mark.django_db
@@ -259,10 +260,10 @@ def test_the_clock_covers_the_longest_horizon_of_the_first_promise():
         start=WINDOW, end=WINDOW, step=dt.timedelta(hours=12), horizons=[24, 72, 120]
     )
 
-    assert moments[0] == FIRST_STEP
+    assert moments[0] == FIRST_STEP  # 120 h before the first promise
     assert moments[1] - moments[0] == dt.timedelta(hours=12)
     # The last moment a 24 h horizon asks about: 09-20 02:59:59 UTC.
-    assert moments[-1] == dt.datetime(2017, 9, 20, tzinfo=dt.UTC)
+    assert moments[-1] == dt.datetime(2017, 9, 20, 2, 59, 59, 999999, tzinfo=dt.UTC)
 
 
 @pytest.mark.django_db(transaction=True)
