@@ -517,7 +517,7 @@ class NoticeWriter:
                 continue
             customer = shipment.customer
             language = customer.language
-            eta = local_date(shipment.predicted_eta, customer.time_zone, language)
+            eta = local_date(shipment.late_eta, customer.time_zone, language)
             values = {"name": first_name(customer), "order": shipment.order_number, "eta": eta}
             link = shipment.carrier.tracking_url_template.format(
                 tracking_number=shipment.tracking_number

@@ -566,7 +566,7 @@ class ShipmentBuilder:
         carrier = self.carriers[spec.carrier]
 
         def fields(promised_at: dt.datetime) -> dict:
-            # The carrier still quotes the promise; the forecast gives a later date.
+            # The carrier still quotes the promise; the forecast gives a later date to tell.
             eta = forecast.late_eta(
                 lane_id=lane.pk,
                 carrier_id=carrier.pk,
@@ -576,7 +576,7 @@ class ShipmentBuilder:
                 last_event_at=scans[-1].at,
                 carrier_eta=promised_at,
             )
-            return {"predicted_eta": eta, "carrier_eta": promised_at}
+            return {"late_eta": eta, "carrier_eta": promised_at}
 
         return Draft(shipped, scans, levels, fields)
 

@@ -175,7 +175,7 @@ def eta_slip(shipment, *, now: dt.datetime) -> dt.timedelta | None:
     """
     if shipment.promised_at is None:
         return None
-    expected = shipment.predicted_eta or shipment.carrier_eta
+    expected = shipment.told_eta
     if expected is None:
         if now <= shipment.promised_at:
             return None

@@ -436,7 +436,7 @@ def _new_eta(shipment: Shipment | None, time_zone: str, now: dt.datetime) -> str
     """Our estimate, else the carrier's, as a date in the customer's zone (no time of day: the
     estimate is lane statistics, not a delivery slot). An estimate whose day has passed is
     stale, and the promise is what was missed: both read "to be confirmed"."""
-    eta = (shipment.predicted_eta or shipment.carrier_eta) if shipment is not None else None
+    eta = shipment.told_eta if shipment is not None else None
     if eta is None:
         return str(NO_ETA)
     zone = zoneinfo.ZoneInfo(valid_time_zone(time_zone) or settings.DEFAULT_DISPLAY_TIME_ZONE)

@@ -602,7 +602,7 @@ WHERE (latest.shipment_id IS NOT NULL
         with connection.chunked_cursor() as reader, connection.cursor() as writer:
             reader.execute(
                 "SELECT id, lane_id, carrier_id, service_level, status, shipped_at, "
-                f"promised_at, last_event_at, old_level FROM {_STATE_TABLE} "
+                f"promised_at, last_event_at FROM {_STATE_TABLE} "
                 f"WHERE status NOT IN ({', '.join(['%s'] * len(final))})",
                 final,
             )
@@ -617,7 +617,7 @@ WHERE (latest.shipment_id IS NOT NULL
         refresh computes it (`refresh_predicted_etas`: same history lookup, same model)."""
         states = []
         for row in chunk:
-            pk, lane_id, carrier_id, service_level, status, shipped, promised, scanned, old = row
+            pk, lane_id, carrier_id, service_level, status, shipped, promised, scanned = row
             shipped_at = _aware(shipped)
             promised_at = _aware(promised)
             last_event_at = _aware(scanned)
@@ -632,8 +632,6 @@ WHERE (latest.shipment_id IS NOT NULL
                 promised_at=promised_at,
                 distribution=distribution,
                 last_event_at=last_event_at,
-                # As the ETA refresh does for a shipment judged "will be late" before.
-                late=old == DelayLevel.WILL_BE_LATE,
             )
             states.append(
                 AsOfState(
@@ -835,11 +833,13 @@ def as_of_scorer(*, horizon: int) -> LateScorer:
 
 
 def late_etas_write(shipment_ids: Sequence[int], *, now: datetime) -> int:
-    """Give shipments just judged "will be late" the estimate given that they miss their
-    promise (`predict_eta(late=True)`), so that the notice queued in the same transaction
-    tells a date after the promise, and noise control (the customer's tolerance) weighs that
-    date. Afterwards the periodic ETA refresh keeps it so while the level stays. Statements:
-    none without shipments; else 3 for the history, one read and one write per CHUNK_SIZE."""
+    """Give shipments just judged "will be late" their `late_eta`, the estimate given that
+    they miss their promise (`predict_eta(late=True)`), so that the notice queued in the same
+    transaction tells a date after the promise and noise control (the customer's tolerance)
+    weighs that date (`Shipment.told_eta`). The periodic ETA refresh keeps it while the level
+    stays. `predicted_eta`, which the rules read, is left alone: the pass stays idempotent.
+    Statements: none without shipments; else 3 for the history, one read and one write per
+    CHUNK_SIZE."""
     if not shipment_ids:
         return 0
     history = load_transit_history(now=now)
@@ -854,7 +854,7 @@ def late_etas_write(shipment_ids: Sequence[int], *, now: datetime) -> int:
             "last_event_at",
             "promised_at",
             "carrier_eta",
-            "predicted_eta",
+            "late_eta",
         )
         updates = []
         for pk, lane, carrier, service, shipped, scanned, promised, carrier_eta, current in rows:
@@ -872,7 +872,7 @@ def late_etas_write(shipment_ids: Sequence[int], *, now: datetime) -> int:
             if eta != current:
                 updates.append((pk, eta))
         if updates:
-            write_predicted_etas(updates)
+            write_predicted_etas(updates, column="late_eta")
             written += len(updates)
     return written
 

@@ -206,9 +206,11 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 "carrier_eta",
                 "predicted_eta",
                 "delay_level",
+                "late_eta",
             )[:CHUNK_SIZE]
         )
         updates = []
+        late_updates = []
         moved = []
         for (
             shipment_id,
@@ -221,18 +223,31 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
             carrier_eta,
             current_eta,
             delay_level,
+            current_late_eta,
         ) in page:
+            distribution = history.for_shipment(
+                lane_id=lane_id, carrier_id=carrier_id, service_level=service_level
+            )
             eta = predict_eta(
                 now=now,
                 shipped_at=shipped_at,
                 promised_at=promised_at,
-                distribution=history.for_shipment(
-                    lane_id=lane_id, carrier_id=carrier_id, service_level=service_level
-                ),
+                distribution=distribution,
                 last_event_at=last_event_at,
                 carrier_eta=carrier_eta,
-                late=delay_level == DelayLevel.WILL_BE_LATE,
             )
+            if delay_level == DelayLevel.WILL_BE_LATE:
+                late_eta = predict_eta(
+                    now=now,
+                    shipped_at=shipped_at,
+                    promised_at=promised_at,
+                    distribution=distribution,
+                    last_event_at=last_event_at,
+                    carrier_eta=carrier_eta,
+                    late=True,
+                )
+                if late_eta != current_late_eta:
+                    late_updates.append((shipment_id, late_eta))
             if eta != current_eta:
                 updates.append((shipment_id, eta))
                 if _new_date(delay_level, current_eta, eta):
@@ -245,6 +260,8 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 shipment_eta_moved.send(sender=Shipment, shipment_ids=moved, at=now)
         elif updates:
             write_predicted_etas(updates)
+        if late_updates:
+            write_predicted_etas(late_updates, column="late_eta")
         changed += len(updates)
         if len(page) < CHUNK_SIZE:
             return changed
@@ -258,8 +275,11 @@ def _new_date(delay_level: str, current: dt.datetime | None, new: dt.datetime | 
     return abs(new - current) >= NEW_ETA_MIN_SHIFT
 
 
-def write_predicted_etas(updates: list[tuple[int, dt.datetime]]) -> None:
-    """One statement for a page of (shipment id, predicted ETA).
+def write_predicted_etas(
+    updates: list[tuple[int, dt.datetime]], *, column: str = "predicted_eta"
+) -> None:
+    """One statement for a page of (shipment id, predicted ETA) (or of late estimates:
+    ``column="late_eta"``).
 
     On PostgreSQL an ``UPDATE ... FROM unnest(ids, etas)`` join: two array parameters and a
     hash join, where Django's ``bulk_update`` builds a ``CASE WHEN id = ...`` per row (its
@@ -269,16 +289,18 @@ def write_predicted_etas(updates: list[tuple[int, dt.datetime]]) -> None:
     if connection.vendor != "postgresql":
         # bulk_update makes its batches atomic itself (without a savepoint).
         Shipment.objects.bulk_update(
-            [Shipment(id=shipment_id, predicted_eta=eta) for shipment_id, eta in updates],
-            ["predicted_eta"],
+            [Shipment(id=shipment_id, **{column: eta}) for shipment_id, eta in updates],
+            [column],
             batch_size=CHUNK_SIZE,
         )
         return
+    if column not in ("predicted_eta", "late_eta"):
+        raise ValueError(f"not an estimate column: {column}")
     ids, etas = zip(*updates, strict=True)
     with connection.cursor() as cursor:
         # A parcel delivered between the page's read and this write keeps its ETA untouched.
         cursor.execute(
-            f"UPDATE {Shipment._meta.db_table} AS s SET predicted_eta = v.eta"
+            f"UPDATE {Shipment._meta.db_table} AS s SET {column} = v.eta"
             " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, eta)"
             " WHERE s.id = v.id AND NOT (s.status = ANY(%s))",
             [list(ids), list(etas), [str(status) for status in FINAL_STATUSES]],

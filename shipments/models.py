@@ -313,6 +313,16 @@ class Shipment(TimeStampedModel):
     )
     carrier_eta = models.DateTimeField(_("carrier's estimate"), null=True, blank=True)
     predicted_eta = models.DateTimeField(_("predicted delivery"), null=True, blank=True)
+    # While the shipment is "will be late": the estimate given that it misses its promise
+    # (shipments.eta.predict_eta(late=True)), the date its customer is told. Kept apart from
+    # predicted_eta, which the rules read: a conditional date there would make the "predicted
+    # a week late" rule fire on the forecast's own assumption.
+    late_eta = models.DateTimeField(
+        _("estimate if late"),
+        null=True,
+        blank=True,
+        help_text=_("While the shipment will be late: when it should arrive after its promise."),
+    )
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     last_event_at = models.DateTimeField(_("last scan"), null=True, blank=True)
     last_location = models.CharField(_("last location"), max_length=200, blank=True)
@@ -438,6 +448,14 @@ class Shipment(TimeStampedModel):
             # Console search by tracking number across carriers.
             models.Index(fields=["tracking_number"], name="shipments_tracking_idx"),
         ]
+
+    @property
+    def told_eta(self):
+        """The estimate customers are told: the late estimate while the model warns that the
+        parcel will be late, else ours, else the carrier's."""
+        if self.delay_level == DelayLevel.WILL_BE_LATE and self.late_eta is not None:
+            return self.late_eta
+        return self.predicted_eta or self.carrier_eta
 
     def __str__(self) -> str:
         return f"{self.carrier.code} {self.tracking_number}"

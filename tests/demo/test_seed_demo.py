@@ -339,7 +339,7 @@ class TestTheSeededDemo:
             # Promised within the rule's horizon, estimated after the promise, not silent.
             horizon = 24 if shipment.delay_rule == "will_be_late_24h" else 72
             assert ANCHOR < shipment.promised_at <= ANCHOR + dt.timedelta(hours=horizon)
-            assert shipment.predicted_eta > shipment.promised_at
+            assert shipment.late_eta > shipment.promised_at
             assert shipment.delay_cause == "unknown"
             changes = list(shipment.level_changes.all())
             assert [(c.from_level, c.to_level, c.rule_key) for c in changes] == [

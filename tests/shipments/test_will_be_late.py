@@ -279,14 +279,16 @@ def test_a_shipment_warned_gets_the_estimate_given_it_misses_its_promise(lane):
 
     shipment.refresh_from_db()
     assert shipment.delay_level == "will_be_late"
-    assert shipment.predicted_eta > shipment.promised_at
+    assert shipment.late_eta > shipment.promised_at
+    assert shipment.told_eta == shipment.late_eta
+    assert shipment.predicted_eta is None  # what the rules read is left alone
     # Exactly the ETA model's own answer from the promise on.
     from shipments.eta import load_transit_history
 
     distribution = load_transit_history(now=NOW).for_shipment(
         lane_id=lane.pk, carrier_id=lane.carrier_id, service_level=shipment.service_level
     )
-    assert shipment.predicted_eta == predict_eta(
+    assert shipment.late_eta == predict_eta(
         now=NOW,
         shipped_at=shipment.shipped_at,
         promised_at=shipment.promised_at,
@@ -294,13 +296,56 @@ def test_a_shipment_warned_gets_the_estimate_given_it_misses_its_promise(lane):
         last_event_at=shipment.last_event_at,
         late=True,
     )
-    assert shipment.predicted_eta > predict_eta(
+    assert shipment.late_eta > predict_eta(
         now=NOW,
         shipped_at=shipment.shipped_at,
         promised_at=shipment.promised_at,
         distribution=distribution,
         last_event_at=shipment.last_event_at,
     )
+
+
+def test_a_second_pass_changes_nothing_and_the_estimate_never_feeds_the_red_rule(lane):
+    """The late estimate can be a week past the promise (a long-tailed lane); the "predicted a
+    week late" rule must not read it: the next pass at the same moment changes nothing."""
+    for n in range(30):
+        shipped = NOW - (60 - n) * DAY
+        factories.ShipmentFactory(
+            carrier=lane.carrier,
+            lane=lane,
+            status=ShipmentStatus.DELIVERED,
+            shipped_at=shipped,
+            delivered_at=shipped + (3 if n % 2 else 20) * DAY,
+            promised_at=shipped + 6 * DAY,
+        )
+    constant_model(0.7)
+    shipment = quiet(lane, shipped_at=NOW - 4 * DAY, promised_at=NOW + 2 * DAY)
+
+    detect_delays(now=NOW)
+    shipment.refresh_from_db()
+    assert shipment.late_eta - shipment.promised_at > 7 * DAY
+    second = detect_delays(now=NOW)
+    later = detect_delays(now=NOW + 5 * dt.timedelta(minutes=1))
+
+    assert (second.changes, later.changes) == (0, 0)
+    assert level_of(shipment) == "will_be_late"
+
+
+def test_the_eta_refresh_keeps_the_late_estimate_while_the_level_stays(lane):
+    from shipments.eta import refresh_predicted_etas
+
+    delivered_history(lane)
+    constant_model(0.7)
+    shipment = quiet(lane, shipped_at=NOW - 4 * DAY, promised_at=NOW + 2 * DAY)
+    detect_delays(now=NOW)
+    Shipment.objects.filter(pk=shipment.pk).update(late_eta=None)
+
+    refresh_predicted_etas(now=NOW)
+
+    shipment.refresh_from_db()
+    assert shipment.late_eta > shipment.promised_at
+    assert shipment.predicted_eta is not None and shipment.predicted_eta < shipment.late_eta
+    assert detect_delays(now=NOW + SECOND).changes == 0
 
 
 @pytest.fixture
@@ -343,7 +388,7 @@ def test_the_warning_reaches_the_customer_through_the_outbox_with_the_new_estima
     assert notice.status == Notification.Status.SENT
     shipment.refresh_from_db()
     body = mail.outbox[-1].body
-    assert f"{shipment.predicted_eta:%d}" in body  # the new estimate's day
+    assert f"{shipment.late_eta:%d}" in body  # the new estimate's day
     assert "our forecast from recent deliveries on the same route" in body
     assert "We are telling you early" in body
 
