@@ -13,7 +13,9 @@ What it knows about a shipment at moment T is what was known at T only:
   (promised - hand-over vs the lane median) and the hours left to it;
 - the lane's and the origin region's recent on-time record (deliveries of the last
   ``RECENT_DAYS`` before T; the shipment has no seller field: the origin region stands for it);
-- the promise's weekday, T's month, the order value, membership of an incident open by T;
+- the promise's weekday, T's month, the order value, membership of an incident known by T
+  (the latest of the incident's opening, its window start and the shipment's first delay:
+  nothing stores when a shipment joined, ``training.incident_known_sql``);
 - and the lane-quantile rule's own answer (``shipments.eta.late_probability``): the fallback
   when there is no model, and the model's strongest feature when there is one.
 
@@ -57,7 +59,9 @@ from shipments.risk.scoring import (
     Reasons,
     RiskScores,
     active_model,
+    cached_history,
     features,
+    history_moment,
     model_as_of,
     reasons,
     score,
@@ -97,12 +101,14 @@ __all__ = [
     "TrainingWindow",
     "active_model",
     "build_examples",
+    "cached_history",
     "choose_threshold",
     "evaluate",
     "features",
     "figures",
     "fit",
     "fit_and_validate",
+    "history_moment",
     "load_history",
     "load_training_history",
     "model_as_of",

@@ -131,6 +131,9 @@ class RiskHistory:
     lane_on_time: dict[Hashable, tuple[int, int]]  # key -> (deliveries, on time)
     origin_on_time: dict[Hashable, tuple[int, int]]
     overall_on_time: tuple[int, int]
+    # The transit history it was built from: the same deliveries for an ETA computed beside
+    # the scores (a detection pass's late estimates), without loading them again.
+    transit: TransitHistory | None = None
 
     @classmethod
     def build(
@@ -167,6 +170,7 @@ class RiskHistory:
             lane_on_time=lane_on_time,
             origin_on_time=origin_on_time,
             overall_on_time=(total, on_time),
+            transit=transit,
         )
 
     def rows_for(self, frame: Frame) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,8 @@ class RiskScores(dict):
         self.reason = reason
         self.version = version
         self.threshold = threshold
+        # Shipments scored (with a ``sink``, the dict itself stays empty).
+        self.count = 0
 
 
 def active_model() -> LateModel | None:
@@ -84,6 +86,7 @@ def score(
     model: LateModel | None = None,
     fallback: bool = False,
     history: RiskHistory | None = None,
+    sink: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> RiskScores:
     """P(late) of each undelivered shipment of ``shipments`` (ids or a Shipment queryset),
     as of ``now``. Shipments delivered (or returned, expired) by ``now`` are left out.
@@ -96,6 +99,9 @@ def score(
     ``model``: the model to ask (default: the active one); ``fallback``: ask none, use the
     lane-quantile rule (a replay before any model was trained). ``history``: the history as
     of ``now`` if the caller already loaded it (``load_history``), e.g. once per pass.
+    ``sink``: called with each chunk's ids and probabilities (numpy arrays) instead of
+    collecting them in the returned dict, which then only says how they were computed and
+    how many (``count``): a detection pass copies them straight into its table.
 
     Queries: the active model (unless given), 4 for the history (unless given), then one per
     CHUNK_SIZE shipments (two when ``from_events``).
@@ -125,7 +131,11 @@ def score(
                 probabilities = evaluated.quantile_probability
             else:
                 probabilities = coefficients.predict(evaluated.features)
-            scores.update(zip(frame.ids.tolist(), probabilities.tolist(), strict=True))
+            scores.count += len(frame.ids)
+            if sink is not None:
+                sink(frame.ids, probabilities)
+            else:
+                scores.update(zip(frame.ids.tolist(), probabilities.tolist(), strict=True))
     finally:
         if collecting:
             gc.enable()
@@ -439,7 +449,14 @@ def reasons(
 # How long a cached history is kept: its hour and the next (a later hour has its own key).
 HISTORY_CACHE_SECONDS = 2 * 3600
 # Part of the key: a deploy that changes RiskHistory's shape never reads an older pickle.
-_HISTORY_CACHE_KEY = "shipments:risk:history:v1:{hour}"
+_HISTORY_CACHE_KEY = "shipments:risk:history:v2:{hour}"
+
+
+def history_moment(now: dt.datetime) -> dt.datetime:
+    """The moment whose history a live score at ``now`` reads: the start of its hour (UTC).
+    A detection pass as of a past moment reads the history as of the same moment, so that it
+    judges exactly as the live pass did."""
+    return now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def cached_history(now: dt.datetime) -> RiskHistory:
@@ -452,7 +469,7 @@ def cached_history(now: dt.datetime) -> RiskHistory:
     ``load_history`` and the cache write."""
     if timezone.is_naive(now):
         raise ValueError("cached_history needs an aware datetime")
-    hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    hour = history_moment(now)
     key = _HISTORY_CACHE_KEY.format(hour=hour.strftime("%Y%m%dT%H"))
     history = cache.get(key)
     if history is None:
