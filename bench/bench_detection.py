@@ -18,6 +18,19 @@ except customs holds (3%), which happen at 5 customs points (so incidents form).
 Plus --delivered-ratio delivered shipments (history the partial sweep must skip), all with
 --events-per-shipment tracking events.
 
+Probability rules ("will be late", kind late_probability): a live pass scores the active
+shipments whose promise is within the widest horizon of the active ones (shipments.risk.score,
+`JudgementSql.prepare_live_scores`). `--probability-rules on|off|both` (default both) times the
+passes with those rules as installed, deactivated, or both (interleaved in each run), and
+prints the difference, how many shipments were scored and the time spent scoring.
+`--score-all` sets their horizon to SCORE_ALL_HORIZON_HOURS for the run (restored after), so
+that every active shipment is scored: the "a million scored inside a pass" case.
+
+    flock /tmp/delaydesk-bench.lock .venv/bin/python bench/bench_detection.py \
+        --shipments 1000000 --steps 1000000 --score-all
+
+`--keep` reuses the database of an earlier run as it is (no generation): one step at its size.
+
 Other engineers may share the machine: the load average is printed before each timing; rerun
 when it is high.
 """
@@ -25,6 +38,7 @@ when it is high.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -46,6 +60,8 @@ HUBS = 200
 CUSTOMS_POINTS = 5
 CUSTOMERS = 200_000
 CHUNK = 250_000  # shipments per INSERT: bounded memory, progress visible
+# --score-all: a horizon (hours, ten years) beyond every promise of the generated data.
+SCORE_ALL_HORIZON_HOURS = 24 * 365 * 10
 
 CAUSES = (
     # cumulative probability, cause (the rest: none)
@@ -84,11 +100,30 @@ def main() -> None:
     parser.add_argument(
         "--as-of", action="store_true", help="also time an as-of pass (from events)"
     )
+    parser.add_argument(
+        "--probability-rules",
+        choices=("on", "off", "both"),
+        default="both",
+        help="time live passes with the late_probability rules active, deactivated, or both",
+    )
+    parser.add_argument(
+        "--score-all",
+        action="store_true",
+        help=f"widen the probability rules' horizon to {SCORE_ALL_HORIZON_HOURS} h for the run "
+        "(restored after): every active shipment is scored",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the database of an earlier run as it is (no generation)",
+    )
     args = parser.parse_args()
     steps = sorted({min(int(s), args.shipments) for s in args.steps.split(",")})
+    modes = ("off", "on") if args.probability_rules == "both" else (args.probability_rules,)
 
     url = f"{args.server}/{args.database}"
-    create_database(args.server, args.database)
+    if not args.keep:
+        create_database(args.server, args.database)
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
@@ -103,39 +138,56 @@ def main() -> None:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with psycopg.connect(url, autocommit=True) as db:
         print_machine(db)
-        seed_reference_data(db)
         rows = []
-        made = 0
-        for step in steps:
-            started = time.perf_counter()
-            while made < step:
-                size = min(CHUNK, step - made)
-                add_shipments(db, now=now, first=made, count=size, events=args.events_per_shipment)
-                delivered = round(size * args.delivered_ratio)
-                add_shipments(
-                    db,
-                    now=now,
-                    first=10_000_000 + round(made * args.delivered_ratio),
-                    count=delivered,
-                    events=args.events_per_shipment,
-                    delivered=True,
+        if args.keep:
+            # The data of the earlier run was generated relative to its own clock: judge it
+            # at that moment (the newest creation time), not now.
+            active, generated_at = db.execute(
+                "SELECT count(*) FILTER (WHERE status NOT IN "
+                "('delivered', 'returned', 'expired')), max(created_at) "
+                "FROM shipments_shipment"
+            ).fetchone()
+            now = generated_at.astimezone(dt.UTC)
+            steps = [active]
+        else:
+            seed_reference_data(db)
+        made = steps[-1] if args.keep else 0
+        with probability_rules(score_all=args.score_all) as toggle:
+            print_rules()
+            for step in steps:
+                started = time.perf_counter()
+                while made < step:
+                    size = min(CHUNK, step - made)
+                    add_shipments(
+                        db, now=now, first=made, count=size, events=args.events_per_shipment
+                    )
+                    delivered = round(size * args.delivered_ratio)
+                    add_shipments(
+                        db,
+                        now=now,
+                        first=10_000_000 + round(made * args.delivered_ratio),
+                        count=delivered,
+                        events=args.events_per_shipment,
+                        delivered=True,
+                    )
+                    made += size
+                generated = time.perf_counter() - started
+                db.execute("VACUUM ANALYZE")
+                rows.append(
+                    time_step(
+                        db,
+                        now=now,
+                        step=step,
+                        generated=generated,
+                        as_of=args.as_of,
+                        repeat=args.repeat,
+                        modes=modes,
+                        toggle=toggle,
+                    )
                 )
-                made += size
-            generated = time.perf_counter() - started
-            db.execute("VACUUM ANALYZE")
-            rows.append(
-                time_step(
-                    db,
-                    now=now,
-                    step=step,
-                    generated=generated,
-                    as_of=args.as_of,
-                    repeat=args.repeat,
-                )
-            )
-        if args.explain:
-            explain(now)
-        print_table(rows)
+            if args.explain:
+                explain(now)
+        print_table(rows, modes=modes)
 
 
 def create_database(server: str, name: str) -> None:
@@ -327,8 +379,12 @@ def add_shipments(
 
 
 def reset_levels(db) -> None:
-    """Back to the cold state: no level, no change row, no incident; then a checkpoint, so
-    every timed cold pass pays the same full-page writes."""
+    """Back to the cold state: no level, no change row, no incident, no notice in the outbox
+    (the passes' own: notices name their incident, and a notice left behind would be deduped
+    away by the next cold pass instead of written); then a checkpoint, so every timed cold
+    pass pays the same full-page writes. Late estimates written by a pass with the
+    probability rules (``late_etas_write``: ``late_eta``, which no rule reads) are not reset."""
+    db.execute("DELETE FROM notifications_notification")
     db.execute(
         "UPDATE shipments_shipment SET delay_level = 'none', delay_cause = 'none', "
         "delay_rule = '', delay_detected_at = NULL, incident_id = NULL "
@@ -340,10 +396,103 @@ def reset_levels(db) -> None:
     db.execute("CHECKPOINT")
 
 
+@contextlib.contextmanager
+def probability_rules(*, score_all: bool):
+    """The late_probability rules for the run: yields ``toggle(on)``, which activates them
+    (as installed: active or not, see `print_rules`) or deactivates them all. With
+    ``score_all`` their horizon is SCORE_ALL_HORIZON_HOURS meanwhile. Their stored state is
+    restored on the way out, whatever happens."""
+    from shipments.models import DelayRule, DelayRuleKind
+
+    rules = DelayRule.objects.filter(kind=DelayRuleKind.LATE_PROBABILITY)
+    saved = list(rules.values_list("pk", "is_active", "horizon_hours"))
+    if not saved:
+        print("no late_probability rule installed: 'on' and 'off' are the same pass")
+    installed_active = [pk for pk, active, _horizon in saved if active]
+    if score_all:
+        rules.update(horizon_hours=SCORE_ALL_HORIZON_HOURS)
+
+    def toggle(on: bool) -> None:
+        rules.update(is_active=False)
+        if on:
+            # The ones active as installed; all of them when none was.
+            rules.filter(pk__in=installed_active or [pk for pk, _a, _h in saved]).update(
+                is_active=True
+            )
+
+    try:
+        yield toggle
+    finally:
+        for pk, active, horizon in saved:
+            DelayRule.objects.filter(pk=pk).update(is_active=active, horizon_hours=horizon)
+
+
+def print_rules() -> None:
+    from shipments.models import DelayRule, DelayRuleKind
+
+    for key, active, threshold, horizon in DelayRule.objects.filter(
+        kind=DelayRuleKind.LATE_PROBABILITY
+    ).values_list("key", "is_active", "threshold", "horizon_hours"):
+        print(
+            f"probability rule {key}: threshold {threshold}, horizon {horizon} h"
+            + ("" if active else " (inactive as installed)")
+        )
+
+
+class ScoringProbe:
+    """Wraps `JudgementSql.prepare_live_scores` for the bench: how many shipments the last
+    pass scored (`JudgementSql.scored`) and the seconds it spent scoring them (scores and
+    their temporary table). 0 when the pass scored nothing (no probability rule active)."""
+
+    def __init__(self) -> None:
+        from shipments.detection import JudgementSql
+
+        self.scored = 0
+        self.seconds = 0.0
+        original = JudgementSql.prepare_live_scores
+        probe = self
+
+        def prepare_live_scores(sql) -> None:
+            started = time.perf_counter()
+            try:
+                original(sql)
+            finally:
+                probe.seconds += time.perf_counter() - started
+                probe.scored = sql.scored
+
+        JudgementSql.prepare_live_scores = prepare_live_scores
+
+    def reset(self) -> None:
+        self.scored = 0
+        self.seconds = 0.0
+
+
+_PROBE: ScoringProbe | None = None
+
+
+def scoring_probe() -> ScoringProbe:
+    global _PROBE
+    if _PROBE is None:
+        _PROBE = ScoringProbe()
+    return _PROBE
+
+
 def time_step(
-    db, *, now: dt.datetime, step: int, generated: float, as_of: bool, repeat: int
+    db,
+    *,
+    now: dt.datetime,
+    step: int,
+    generated: float,
+    as_of: bool,
+    repeat: int,
+    modes: tuple[str, ...] = ("on",),
+    toggle=None,
 ) -> dict:
+    """Time the passes at one size, with the probability rules in each of ``modes`` ("on",
+    "off"; interleaved in each run so that the load of the machine weighs on both)."""
     from shipments.detection import detect_delays
+
+    probe = scoring_probe()
 
     sizes = db.execute(
         "SELECT (SELECT count(*) FROM shipments_shipment), "
@@ -357,32 +506,52 @@ def time_step(
         f"{sizes[2]}, events {sizes[3]}, database {sizes[4]}); generated in {generated:.0f} s"
     )
     passes = (("first", now), ("second", now), ("tick", now + dt.timedelta(minutes=5)))
-    runs: list[dict[str, float]] = []
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+    results: dict[str, dict] = {}
     for attempt in range(1, repeat + 1):
-        reset_levels(db)
-        load = os.getloadavg()[0]
-        seconds: dict[str, float] = {}
-        results = {}
-        for label, moment in passes:
-            started = time.perf_counter()
-            results[label] = detect_delays(now=moment, from_events=False)
-            seconds[label] = time.perf_counter() - started
-        runs.append(seconds)
-        print(
-            f"  run {attempt} (load {load:.2f}): "
-            + ", ".join(
-                f"{label} {seconds[label]:.2f} s ({results[label].changes:,} changes, "
-                f"+{results[label].incidents_created}/~{results[label].incidents_updated} "
-                "incidents)"
-                for label, _moment in passes
+        for mode in modes:
+            if toggle is not None:
+                toggle(mode == "on")
+            reset_levels(db)
+            load = os.getloadavg()[0]
+            seconds: dict[str, float] = {}
+            results[mode] = {}
+            for label, moment in passes:
+                probe.reset()
+                started = time.perf_counter()
+                results[mode][label] = detect_delays(now=moment, from_events=False)
+                seconds[label] = time.perf_counter() - started
+                seconds[f"{label}_scoring"] = probe.seconds
+                seconds[f"{label}_scored"] = probe.scored
+            runs[mode].append(seconds)
+            print(
+                f"  run {attempt}, probability rules {mode} (load {load:.2f}): "
+                + ", ".join(
+                    f"{label} {seconds[label]:.2f} s ({results[mode][label].changes:,} changes, "
+                    f"+{results[mode][label].incidents_created}/"
+                    f"~{results[mode][label].incidents_updated} incidents, "
+                    f"{seconds[f'{label}_scored']:,} scored in "
+                    f"{seconds[f'{label}_scoring']:.2f} s)"
+                    for label, _moment in passes
+                )
             )
-        )
-    print(f"  levels after a first pass: {results['first'].levels}")
-    row = {
-        "active": step,
-        "changes": results["first"].changes,
-        **{label: statistics.median(run[label] for run in runs) for label, _m in passes},
-    }
+    for mode in modes:
+        print(f"  levels after a first pass, rules {mode}: {results[mode]['first'].levels}")
+    row = {"active": step}
+    for mode in modes:
+        row[mode] = {
+            "changes": results[mode]["first"].changes,
+            **{key: statistics.median(run[key] for run in runs[mode]) for key in runs[mode][0]},
+        }
+    if len(modes) == 2:
+        print("  with the probability rules minus without (medians):")
+        for label, _moment in passes:
+            on, off = row["on"], row["off"]
+            print(
+                f"    {label:>6}: {on[label]:.2f} s - {off[label]:.2f} s = "
+                f"{on[label] - off[label]:+.2f} s ({on[f'{label}_scored']:,.0f} scored in "
+                f"{on[f'{label}_scoring']:.2f} s)"
+            )
     if as_of:
         started = time.perf_counter()
         result = detect_delays(now=now - dt.timedelta(days=1), from_events=True)
@@ -417,24 +586,35 @@ def explain(now: dt.datetime) -> None:
         transaction.set_rollback(True)
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict], *, modes: tuple[str, ...] = ("on",)) -> None:
     print("\nMedians:")
     print(
-        "| active shipments | cold first pass (s) | idempotent second pass (s) "
-        "| next 5-min tick (s) | changes in the first pass |"
+        "| active shipments | probability rules | cold first pass (s) "
+        "| idempotent second pass (s) | next 5-min tick (s) | changes in the first pass "
+        "| scored per pass | scoring (s, second pass) |"
     )
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|:---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(
-            f"| {row['active']:,} | {row['first']:.2f} | {row['second']:.2f} | "
-            f"{row['tick']:.2f} | {row['changes']:,} |"
-        )
+        for mode in modes:
+            m = row[mode]
+            print(
+                f"| {row['active']:,} | {mode} | {m['first']:.2f} | {m['second']:.2f} | "
+                f"{m['tick']:.2f} | {m['changes']:,} | {m['second_scored']:,.0f} | "
+                f"{m['second_scoring']:.2f} |"
+            )
+        if len(modes) == 2:
+            on, off = row["on"], row["off"]
+            print(
+                f"| {row['active']:,} | on - off | {on['first'] - off['first']:+.2f} | "
+                f"{on['second'] - off['second']:+.2f} | {on['tick'] - off['tick']:+.2f} | "
+                f"{on['changes'] - off['changes']:+,} | | |"
+            )
     if len(rows) > 1:
-        a, b = rows[0], rows[-1]
+        a, b = rows[0][modes[-1]], rows[-1][modes[-1]]
         print(
-            f"\n{b['active'] / a['active']:.0f}x the shipments: first pass "
-            f"{b['first'] / a['first']:.1f}x, second pass {b['second'] / a['second']:.1f}x, "
-            f"tick {b['tick'] / a['tick']:.1f}x"
+            f"\n{rows[-1]['active'] / rows[0]['active']:.0f}x the shipments (rules "
+            f"{modes[-1]}): first pass {b['first'] / a['first']:.1f}x, second pass "
+            f"{b['second'] / a['second']:.1f}x, tick {b['tick'] / a['tick']:.1f}x"
         )
     print(f"load average at the end: {os.getloadavg()}")
 
