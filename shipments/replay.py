@@ -348,6 +348,8 @@ class ModelWarnings:
     thresholds: dict[int, float]
     # horizon -> shipment id -> the first step whose P(late) reached the threshold
     first: dict[int, dict[int, dt.datetime]] = field(default_factory=dict)
+    history: object = None
+    history_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, model, horizons: Sequence[int]) -> ModelWarnings:
@@ -356,7 +358,17 @@ class ModelWarnings:
         return cls(model=model, thresholds=thresholds, first={h: {} for h in horizons})
 
     def scorer(self, states: Sequence, moment: dt.datetime) -> list[float | None]:
-        scores = risk.score([state.id for state in states], now=moment, model=self.model)
+        # The history a live pass at the moment reads (as of its hour's start), once a step.
+        if self.history_at != moment:
+            self.history = risk.load_history(now=risk.history_moment(moment))
+            self.history_at = moment
+        scores = risk.score(
+            [state.id for state in states],
+            now=moment,
+            from_events=True,
+            model=self.model,
+            history=self.history,
+        )
         answers = []
         for state in states:
             probability = scores.get(state.id)

@@ -432,8 +432,10 @@ def test_the_models_warnings_are_asked_at_every_step_and_counted_like_the_produc
         lambda *, as_of: trained_as_of.append(as_of) or TrainingResult(_FakeModel(), ""),
     )
 
-    def score(ids, *, now, model):
+    def score(ids, *, now, model, from_events, history):
         assert model.version == 7
+        assert from_events
+        assert history is not None
         asked.append(now)
         return {shipment_id: probability for shipment_id in ids}
 
