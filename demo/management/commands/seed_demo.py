@@ -6,6 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -18,6 +19,7 @@ from demo.builder import (
 )
 from demo.reference import DEMO_PASSWORD, DEMO_USERNAMES
 from demo.showcase import Showcase, mint_showcase
+from shipments.models import DelayLevel, Shipment
 from supervisor import rollup
 
 ALREADY_SEEDED = (
@@ -129,8 +131,22 @@ class Command(BaseCommand):
         levels = ", ".join(f"{level} {count}" for level, count in result.delay_levels.items())
         self.stdout.write(f"  active delayed shipments by level: {levels}")
         self.stdout.write(f"  compensation waiting for approval: {result.pending_approvals}")
+        self._print_forecasts()
         self.stdout.write(f"Demo logins: {', '.join(DEMO_USERNAMES)} (password: {DEMO_PASSWORD})")
         self._print_showcase(showcase)
+
+    def _print_forecasts(self) -> None:
+        """A few parcels the late-delivery model warns about ("will be late": no ticket, so
+        the agent's way in is the console's shipment page, with the forecast's reasons)."""
+        warned = (
+            Shipment.objects.active()
+            .filter(delay_level=DelayLevel.WILL_BE_LATE)
+            .order_by("promised_at", "pk")
+            .values_list("order_number", "public_id")[:3]
+        )
+        for order_number, public_id in warned:
+            url = reverse("shipments:shipment_detail", args=[public_id])
+            self.stdout.write(f"  warned early (will be late): order {order_number}  {url}")
 
     def _print_showcase(self, showcase: Showcase) -> None:
         """The customer's side: progress links (shown once: only their hashes are stored) and
