@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
 from core.admin_utils import (
+    AuditedAdmin,
     AuthoredAdmin,
     HistoryAdmin,
     TimelineInline,
@@ -416,7 +417,7 @@ class UnmappedStatusCodeAdmin(HistoryAdmin):
 
 
 @admin.register(DelayRule)
-class DelayRuleAdmin(TranslationAdmin):
+class DelayRuleAdmin(AuditedAdmin, TranslationAdmin):
     list_display = (
         "key",
         "level",

@@ -341,7 +341,7 @@ def _shipment_ids(*, carrier_id: int, tracking_numbers: Sequence[str]) -> dict[s
     values, params = _each(tracking_numbers)
     sql = (
         f"SELECT v.value, (SELECT s.id FROM {_table(Shipment)} s "
-        f"WHERE s.carrier_id = %s AND s.tracking_number = v.value) FROM {values}"
+        f"WHERE s.carrier_id = %s AND s.tracking_number = v.value) FROM {values}"  # nosec B608  # constants only, values bound
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [carrier_id, *params])
@@ -353,7 +353,7 @@ def _shipments_lock(*, shipment_ids: Sequence[int]) -> None:
     if not connection.features.has_select_for_update:
         return
     condition, params = _in("id", shipment_ids)
-    sql = f"SELECT id FROM {_table(Shipment)} WHERE {condition} ORDER BY id FOR UPDATE"
+    sql = f"SELECT id FROM {_table(Shipment)} WHERE {condition} ORDER BY id FOR UPDATE"  # nosec B608  # constants only, values bound
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -364,7 +364,7 @@ def _stored_event_ids(*, carrier_id: int, event_ids: Sequence[str]) -> set[str]:
     values, params = _each(event_ids)
     sql = (
         f"SELECT v.value FROM {values} WHERE (SELECT e.id FROM {_table(TrackingEvent)} e "
-        f"WHERE e.carrier_id = %s AND e.carrier_event_id = v.value) IS NOT NULL"
+        f"WHERE e.carrier_id = %s AND e.carrier_event_id = v.value) IS NOT NULL"  # nosec B608  # constants only, values bound
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, carrier_id])
@@ -400,13 +400,13 @@ WITH inserted AS (
     RETURNING carrier_code, unmapped
 )
 SELECT CASE WHEN unmapped THEN carrier_code ELSE '' END, COUNT(*) FROM inserted GROUP BY 1
-"""
+"""  # nosec B608  # constants only, values bound
 
 _EVENTS_INSERT = f"""
 INSERT INTO {{events}} ({", ".join(_EVENT_COLUMNS)})
 VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})
 ON CONFLICT (carrier_id, carrier_event_id) DO NOTHING
-"""
+"""  # nosec B608  # constants only, values bound
 
 
 def _events_insert(

@@ -44,7 +44,7 @@ class DelayLevel(models.TextChoices):
     # Predicted, not yet observed: the late-delivery model (shipments.risk) expects the parcel
     # to miss its promise. The least severe warning: it tells the customer early, and opens no
     # proactive ticket by default (PROACTIVE_TICKET_MIN_LEVEL).
-    WILL_BE_LATE = "will_be_late", _("Will be late: predicted to miss the promise")
+    WILL_BE_LATE = "will_be_late", _("Will be late: forecast")
     YELLOW = "yellow", _("Yellow: slow in transit")
     HUB_HOLD = "hub_hold", _("Alert: held at a hub")
     ORANGE = "orange", _("Orange: no tracking update")
@@ -466,8 +466,9 @@ class Shipment(TimeStampedModel):
 
     @property
     def slip_days(self) -> float | None:
-        """The gap between the promise and the current estimate, in days (positive = late)."""
-        eta = self.delivered_at or self.predicted_eta or self.carrier_eta
+        """The gap between the promise and the current estimate (the one customers are told,
+        ``told_eta``), in days (positive = late)."""
+        eta = self.delivered_at or self.told_eta
         if eta is None:
             return None
         return round((eta - self.promised_at).total_seconds() / 86400, 1)

@@ -334,7 +334,8 @@ class ShipmentSerializer(serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="Days between the original promise and the current estimate "
-        "(delivery, else predicted, else the carrier's ETA); positive means late.",
+        "(delivery, else the estimate told to the customer: late_eta while the level is "
+        "will_be_late, else predicted, else the carrier's ETA); positive means late.",
     )
 
     class Meta:
@@ -359,6 +360,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "promised_at",
             "carrier_eta",
             "predicted_eta",
+            "late_eta",
             "delivered_at",
             "slip_days",
             "last_event_at",

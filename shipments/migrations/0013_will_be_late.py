@@ -35,12 +35,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='delaylevelchange',
             name='from_level',
-            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: predicted to miss the promise'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='from'),
+            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: forecast'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='from'),
         ),
         migrations.AlterField(
             model_name='delaylevelchange',
             name='to_level',
-            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: predicted to miss the promise'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='to'),
+            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: forecast'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='to'),
         ),
         migrations.AlterField(
             model_name='delayrule',
@@ -50,12 +50,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='delayrule',
             name='level',
-            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: predicted to miss the promise'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='level'),
+            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: forecast'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], max_length=16, verbose_name='level'),
         ),
         migrations.AlterField(
             model_name='shipment',
             name='delay_level',
-            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: predicted to miss the promise'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], default='none', max_length=16, verbose_name='delay level'),
+            field=models.CharField(choices=[('none', 'On time'), ('will_be_late', 'Will be late: forecast'), ('yellow', 'Yellow: slow in transit'), ('hub_hold', 'Alert: held at a hub'), ('orange', 'Orange: no tracking update'), ('red', 'Red: predicted over a week late'), ('long_delay', 'Long delay: over 30 days late')], default='none', max_length=16, verbose_name='delay level'),
         ),
         migrations.AddConstraint(
             model_name='delaylevelchange',

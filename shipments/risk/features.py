@@ -214,7 +214,7 @@ def load_history(*, now: dt.datetime) -> RiskHistory:
         FROM {Shipment._meta.db_table} s
         WHERE s.status = %s AND s.delivered_at >= %s AND s.delivered_at <= %s
         GROUP BY s.lane_id, s.origin_region
-    """
+    """  # nosec B608  # constants only, values bound
     lanes: dict[Hashable, list[int]] = {}
     origins: dict[Hashable, list[int]] = {}
     with connection.cursor() as cursor:

@@ -249,7 +249,7 @@ def _epoch_columns() -> dict[str, RawSQL]:
     incidents = connection.ops.quote_name(Incident._meta.db_table)
 
     def column(sql: str) -> RawSQL:
-        return RawSQL(sql, [], output_field=FloatField())
+        return RawSQL(sql, [], output_field=FloatField())  # nosec B611  # constants only, values bound
 
     return {
         "risk_started": column(
@@ -264,7 +264,7 @@ def _epoch_columns() -> dict[str, RawSQL]:
         "risk_incident": column(
             f"CASE WHEN {table}.incident_id IS NULL THEN NULL ELSE "
             f"(SELECT {incident_known_sql(table, 'i')} FROM {incidents} i "
-            f"WHERE i.id = {table}.incident_id) END"
+            f"WHERE i.id = {table}.incident_id) END"  # nosec B608  # constants only, values bound
         ),
         "risk_value": column(float_sql(f"{table}.order_value")),
         "risk_carrier_eta": column(epoch_sql(f"{table}.carrier_eta")),
@@ -314,7 +314,7 @@ def _scans_at(ids: np.ndarray, *, now: dt.datetime) -> tuple[np.ndarray, np.ndar
         WHERE e.shipment_id >= %s AND e.shipment_id <= %s
           AND e.occurred_at <= %s AND NOT e.unmapped
         ORDER BY e.shipment_id, e.occurred_at, e.id
-    """
+    """  # nosec B608  # constants only, values bound
     last_scan = np.full(len(ids), np.nan)
     status = np.full(len(ids), ShipmentStatus.INFO_RECEIVED.value, dtype=object)
     with connection.cursor() as cursor:

@@ -580,7 +580,7 @@ def load_training_history(window: TrainingWindow) -> History:
         WHERE (s.promised_at >= %s AND s.promised_at < %s)
            OR (s.delivered_at >= %s AND s.delivered_at <= %s)
         ORDER BY s.id
-    """
+    """  # nosec B608  # constants only, values bound
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
@@ -639,7 +639,7 @@ def incident_known_sql(shipment: str, incident: str) -> str:
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     first_delay = (
         f"(SELECT MIN(c.changed_at) FROM {DelayLevelChange._meta.db_table} c "
-        f"WHERE c.shipment_id = {shipment}.id AND c.to_level <> '{DelayLevel.NONE.value}')"
+        f"WHERE c.shipment_id = {shipment}.id AND c.to_level <> '{DelayLevel.NONE.value}')"  # nosec B608  # constants only, values bound
     )
     # SQLite's MAX() is NULL when any argument is: the missing change falls back to creation.
     return (
@@ -659,7 +659,7 @@ def _attach_scans(history: History, window: TrainingWindow) -> None:
         WHERE s.promised_at >= %s AND s.promised_at < %s
           AND e.occurred_at <= %s AND NOT e.unmapped
         ORDER BY e.shipment_id, e.occurred_at, e.id
-    """
+    """  # nosec B608  # constants only, values bound
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
