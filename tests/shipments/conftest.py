@@ -106,3 +106,24 @@ def integration_user(db):
         )
     )
     return user
+
+
+# The late-delivery model (test_risk, the shipment page's forecast panel): small training
+# settings, and one carrier with two lanes from the same origin.
+TRAINING = {
+    "LATE_MODEL_MIN_TRAINING_SHIPMENTS": 100,
+    "LATE_MODEL_HISTORY_DAYS": 60,
+    "LATE_MODEL_VALIDATION_DAYS": 14,
+    "LATE_MODEL_REPORT_DAYS": 14,
+}
+
+
+@pytest.fixture
+def world(db):
+    carrier = factories.CarrierFactory(code="acme")
+    customer = factories.CustomerFactory()
+    fast = factories.LaneFactory(carrier=carrier, origin_region="CN-GD", destination_region="DE-BE")
+    slow = factories.LaneFactory(
+        carrier=carrier, origin_region="CN-GD", destination_region="FR-IDF"
+    )
+    return {"carrier": carrier, "customer": customer, "fast": fast, "slow": slow}

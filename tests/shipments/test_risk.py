@@ -33,6 +33,7 @@ from shipments.lanes import TransitDistribution
 from shipments.models import Lane, LateModel, Shipment, ShipmentStatus, TrackingEvent
 from shipments.tasks import train_late_model_task
 from tests import factories
+from tests.shipments.conftest import TRAINING
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +41,6 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 PROMISE_DAYS = 5
-TRAINING = {
-    "LATE_MODEL_MIN_TRAINING_SHIPMENTS": 100,
-    "LATE_MODEL_HISTORY_DAYS": 60,
-    "LATE_MODEL_VALIDATION_DAYS": 14,
-    "LATE_MODEL_REPORT_DAYS": 14,
-}
 
 
 @pytest.fixture
@@ -59,17 +54,6 @@ def training_settings(settings):
     for name, value in TRAINING.items():
         setattr(settings, name, value)
     return settings
-
-
-@pytest.fixture
-def world(db):
-    carrier = factories.CarrierFactory(code="acme")
-    customer = factories.CustomerFactory()
-    fast = factories.LaneFactory(carrier=carrier, origin_region="CN-GD", destination_region="DE-BE")
-    slow = factories.LaneFactory(
-        carrier=carrier, origin_region="CN-GD", destination_region="FR-IDF"
-    )
-    return {"carrier": carrier, "customer": customer, "fast": fast, "slow": slow}
 
 
 _sequence = iter(range(10**6))

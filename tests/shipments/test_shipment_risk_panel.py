@@ -22,35 +22,19 @@ from shipments import risk
 from shipments.models import Lane, Shipment, ShipmentStatus
 from shipments.risk import scoring
 from tests import factories
+from tests.shipments.conftest import TRAINING
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-TRAINING = {
-    "LATE_MODEL_MIN_TRAINING_SHIPMENTS": 100,
-    "LATE_MODEL_HISTORY_DAYS": 60,
-    "LATE_MODEL_VALIDATION_DAYS": 14,
-    "LATE_MODEL_REPORT_DAYS": 14,
-}
 
 
 @pytest.fixture(autouse=True)
 def frozen_now():
     with time_machine.travel(NOW, tick=False):
         yield NOW
-
-
-@pytest.fixture
-def world(db):
-    carrier = factories.CarrierFactory(code="acme")
-    customer = factories.CustomerFactory()
-    fast = factories.LaneFactory(carrier=carrier, origin_region="CN-GD", destination_region="DE-BE")
-    slow = factories.LaneFactory(
-        carrier=carrier, origin_region="CN-GD", destination_region="FR-IDF"
-    )
-    return {"carrier": carrier, "customer": customer, "fast": fast, "slow": slow}
 
 
 def _delivered(world, lane: Lane, number: int, *, shipped_at, transit) -> Shipment:

@@ -23,6 +23,7 @@ from shipments.detection import detect_delays
 from shipments.eta import predict_eta
 from shipments.models import DelayLevel, DelayRule, LateModel, Shipment, ShipmentStatus
 from tests import factories
+from tests.shipments.test_detection import level_of, on_time
 
 pytestmark = pytest.mark.django_db
 
@@ -72,25 +73,8 @@ def lane(db):
 
 
 def quiet(lane, **overrides) -> Shipment:
-    """A shipment no observed-delay rule fires for: shipped 2 days ago, scanned an hour ago."""
-    fields = {
-        "carrier": lane.carrier,
-        "lane": lane,
-        "status": ShipmentStatus.IN_TRANSIT,
-        "shipped_at": NOW - 48 * HOUR,
-        "promised_at": NOW + 48 * HOUR,
-        "predicted_eta": None,
-        "last_event_at": NOW - HOUR,
-        "last_location": "Leipzig hub",
-        "location_since": NOW - HOUR,
-    }
-    fields.update(overrides)
-    return factories.ShipmentFactory(**fields)
-
-
-def level_of(shipment: Shipment) -> str:
-    shipment.refresh_from_db()
-    return shipment.delay_level
+    """A shipment no observed-delay rule fires for (test_detection's), due in 48 h."""
+    return on_time(lane, **{"promised_at": NOW + 48 * HOUR, **overrides})
 
 
 def test_the_migration_installs_the_two_default_probability_rules():
