@@ -24,7 +24,6 @@ from shipments.models import (
     ShipmentStatus,
     TrackingEvent,
 )
-from shipments.risk.scoring import cached_history
 
 
 def shipment_detail_queryset(*, user) -> QuerySet[Shipment]:
@@ -131,7 +130,7 @@ class ShipmentRisk:
 def shipment_risk(*, shipment: Shipment, now: dt.datetime) -> ShipmentRisk:
     """The risk panel of ``shipment`` (from shipment_risk_queryset) at ``now``, a live page.
 
-    The history is the hour's cached one (``risk.scoring.cached_history``): with a warm cache
+    The history is the hour's cached one (``risk.cached_history``): with a warm cache
     the panel reads the active model, one cache row, the shipment's scoring row and, at
     will_be_late, its rule; a constant count whatever the size of the history."""
     if shipment.status in FINAL_STATUSES:
@@ -143,7 +142,7 @@ def shipment_risk(*, shipment: Shipment, now: dt.datetime) -> ShipmentRisk:
         from_events=False,
         model=model,
         fallback=model is None,
-        history=cached_history(now),
+        history=risk.cached_history(now),
     )
     warning_rule = None
     if shipment.delay_level == DelayLevel.WILL_BE_LATE and shipment.delay_rule:
