@@ -19,6 +19,7 @@ from compensation.models import (
     SeniorCall,
 )
 from core.admin_utils import (
+    AuditedAdmin,
     AuthoredAdmin,
     HistoryAdmin,
     TimelineInline,
@@ -97,7 +98,8 @@ class PolicyRemedyInline(admin.TabularInline):
 
 
 @admin.register(CompensationPolicy)
-class CompensationPolicyAdmin(TranslationAdmin):
+class CompensationPolicyAdmin(AuditedAdmin, TranslationAdmin):
+    audit_related = ("remedies",)
     form = CompensationPolicyForm
     list_display = (
         "name",
@@ -196,7 +198,7 @@ class CompensationPolicyAdmin(TranslationAdmin):
 
 
 @admin.register(PolicyRemedy)
-class PolicyRemedyAdmin(admin.ModelAdmin):
+class PolicyRemedyAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("policy", "kind", "value", "choice_group")
     list_filter = ("kind", "policy")
     list_select_related = ("policy",)
@@ -219,7 +221,7 @@ class AuthorityLimitForm(forms.ModelForm):
 
 
 @admin.register(AuthorityLimit)
-class AuthorityLimitAdmin(admin.ModelAdmin):
+class AuthorityLimitAdmin(AuditedAdmin, admin.ModelAdmin):
     form = AuthorityLimitForm
     list_display = ("holder", "currency", "max_amount", "max_percent", "max_points")
     list_filter = ("currency", "group")
@@ -236,7 +238,7 @@ class AuthorityLimitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("name", "period_start", "period_end", "amount", "currency", "incident")
     list_filter = ("currency",)
     list_select_related = ("incident",)

@@ -65,7 +65,8 @@ from compensation.models import (
     RemedyKind,
 )
 from compensation.signals import offer_issued, offer_made, offers_made_in_bulk
-from core.models import choice_values
+from core import audit
+from core.models import AuditAction, choice_values
 from core.roles import AGENT
 from shipments.models import Incident, Shipment
 from tickets.models import Ticket, TicketEvent
@@ -400,6 +401,27 @@ def _event(offer: CompensationOffer, kind: str, *, at: dt.datetime, actor: Any, 
     )
 
 
+def _audit(
+    offer: CompensationOffer,
+    action: str,
+    *,
+    at: dt.datetime,
+    by: Any,
+    was: str | None = None,
+    **after: Any,
+) -> None:
+    """The audit trail's entry (core.audit): the remedy's status before (``was``), and after
+    it with what the remedy is and ``after``'s other values."""
+    audit.record(
+        action,
+        actor=by,
+        obj=offer,
+        before=None if was is None else {"status": was},
+        after={"status": offer.status, **_event_data(offer), **after},
+        at=at,
+    )
+
+
 def _save(offer: CompensationOffer, *fields: str, now: dt.datetime) -> None:
     offer.version += 1
     offer.updated_at = now
@@ -408,7 +430,28 @@ def _save(offer: CompensationOffer, *fields: str, now: dt.datetime) -> None:
 
 def _issue(offer: CompensationOffer, *, now: dt.datetime, actor: Any) -> None:
     """Issue one offer (locked by the caller) and tell the customer."""
+    was = offer.status
     issuance.issue(offer, now=now)
+    _audit(
+        offer, AuditAction.OFFER_ISSUED, at=now, by=actor, was=was, reference=offer.issued_reference
+    )
+    if offer.kind in issuance.REFUND_KINDS:
+        refund = offer.refund
+        audit.record(
+            AuditAction.REFUND_ISSUED,
+            actor=actor,
+            obj=refund,
+            before={"refunded_total": refund.refunded_total - refund.amount},
+            after={
+                "refunded_total": refund.refunded_total,
+                "amount": refund.amount,
+                "currency": refund.currency,
+                "order": refund.order_number,
+                "order_value": refund.order_value,
+                "offer": offer.public_id,
+            },
+            at=now,
+        )
     _event(
         offer,
         TicketEvent.Kind.COMPENSATION_ISSUED,
@@ -545,6 +588,14 @@ def offer_request(
                 needs_approval=needs_approval,
                 over_budget=over_budget,
             )
+            _audit(
+                offer,
+                AuditAction.OFFER_REQUESTED,
+                at=now,
+                by=by,
+                reason=reason,
+                needs_approval=needs_approval,
+            )
         if not needs_approval:
             _go_out(offers, now=now, actor=by)
             return offers
@@ -557,6 +608,9 @@ def offer_request(
         return offers
 
 
+PENDING = OfferStatus.PENDING_APPROVAL
+
+
 def _approve_locked(
     offers: list[CompensationOffer], *, by: Any, note: str, now: dt.datetime
 ) -> None:
@@ -565,6 +619,7 @@ def _approve_locked(
         offer.approved_by = by
         offer.approved_at = now
         _save(offer, "status", "approved_by", "approved_at", now=now)
+        _audit(offer, AuditAction.OFFER_APPROVED, at=now, by=by, was=PENDING, note=note)
         _event(offer, TicketEvent.Kind.COMPENSATION_APPROVED, at=now, actor=by, note=note)
     ApprovalRequest.objects.filter(offer__in=offers, status=ApprovalStatus.PENDING).update(
         status=ApprovalStatus.APPROVED, decided_by=by, decided_at=now, note=note
@@ -621,6 +676,7 @@ def offer_reject(
         for item in offers:
             item.status = OfferStatus.REJECTED
             _save(item, "status", now=now)
+            _audit(item, AuditAction.OFFER_REJECTED, at=now, by=by, was=PENDING, note=note)
             _event(item, TicketEvent.Kind.COMPENSATION_REJECTED, at=now, actor=by, note=note)
         ApprovalRequest.objects.filter(offer__in=offers, status=ApprovalStatus.PENDING).update(
             status=ApprovalStatus.REJECTED, decided_by=by, decided_at=now, note=note
@@ -867,6 +923,20 @@ def offer_incident_remedy(
         else:
             ids = _bulk_create(run, [pk for pk, _customer in tickets], batch_size=batch_size)
         made = len(ids)
+        audit.record(
+            AuditAction.OFFER_REQUESTED,
+            actor=by,
+            obj=incident,
+            after={
+                "bulk": base,
+                "tickets": len(tickets),
+                "offers": made,
+                "status": status,
+                "remedies": fields,
+                "reason": reason,
+            },
+            at=now,
+        )
         offered_ids = ids if out else []
         offers_made_in_bulk.send(
             sender=CompensationOffer,
@@ -1107,7 +1177,7 @@ def _bulk_insert_select(run: _BulkRun) -> list[int]:
             SELECT {approval_values} FROM n WHERE %(status)s = 'pending_approval'
         )
         SELECT id FROM n ORDER BY id
-    """
+    """  # nosec B608  # constants only, values bound
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]

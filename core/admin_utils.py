@@ -1,12 +1,15 @@
-"""Small pieces the apps' admin modules share: masking, ordering, read-only history, form checks."""
+"""Small pieces the apps' admin modules share: masking, ordering, read-only history, form checks,
+the audit of configuration changes."""
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Case, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from core import audit
 from core.middleware import valid_time_zone
-from core.models import choice_values
+from core.models import AuditAction, choice_values
 
 INVALID_TIME_ZONE = _("Unknown time zone. Use an IANA name such as Europe/Berlin or Asia/Shanghai.")
 ANY = _("Nothing ticked: any.")
@@ -76,6 +79,95 @@ class AuthoredAdmin(admin.ModelAdmin):
             for name in self.author_fields:
                 setattr(obj, name, request.user)
         super().save_model(request, obj, form, change)
+
+
+class AuditedAdmin:
+    """A ModelAdmin whose adds, changes (the change form and the changelist's editable columns)
+    and deletions (one row or "delete selected") each write an audit entry (core.audit): who,
+    from where, and the values before and after; for a change only what changed, nothing when
+    nothing did. Put it first among the bases.
+
+    `audit_fields` limits what is kept (None: every field but credentials); `audit_related`
+    names reverse relations whose rows belong to the row (its inlines: a policy's remedies);
+    `audit_actions` are the (added, changed, deleted) actions, the configuration ones unless
+    set. The values before are read in `save_model`, the values after once the form, its
+    many-to-many fields and its inlines are saved (`log_addition`, `log_change`), all in the
+    admin's transaction.
+    """
+
+    audit_fields: tuple[str, ...] | None = None
+    audit_related: tuple[str, ...] = ()
+    audit_actions: tuple[str, str, str] = (
+        AuditAction.CONFIG_ADDED,
+        AuditAction.CONFIG_CHANGED,
+        AuditAction.CONFIG_DELETED,
+    )
+
+    def audit_object(self, obj):
+        """The row an entry is about (an API token's entries name its user, never the key)."""
+        return obj
+
+    def audit_snapshot(self, obj) -> dict:
+        return audit.snapshot(obj, fields=self.audit_fields, related=self.audit_related)
+
+    def _stored(self, obj):
+        # From the database, not the instance: the form has already put its values on it, and
+        # the change page's queryset may have prefetched related rows as they were.
+        # By the primary key field: a proxy may give `pk` another meaning (DRF's TokenProxy).
+        key = obj._meta.pk.value_from_object(obj)
+        return type(obj)._default_manager.filter(**{obj._meta.pk.attname: key}).first()
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            stored = self._stored(obj)
+            obj._audit_before = self.audit_snapshot(stored) if stored is not None else None
+        super().save_model(request, obj, form, change)
+
+    def log_addition(self, request, obj, message):
+        added, _changed, _deleted = self.audit_actions
+        audit.record(
+            added,
+            actor=request.user,
+            obj=self.audit_object(obj),
+            after=self.audit_snapshot(self._stored(obj)),
+            request=request,
+        )
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        before = getattr(obj, "_audit_before", None)
+        if before is not None:  # saved through save_model (not a password change page)
+            old, new = audit.changes(before, self.audit_snapshot(self._stored(obj)))
+            if old or new:
+                audit.record(
+                    self.audit_actions[1],
+                    actor=request.user,
+                    obj=self.audit_object(obj),
+                    before=old,
+                    after=new,
+                    request=request,
+                )
+        return super().log_change(request, obj, message)
+
+    def _record_deletion(self, request, obj) -> None:
+        audit.record(
+            self.audit_actions[2],
+            actor=request.user,
+            obj=self.audit_object(obj),
+            before=self.audit_snapshot(obj),
+            request=request,
+        )
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            self._record_deletion(request, obj)  # before: a deleted row has no primary key
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self._record_deletion(request, obj)
+            super().delete_queryset(request, queryset)
 
 
 def clean_time_zone(value: str) -> str:

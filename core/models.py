@@ -1,6 +1,8 @@
 import hashlib
 import json
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -117,3 +119,76 @@ class PendingTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{tuple(self.args)}"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit entry records (core.audit). Stable values: exports and filters name them."""
+
+    OFFER_REQUESTED = "offer_requested", _("Compensation requested")
+    OFFER_APPROVED = "offer_approved", _("Compensation approved")
+    OFFER_REJECTED = "offer_rejected", _("Compensation rejected")
+    OFFER_ISSUED = "offer_issued", _("Compensation issued")
+    REFUND_ISSUED = "refund_issued", _("Refund issued")
+    ROLES_CHANGED = "roles_changed", _("Roles or account access changed")
+    TOKEN_CREATED = "token_created", _("API token created")
+    TOKEN_REVOKED = "token_revoked", _("API token revoked")
+    LINKS_REVOKED = "links_revoked", _("Progress links revoked")
+    CONFIG_ADDED = "config_added", _("Configuration added")
+    CONFIG_CHANGED = "config_changed", _("Configuration changed")
+    CONFIG_DELETED = "config_deleted", _("Configuration deleted")
+
+
+class AuditEntry(models.Model):
+    """One sensitive action: who did what to which row, when, from where, and the values before
+    and after. Written by core.audit.record in the transaction of the action; never changed or
+    deleted afterwards, which the database refuses too (triggers, migration 0005)."""
+
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    # PROTECT: an account that did something sensitive stays (deactivate it instead).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    # The actor's username then, or "system": readable whatever later happens to the account.
+    actor_name = models.CharField(_("who (name)"), max_length=150)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("object type"),
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    object_repr = models.CharField(_("object"), max_length=200)
+    before = models.JSONField(_("before"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(_("after"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    # Where from: the request's method and path, or the task's name, or "system".
+    source = models.CharField(_("source"), max_length=200)
+    ip_address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        ordering = ("-at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=choice_values(AuditAction)),
+                name="core_auditentry_action_valid",
+            ),
+        ]
+        indexes = [
+            # The admin's list, newest first, and its date filter.
+            models.Index(fields=["-at", "-id"], name="core_audit_at_idx"),
+            # The admin's "object type" filter and an object's own entries.
+            models.Index(fields=["content_type", "object_id"], name="core_audit_object_idx"),
+            # The admin's "who" filter.
+            models.Index(fields=["actor", "-at"], name="core_audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_action_display()} {self.object_repr}"

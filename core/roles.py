@@ -89,6 +89,8 @@ def _manage(app_label: str, *model_names: str) -> tuple[str, ...]:
 OPERATOR_PERMISSIONS = (
     USE_ADMIN,
     "core.view_heartbeat",
+    # The audit trail: read and downloaded, never changed (core.audit).
+    "core.view_auditentry",
     # Carriers with their status mappings and webhook secrets, lanes, delay rules.
     *_manage("shipments", "carrier", "carrierstatusmapping", "lane", "delayrule"),
     # Carrier codes that arrived unmapped, to be mapped on the carrier's page.

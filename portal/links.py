@@ -23,6 +23,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from core import audit
+from core.models import AuditAction
 from notifications.links import MintedLink
 from portal.models import LinkKind, ProgressLink
 from tickets.models import Ticket, TicketEvent
@@ -100,6 +102,14 @@ def revoke_links(ticket: Ticket, *, by, now: dt.datetime) -> int:
             revoked_at=now, revoked_by=by
         )
         record_event(ticket, TicketEvent.Kind.LINK_REVOKED, at=now, actor=by, links=count)
+        audit.record(
+            AuditAction.LINKS_REVOKED,
+            actor=by,
+            obj=ticket,
+            before={"working_links": count},
+            after={"working_links": 0},
+            at=now,
+        )
     return count
 
 

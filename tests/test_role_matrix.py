@@ -43,7 +43,8 @@ from django_celery_beat.models import (
 )
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from core.models import Heartbeat
+from core import audit
+from core.models import AuditAction, Heartbeat
 from core.roles import INTEGRATION
 from portal.links import PortalLinks, hash_token
 from tests import factories
@@ -427,6 +428,7 @@ CONFIGURES = {
 READS = {
     "auth.User",  # accounts and roles are the superusers' (core.roles)
     "core.Heartbeat",
+    "core.AuditEntry",  # written by the services and the audited admins (core.audit)
     "shipments.UnmappedStatusCode",  # the operators' to-do list: map the code on the carrier
     "auth.Group",  # synced from core.roles on every migrate
     "shipments.Incident",  # budgets name one; supervisors run them
@@ -484,6 +486,8 @@ HISTORY = {
     "compensation.SeniorCall",
     # Progress links: made for notices, revoked from the ticket page (portal).
     "portal.ProgressLink",
+    # The audit trail: append-only, in the database too (core.audit).
+    "core.AuditEntry",
 }
 # Never typed in, by anyone: services create them (or, for axes, the login).
 NEVER_ADDED = HISTORY | {
@@ -525,6 +529,13 @@ def admin_row(model: type[Model], world: World) -> Model:
         "auth.Group": lambda: Group.objects.get(name="agent"),
         "authtoken.TokenProxy": lambda: TokenProxy.objects.get(user=world.users["integration"]),
         "core.Heartbeat": lambda: Heartbeat.objects.create(name="matrix", last_seen_at=now),
+        "core.AuditEntry": lambda: audit.record(
+            AuditAction.ROLES_CHANGED,
+            actor=world.users["superuser"],
+            obj=world.users["agent"],
+            before={"groups": []},
+            after={"groups": ["agent"]},
+        ),
         "axes.AccessAttempt": lambda: AccessAttempt.objects.create(
             **access, get_data="", post_data="", failures_since_start=5
         ),

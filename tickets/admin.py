@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 
 from core.admin_utils import (
+    AuditedAdmin,
     HistoryAdmin,
     TimelineInline,
     choice_labels,
@@ -208,7 +209,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriorityRule)
-class PriorityRuleAdmin(admin.ModelAdmin):
+class PriorityRuleAdmin(AuditedAdmin, admin.ModelAdmin):
     """The priority matrix, read row by row: customer tier, then severity (most severe first)."""
 
     list_display = ("customer_tier", "severity", "priority")
@@ -237,7 +238,8 @@ class SLATargetInline(TranslationTabularInline):
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(admin.ModelAdmin):
+class SLAPolicyAdmin(AuditedAdmin, admin.ModelAdmin):
+    audit_related = ("targets",)
     form = SLAPolicyForm
     list_display = (
         "name",
@@ -294,7 +296,7 @@ class SLAPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SLATarget)
-class SLATargetAdmin(TranslationAdmin):
+class SLATargetAdmin(AuditedAdmin, TranslationAdmin):
     list_display = ("policy", "kind", "name", "label", "minutes", "business_hours")
     list_filter = ("policy", "kind", "business_hours")
     list_select_related = ("policy",)
