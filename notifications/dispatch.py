@@ -371,7 +371,7 @@ def claim_batch(*, now: dt.datetime, size: int, worker: str) -> list[int]:
             LIMIT %(size)s{lock}
         )
         RETURNING id
-    """
+    """  # nosec B608  # constants only, values bound
     params = {
         "sending": Status.SENDING,
         "pending": Status.PENDING,
@@ -497,7 +497,7 @@ def channels_of_chains(ids: set[int]) -> dict[int, set[str]]:
             FROM {table} earlier JOIN chain ON earlier.id = chain.fallback_of_id
         )
         SELECT start_id, channel FROM chain
-    """
+    """  # nosec B608  # constants only, values bound
     found: dict[int, set[str]] = defaultdict(set)
     with connection.cursor() as cursor:
         cursor.execute(sql, sorted(ids))
@@ -832,7 +832,7 @@ def _set_clause(value: str) -> str:
 
 _GROUP_UPDATE_POSTGRESQL = (
     "UPDATE notifications_notification AS n SET "
-    + _set_clause("v.{column}").format(table="n.")
+    + _set_clause("v.{column}").format(table="n.")  # nosec B608  # constants only, values bound
     + " FROM unnest(%s::bigint[], "
     + ", ".join(f"%s::{type_}[]" for _column, type_ in OUTCOME_COLUMNS)
     + ") AS v(id, "
@@ -842,7 +842,7 @@ _GROUP_UPDATE_POSTGRESQL = (
 
 # SQLite: the same SET list with one parameter per column, for executemany().
 _GROUP_UPDATE_ROW = (
-    "UPDATE notifications_notification SET " + _set_clause("%s").format(table="") + " WHERE id = %s"
+    "UPDATE notifications_notification SET " + _set_clause("%s").format(table="") + " WHERE id = %s"  # nosec B608  # constants only, values bound
 )
 
 

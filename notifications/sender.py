@@ -2,7 +2,7 @@
 
 Between `notifications.dispatch` (which sends) and `notifications.services` (which writes notices
 and nudges): services imports this module, this module imports dispatch, and dispatch imports
-neither. The outbox rows are the truth and beat runs a dispatcher pass every minute anyway: a
+neither. The outbox rows are the truth and beat runs a dispatcher pass every 30 seconds anyway: a
 nudge only makes a notice go out sooner.
 """
 
