@@ -42,6 +42,7 @@ from portal import links
 from portal.models import ProgressLink
 from shipments.models import DelayRule, Incident
 from tests import factories
+from tests.test_admin_audit import user_form
 
 pytestmark = pytest.mark.django_db
 
@@ -213,19 +214,6 @@ def test_an_api_token_made_and_revoked_in_the_admin_is_audited_without_its_key(
     assert revoked.ip_address == ADDRESS
     for entry in (made, revoked):
         assert key not in f"{entry.object_id} {entry.object_repr} {entry.before} {entry.after}"
-
-
-def user_form(user, **values) -> dict:
-    data = {
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": "",
-        "email": user.email,
-        "is_active": "on",
-        "is_staff": "on",
-    }
-    data.update(values)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 def test_giving_an_agent_another_role_in_the_admin_is_audited(admin_client, admin_user):
