@@ -17,6 +17,7 @@ help:
 	@echo "make bench          run the benchmarks in bench/ on the local PostgreSQL (see docs/PERFORMANCE.md)"
 	@echo "make lint           ruff check, format check and the import layers (lint-imports)"
 	@echo "make audit          bandit over the code, pip-audit over the installed packages (docs/SECURITY.md)"
+	@echo "make screenshots    the README's screenshots (docs/screenshots/) from a throwaway demo database"
 
 # The virtualenv is rebuilt when the pinned dependencies change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -148,6 +149,13 @@ audit: install
 	  echo "this machine: the installed packages were NOT audited for known vulnerabilities."; \
 	  if [ "$(AUDIT_OFFLINE)" = warn ]; then echo "(AUDIT_OFFLINE=warn: going on)"; else exit 1; fi; \
 	fi
+
+# The README's screenshots: seeds the demo into var/screenshots/ (a throwaway SQLite database),
+# serves it with gunicorn on a free loopback port and photographs the pages with Playwright and
+# Debian's chromium into docs/screenshots/ (scripts/screenshots.py).
+.PHONY: screenshots
+screenshots: install
+	$(PY) scripts/screenshots.py --seed $(DEMO_SEED)
 
 format: install
 	$(VENV)/bin/ruff format .
