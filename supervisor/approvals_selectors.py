@@ -85,6 +85,8 @@ _PENDING_ROW_FIELDS = (
     "ticket__shipment__delivered_at",
     "ticket__shipment__predicted_eta",
     "ticket__shipment__carrier_eta",
+    # The gap shown is from the estimate the customer was told (Shipment.told_eta).
+    "ticket__shipment__late_eta",
     "ticket__shipment__order_value",
     "ticket__shipment__currency",
     "incident__public_id",

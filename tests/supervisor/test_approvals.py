@@ -236,15 +236,23 @@ def test_htmx_asking_for_the_queue_gets_the_queue_fragment(supervisor_client):
 
 def _fill_queue(n: int, *, agent) -> None:
     """n offers, each on its own ticket, customer, shipment and incident (with a budget and a
-    policy), so any per-row lookup would show in the count."""
+    policy), so any per-row lookup would show in the count. Every third shipment is "will be
+    late", whose gap is measured from its late estimate (Shipment.told_eta)."""
     for i in range(n):
         incident = factories.IncidentFactory()
         budget_for(incident)
         policy = factories.CompensationPolicyFactory()
         policy.remedies.create(kind="coupon", amount=Decimal("10.00"))
+        warned = {}
+        if i % 3 == 0:
+            warned = {
+                "delay_level": "will_be_late",
+                "delay_detected_at": timezone.now(),
+                "late_eta": timezone.now() + dt.timedelta(days=9),
+            }
         ticket = factories.TicketFactory(
             incident=incident if i % 2 else None,
-            shipment=factories.ShipmentFactory(incident=incident),
+            shipment=factories.ShipmentFactory(incident=incident, **warned),
         )
         pending(ticket=ticket, requested_by=agent, policy=policy)
 
