@@ -19,6 +19,7 @@ The predicted lateness is ``predicted_eta - promised_at`` (the red rule reads it
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -248,20 +249,24 @@ def refresh_predicted_etas(*, now: dt.datetime) -> int:
                 )
                 if late_eta != current_late_eta:
                     late_updates.append((shipment_id, late_eta))
+                    # Its customer was told the late estimate: that is the date that moves.
+                    if _new_date(delay_level, current_late_eta, late_eta):
+                        moved.append(shipment_id)
             if eta != current_eta:
                 updates.append((shipment_id, eta))
-                if _new_date(delay_level, current_eta, eta):
+                if delay_level != DelayLevel.WILL_BE_LATE and _new_date(
+                    delay_level, current_eta, eta
+                ):
                     moved.append(shipment_id)
-        if moved:
-            with transaction.atomic():
+        with transaction.atomic() if moved else contextlib.nullcontext():
+            if updates:
                 write_predicted_etas(updates)
+            if late_updates:
+                write_predicted_etas(late_updates, column="late_eta")
+            if moved:
                 # Inside the transaction: customers told about a delay hear the new date, and
                 # the notices commit with it (shipments.signals).
                 shipment_eta_moved.send(sender=Shipment, shipment_ids=moved, at=now)
-        elif updates:
-            write_predicted_etas(updates)
-        if late_updates:
-            write_predicted_etas(late_updates, column="late_eta")
         changed += len(updates)
         if len(page) < CHUNK_SIZE:
             return changed

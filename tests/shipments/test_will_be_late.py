@@ -470,3 +470,29 @@ def test_an_explicit_scorer_feeds_the_rule_of_an_as_of_pass(lane):
 
     assert asked == [moment]
     assert (level_of(near), level_of(far)) == ("will_be_late", "none")
+
+
+def test_the_new_date_a_warned_customer_hears_about_is_the_late_estimate(lane):
+    """A customer warned early was told the late estimate: when it moves by a day the refresh
+    queues a new-date notice; the plain prediction moving does not."""
+    from shipments.eta import refresh_predicted_etas
+
+    delivered_history(lane)
+    constant_model(0.7)
+    shipment = quiet(lane, shipped_at=NOW - 4 * DAY, promised_at=NOW + 2 * DAY)
+    detect_delays(now=NOW)
+    refresh_predicted_etas(now=NOW)
+    shipment.refresh_from_db()
+    told = shipment.late_eta
+
+    # Only the plain prediction is off by days: nothing new to tell.
+    Shipment.objects.filter(pk=shipment.pk).update(predicted_eta=NOW + 30 * DAY)
+    refresh_predicted_etas(now=NOW)
+    assert not Notification.objects.filter(shipment=shipment, kind=NoticeKind.RECOVERY).exists()
+
+    # The told date is two days off what the refresh computes: the customer hears the new one.
+    Shipment.objects.filter(pk=shipment.pk).update(late_eta=told - 2 * DAY)
+    refresh_predicted_etas(now=NOW)
+    shipment.refresh_from_db()
+    assert shipment.late_eta == told
+    assert Notification.objects.filter(shipment=shipment, kind=NoticeKind.RECOVERY).count() == 1
