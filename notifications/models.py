@@ -95,13 +95,20 @@ class Notification(TimeStampedModel):
     Status = NotificationStatus
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notifications")
+    # Every index is one more write per notice, and a detection pass can queue 150k notices in
+    # one transaction (docs/PERFORMANCE.md): the foreign keys below have no index of their own
+    # where a composite index starts with them (customer, ticket, shipment), and a partial one
+    # (non-null rows only) where most rows hold NULL (ticket, incident, fallback).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="notifications", db_index=False
+    )
     ticket = models.ForeignKey(
         "tickets.Ticket",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="notifications",
+        db_index=False,
     )
     shipment = models.ForeignKey(
         "shipments.Shipment",
@@ -109,6 +116,7 @@ class Notification(TimeStampedModel):
         null=True,
         blank=True,
         related_name="notifications",
+        db_index=False,
     )
     incident = models.ForeignKey(
         "shipments.Incident",
@@ -116,12 +124,14 @@ class Notification(TimeStampedModel):
         null=True,
         blank=True,
         related_name="notifications",
+        db_index=False,
     )
     fallback_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
+        db_index=False,
         related_name="fallbacks",
         verbose_name=_("fallback of"),
         help_text=_("The notice on another channel that failed, which this one replaces."),
@@ -137,7 +147,9 @@ class Notification(TimeStampedModel):
             "For delay notices: the level it announces (the frequency cap lets a rise through)."
         ),
     )
-    dedupe_key = models.CharField(_("dedupe key"), max_length=200, unique=True)
+    # Unique by a constraint, not unique=True: on PostgreSQL unique=True adds a second
+    # (pattern-matching) index that nothing here reads.
+    dedupe_key = models.CharField(_("dedupe key"), max_length=200)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
@@ -165,6 +177,9 @@ class Notification(TimeStampedModel):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], name="notifications_notification_unique_dedupe_key"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=choice_values(NotificationStatus)),
                 name="notifications_notification_status_valid",
@@ -204,7 +219,22 @@ class Notification(TimeStampedModel):
             ),
             # Notification history on the customer and ticket pages; frequency cap.
             models.Index(fields=["customer", "-created_at"], name="notifications_customer_idx"),
-            models.Index(fields=["ticket", "-created_at"], name="notifications_ticket_idx"),
+            models.Index(
+                fields=["ticket", "-created_at"],
+                name="notifications_ticket_idx",
+                condition=Q(ticket__isnull=False),
+            ),
+            # Incident pages and the foreign keys' SET NULL on delete.
+            models.Index(
+                fields=["incident"],
+                name="notifications_incident_idx",
+                condition=Q(incident__isnull=False),
+            ),
+            models.Index(
+                fields=["fallback_of"],
+                name="notifications_fallback_idx",
+                condition=Q(fallback_of__isnull=False),
+            ),
             # Follow-ups, recovery and delivered notices: "what did this shipment's customer hear".
             models.Index(fields=["shipment", "-created_at"], name="notifications_shipment_idx"),
             # Inbound delivery receipts find the row by provider id.

@@ -340,8 +340,15 @@ class Shipment(TimeStampedModel):
     )
     delay_rule = models.CharField(_("rule that fired"), max_length=32, blank=True)
     delay_detected_at = models.DateTimeField(_("delay detected at"), null=True, blank=True)
+    # Indexed by shipments_incident_idx (non-null only): most shipments are in no incident, and
+    # a full index would take a NULL entry for every row version detection writes.
     incident = models.ForeignKey(
-        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="shipments"
+        Incident,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="shipments",
+        db_index=False,
     )
 
     objects = ShipmentQuerySet.as_manager()
@@ -442,6 +449,12 @@ class Shipment(TimeStampedModel):
                 fields=["ordered_at"],
                 name="shipments_ordered_idx",
                 condition=Q(ordered_at__isnull=False),
+            ),
+            # An incident's shipments (incident pages, bulk offers and notices).
+            models.Index(
+                fields=["incident"],
+                name="shipments_incident_idx",
+                condition=Q(incident__isnull=False),
             ),
             # Console search by order number.
             models.Index(fields=["order_number"], name="shipments_order_idx"),
