@@ -91,6 +91,7 @@ PAGE_COLUMNS = (
     "ticket__shipment__promised_at",
     "ticket__shipment__carrier_eta",
     "ticket__shipment__predicted_eta",
+    "ticket__shipment__late_eta",
     "ticket__shipment__delivered_at",
     "ticket__shipment__last_event_at",
     "ticket__shipment__delay_level",

@@ -325,8 +325,7 @@ def _changes_at(
     moments = [next_contact.due if next_contact.kind in ("reply_by", "update_by") else None]
     if shipment is not None:
         moments += [
-            shipment.predicted_eta,
-            shipment.carrier_eta,
+            shipment.told_eta,
             shipment.last_event_at + FRESH_SCAN if shipment.last_event_at else None,
         ]
     if ticket.solved_at is not None:
@@ -575,7 +574,8 @@ def _estimate(shipment: Shipment | None, *, now: dt.datetime) -> Estimate | None
     if shipment.status == ShipmentStatus.DELIVERED and shipment.delivered_at:
         gap = _gap_days(shipment.delivered_at, shipment.promised_at)
         return Estimate(shipment.promised_at, None, shipment.delivered_at, gap, "delivered", 0)
-    estimate = shipment.predicted_eta or shipment.carrier_eta
+    # The date the customer's notices gave (the late estimate while "will be late").
+    estimate = shipment.told_eta
     if estimate is not None and estimate < now:
         estimate = None  # a date that has passed is no estimate
     lane = shipment.lane

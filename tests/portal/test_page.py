@@ -257,6 +257,20 @@ def test_a_delivered_parcel_shows_its_delivery(client, case):
     assert "1 day later than promised" in body
 
 
+def test_a_parcel_warned_as_will_be_late_shows_the_date_its_notice_gave(client, case):
+    """The page repeats the late estimate the "will be late" notice told (Shipment.told_eta),
+    not the plain prediction the customer never heard."""
+    shipment = case.shipment
+    shipment.promised_at = NOW + dt.timedelta(days=1)
+    shipment.predicted_eta = NOW + dt.timedelta(days=1)
+    shipment.late_eta = NOW + dt.timedelta(days=4)
+    shipment.delay_level = "will_be_late"
+    shipment.delay_detected_at = NOW
+    shipment.save()
+    body = client.get(open_case(client, case)).content.decode()
+    assert "3 days later than promised" in body
+
+
 def test_every_word_of_the_page_is_translated(client, case, agent):
     """The Chinese page holds no English sentence of ours (the customer's data aside)."""
     case.customer.language = "zh-hans"
