@@ -138,6 +138,19 @@ if (
 ):
     # The embedded default keeps its files under var/; make sure the folder exists.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+# A read replica for reports (README "How to scale out"): REPORTS_DATABASE_URL, written like
+# DATABASE_URL, adds the alias "reports" that the supervisor's figures, charts, lists and
+# exports read from (core.db.reports_db); writes and the approvals queue stay on the primary.
+# Unset: no second alias, reports read the primary as everything else does.
+if env_str("REPORTS_DATABASE_URL", "").strip():
+    DATABASES["reports"] = env_database("REPORTS_DATABASE_URL", "")
+    if DATABASES["reports"]["ENGINE"].endswith("postgresql"):
+        # Read-only sessions: a write sent there by mistake fails at once, even when the URL
+        # names the primary itself (a streaming replica refuses writes anyway).
+        DATABASES["reports"]["OPTIONS"]["options"] += " -c default_transaction_read_only=on"
+    # A test run reads the test database through this second connection: never a database of
+    # its own to create and migrate.
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

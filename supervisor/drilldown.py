@@ -8,6 +8,9 @@ read with LIMIT/OFFSET plus one (whether there is a next page), without counting
 list: the figure on the dashboard is the count. `?format=csv` streams every row.
 
 The definitions are the dashboard's (supervisor.kpis): the same periods, filters and rules.
+Pages and exports are read on `core.db.reports_db()`: the reports replica when one is
+configured (REPORTS_DATABASE_URL), which lags the primary by its replication delay (usually under
+a second; a case changed in those last seconds shows as it was).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from psycopg.pq import Format
 
 from compensation.models import CompensationOffer, OfferStatus
 from compensation.money import format_money
+from core.db import reports_db
 from core.inputs import parse_page
 from core.models import DelayCause
 from shipments.models import Shipment
@@ -345,7 +349,7 @@ class Drilldown:
         """Rows of page `number` (from 1) and whether another page follows; `narrow`: only
         those rows (a cause or hub, from the root causes' links)."""
         offset = (number - 1) * PAGE_SIZE
-        rows = self.rows(scope, now).filter(narrow or Q())
+        rows = self.rows(scope, now).using(reports_db()).filter(narrow or Q())
         # The page's ids first, then their joined rows (selectors.window).
         found = window(rows, offset, offset + PAGE_SIZE + 1)
         shown = self.shown()
@@ -372,7 +376,7 @@ class Drilldown:
         """Every row's cells (hidden columns too) and its link made absolute by `absolute`.
         Not a generator: the reader's time zone and language are read here, in the request;
         the rows are written while the response streams, after the middleware let go of them."""
-        queryset = self.rows(scope, now).filter(narrow or Q())
+        queryset = self.rows(scope, now).using(reports_db()).filter(narrow or Q())
         zone = timezone.get_current_timezone()
         values = _csv_values(queryset, self.columns, self.link, zone=zone, absolute=absolute)
         if values is not None:

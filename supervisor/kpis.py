@@ -35,6 +35,11 @@ Definitions (the page's notes say the same to supervisors):
   30 days after that order. Every customer counts as soon as the window starts, so a window
   still open counts as "not (yet)", and the latest days read low;
 - compensation cost: offers issued in the period, money remedies only, one sum per currency.
+
+Every statement runs on `core.db.reports_db()`: the reports replica when one is configured
+(REPORTS_DATABASE_URL), else the primary. A replica lags the primary by its replication delay
+(usually under a second), so a figure may leave out the last seconds' writes; the page says when
+its figures were computed (supervisor.snapshot).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.db.models import (
     Case,
     Count,
@@ -67,6 +72,7 @@ from django.utils.translation import ngettext
 
 from compensation import money
 from compensation.models import CompensationOffer, OfferStatus, RemedyKind
+from core.db import reports_db
 from core.models import DelayCause
 from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
 from shipments.models import DelayLevelChange
@@ -262,9 +268,8 @@ def past_due_q(moment: dt.datetime) -> Q:
 
 def outcomes(scope: Scope):
     """The rollup's rows (supervisor.rollup) of the shipments the scope's filters keep."""
-    if not scope.filtered:
-        return ShipmentOutcome.objects.all()
-    return ShipmentOutcome.objects.filter(scope.shipment_q("shipment__"))
+    rows = ShipmentOutcome.objects.using(reports_db())
+    return rows.filter(scope.shipment_q("shipment__")) if scope.filtered else rows.all()
 
 
 def drilldown_url(kind: str, kpi: str, scope: Scope) -> str:
@@ -287,9 +292,9 @@ class ContactStats:
     p90_seconds: float | None = None
 
 
-def _seconds(start: str, end: str) -> str:
+def _seconds(start: str, end: str, vendor: str) -> str:
     """SQL for the whole seconds from `start` to `end` (datetime expressions)."""
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         return f"ROUND(EXTRACT(EPOCH FROM ({end} - {start})))"
     return f"ROUND((julianday({end}) - julianday({start})) * 86400.0)"
 
@@ -323,10 +328,11 @@ def contact_stats(scope: Scope, *, now: dt.datetime) -> dict[int, ContactStats]:
         .order_by()
         .values_list("delay_detected_at", "currency", "first_contact_at", "first_inbound_at")
     )
-    base_sql, base_params = base.query.sql_with_params()
+    connection = connections[base.db]
+    base_sql, base_params = base.query.get_compiler(base.db).as_sql()
     adapt = connection.ops.adapt_datetimefield_value
-    waited = _seconds("a.detected", "%s")
-    to_out = _seconds("a.detected", "a.out_at")
+    waited = _seconds("a.detected", "%s", connection.vendor)
+    to_out = _seconds("a.detected", "a.out_at", connection.vendor)
     sql = f"""
 WITH a (detected, currency, out_at, in_at) AS ({base_sql}),
 m AS (
@@ -509,7 +515,8 @@ def sla_stats(scope: Scope, *, now: dt.datetime) -> dict[str, int]:
     aggregates["breached_now"] = Count("ticket", distinct=True, filter=breached_now)
     aggregates["due_soon"] = Count("ticket", distinct=True, filter=due_soon)
     rows = (
-        SLATimer.objects.filter(scope.ticket_q("ticket__"), kind__in=SLA_KINDS)
+        SLATimer.objects.using(reports_db())
+        .filter(scope.ticket_q("ticket__"), kind__in=SLA_KINDS)
         .filter(
             (met & both_periods(scope, "met_at"))
             | breached
@@ -597,7 +604,8 @@ def csat_stats(scope: Scope) -> dict[str, int | None]:
             f"sent_answered_{name}": Count("pk", filter=sent & Q(answered_at__isnull=False)),
         }
     return (
-        SatisfactionSurvey.objects.filter(scope.ticket_q("ticket__"))
+        SatisfactionSurvey.objects.using(reports_db())
+        .filter(scope.ticket_q("ticket__"))
         .filter(both_periods(scope, "answered_at") | both_periods(scope, "sent_at"))
         .filter(delayed_shipment_q("ticket__shipment__"))
         .aggregate(**aggregates)
@@ -685,7 +693,8 @@ def escalation_stats(scope: Scope) -> dict[str, int]:
         aggregates[f"solved_{name}"] = Count("pk", filter=solved)
         aggregates[f"escalated_{name}"] = Count("pk", filter=solved & Q(is_escalated=True))
     return (
-        Ticket.objects.filter(scope.ticket_q(), status__in=CLOSED_STATUSES)
+        Ticket.objects.using(reports_db())
+        .filter(scope.ticket_q(), status__in=CLOSED_STATUSES)
         .filter(both_periods(scope, "solved_at"))
         .aggregate(**aggregates)
     )
@@ -740,7 +749,8 @@ def repurchase_stats(scope: Scope, *, now: dt.datetime) -> dict[str, int]:
         .order_by()
         .values_list("anchor_at", "cohort", "customer_id", "next_order_at")
     )
-    base_sql, base_params = base.query.sql_with_params()
+    connection = connections[base.db]
+    base_sql, base_params = base.query.get_compiler(base.db).as_sql()
     adapt = connection.ops.adapt_datetimefield_value
     affected = Cohort.AFFECTED
     sql = f"""
@@ -891,7 +901,8 @@ def compensation_rows(scope: Scope):
     """Issued offers of both periods grouped by period, kind, currency, cause, carrier and
     incident: one query, as many rows as combinations (not offers)."""
     return (
-        CompensationOffer.objects.filter(status=OfferStatus.ISSUED)
+        CompensationOffer.objects.using(reports_db())
+        .filter(status=OfferStatus.ISSUED)
         .filter(both_periods(scope, "issued_at"))
         .filter(scope.ticket_q("ticket__"))
         .annotate(

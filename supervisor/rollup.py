@@ -17,6 +17,13 @@ Every refresh is one set-based INSERT ... SELECT ... ON CONFLICT DO UPDATE per b
 customers (PostgreSQL and SQLite), so running it twice writes the same rows (idempotent). Rows
 of deleted shipments go with them (ON DELETE CASCADE). `KpiRollupState` holds the moment the
 figures are as of, shown on the dashboard.
+
+Writes run on the primary ("default"); the dashboard reads the rollup, and its state, on
+`core.db.reports_db()`: the reports replica when one is configured (REPORTS_DATABASE_URL). A
+replica lags the primary by its replication delay, usually under a second: for that long after
+a refresh the dashboard still shows the figures of the refresh before, with the "as of" time
+they hold (never newer figures stamped with an older time, nor the reverse: the state row and
+the rows it describes are read from the same database).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from core.db import reports_db
 from customers.models import Customer
 from notifications.models import Notification, NotificationStatus
 from shipments.models import DelayLevel, DelayLevelChange, Shipment
@@ -60,14 +68,26 @@ def state() -> KpiRollupState | None:
 
 
 def generation() -> tuple[dt.datetime | None, int]:
-    """(as of, how many refreshes so far): names what the rollup holds (supervisor.snapshot)."""
-    row = KpiRollupState.objects.filter(pk=1).values_list("as_of", "refreshes").first()
+    """(as of, how many refreshes so far): names what the rollup holds (supervisor.snapshot),
+    read where the dashboard reads the rollup."""
+    row = (
+        KpiRollupState.objects.using(reports_db())
+        .filter(pk=1)
+        .values_list("as_of", "refreshes")
+        .first()
+    )
     return row or (None, 0)
 
 
 def as_of() -> dt.datetime | None:
-    """The moment the dashboard's rollup figures hold the data of (None: never refreshed)."""
-    return KpiRollupState.objects.filter(pk=1).values_list("as_of", flat=True).first()
+    """The moment the dashboard's rollup figures hold the data of (None: never refreshed),
+    read where the dashboard reads the rollup."""
+    return (
+        KpiRollupState.objects.using(reports_db())
+        .filter(pk=1)
+        .values_list("as_of", flat=True)
+        .first()
+    )
 
 
 # --- the statement -----------------------------------------------------------------------------

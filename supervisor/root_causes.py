@@ -34,6 +34,11 @@ shipments of two periods: docs/PERFORMANCE.md). So:
   kept: an entry per period, filter and refresh would fill the database cache of the embedded
   default, which keeps past entries until it culls. The page says when its figures were
   computed, and its CSV is made from the same rows.
+
+The tables are read on `core.db.reports_db()`: the reports replica when one is configured
+(REPORTS_DATABASE_URL), so these scans never compete with the console's writes. A replica lags
+the primary by its replication delay (usually under a second): a row may count a delay or a
+delivery of the last seconds one short, which the next view counts.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from core.db import reports_db
 from core.inputs import parse_page
 from core.models import DelayCause
 from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
@@ -92,7 +98,7 @@ def delays_in_both_periods(scope: Scope) -> QuerySet[Shipment]:
     `delay_detected_at`), with the scope's filters."""
     previous = scope.previous()
     return scope.shipments(
-        Shipment.objects.filter(
+        Shipment.objects.using(reports_db()).filter(
             delay_detected_at__gte=previous.start, delay_detected_at__lt=scope.end
         )
     )
@@ -186,7 +192,9 @@ def causes_by_week(scope: Scope, zone) -> list[WeekCount]:
     since = day_start(first_monday - dt.timedelta(days=7))
     rows = (
         scope.shipments(
-            Shipment.objects.filter(delay_detected_at__gte=since, delay_detected_at__lt=scope.end)
+            Shipment.objects.using(reports_db()).filter(
+                delay_detected_at__gte=since, delay_detected_at__lt=scope.end
+            )
         )
         .annotate(week=TruncWeek("delay_detected_at", tzinfo=zone))
         .values("week", "delay_cause")
@@ -243,7 +251,7 @@ def _reliability(scope: Scope, *group: str) -> QuerySet:
     in_population = delivered | delayed | failed
     lateness = F("delivered_at") - F("promised_at")
     qs = scope.shipments(
-        Shipment.objects.filter(
+        Shipment.objects.using(reports_db()).filter(
             Q(
                 status=ShipmentStatus.DELIVERED,
                 delivered_at__gte=previous.start,

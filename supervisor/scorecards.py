@@ -27,7 +27,9 @@ narrows the agents (their profile's team), whatever team a ticket was routed to.
 Queries: the agents (one), then per grouping (agent, team, all) one aggregate over the
 tickets opened, one over the surveys, and one windowed query that returns only the one or two
 middle first-response times of each group (the median, on SQLite and PostgreSQL alike): a
-constant count whatever the number of agents and tickets.
+constant count whatever the number of agents and tickets. They run on `core.db.reports_db()`:
+the reports replica when one is configured, whose replication delay (usually under a second)
+may leave out the last seconds' replies and ratings.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from core.db import reports_db
 from core.inputs import parse_page
 from supervisor.export import csv_response, wants_csv
 from supervisor.scope import Scope, scope_from
@@ -169,7 +172,7 @@ SURVEY_KEYS = {"agent": "agent_id", "team": "agent__agent_profile__team_id", ALL
 def scoped_tickets(scope: Scope) -> QuerySet[Ticket]:
     """Tickets assigned to an agent (a user with an AgentProfile) of the scope's team, narrowed
     by the scope's other filters."""
-    tickets = Ticket.objects.filter(assignee__agent_profile__isnull=False)
+    tickets = Ticket.objects.using(reports_db()).filter(assignee__agent_profile__isnull=False)
     if scope.team is not None:
         tickets = tickets.filter(assignee__agent_profile__team=scope.team)
     return replace(scope, team=None).tickets(tickets)
@@ -178,7 +181,7 @@ def scoped_tickets(scope: Scope) -> QuerySet[Ticket]:
 def scoped_surveys(scope: Scope) -> QuerySet[SatisfactionSurvey]:
     """Ratings given in the period to an agent of the scope's team, for tickets within the
     scope's other filters."""
-    surveys = SatisfactionSurvey.objects.filter(
+    surveys = SatisfactionSurvey.objects.using(reports_db()).filter(
         scope.in_period("answered_at"), rating__isnull=False, agent__agent_profile__isnull=False
     )
     if scope.team is not None:
@@ -480,7 +483,11 @@ def scoreboard(*, scope: Scope) -> Scoreboard:
     those agents and all of them together, scored: ten queries."""
     weights = scorecard_weights()
     target = response_target_minutes()
-    profiles = AgentProfile.objects.select_related("user", "team").order_by("user__username")
+    profiles = (
+        AgentProfile.objects.using(reports_db())
+        .select_related("user", "team")
+        .order_by("user__username")
+    )
     if scope.team is not None:
         profiles = profiles.filter(team=scope.team)
     by_agent = figures_by(scope, "agent")

@@ -3,6 +3,11 @@ customer satisfaction by agent (the KPIs themselves: supervisor.kpis).
 
 Every list is one query, so the panels cost the same number of queries with ten rows or ten
 thousand (tests/supervisor/test_dashboard.py).
+
+Approvals, incidents and SLA alerts are read on the primary: a supervisor acts on them, and
+after approving an offer or resolving an incident must not see it still waiting. Satisfaction
+by agent is a report over 30 days, read on `core.db.reports_db()` (the reports replica when one
+is configured).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, Q, QuerySet
 
 from compensation.models import CompensationOffer
+from core.db import reports_db
 from shipments.models import Incident
 from supervisor import kpis
 from tickets.models import SatisfactionSurvey, SLATimer
@@ -88,7 +94,8 @@ def satisfaction_by_agent(*, now: dt.datetime) -> list[AgentSatisfaction]:
     """Each agent's customer ratings of the last SCORECARD_DAYS, lowest average first (one
     query; answers changed on the progress page count as changed)."""
     rows = (
-        SatisfactionSurvey.objects.filter(
+        SatisfactionSurvey.objects.using(reports_db())
+        .filter(
             answered_at__gte=now - dt.timedelta(days=SCORECARD_DAYS),
             agent__isnull=False,
             rating__isnull=False,

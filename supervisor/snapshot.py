@@ -17,7 +17,16 @@ period, the filters, the reader's language and time zone and the moment the roll
   older than that are computed afresh.
 
 The page says when its figures were computed ("Figures as of 08:05"); the SLA alerts, the
-approvals waiting and the incidents below the figures are always read live.
+approvals waiting and the incidents below the figures are always read live, on the primary.
+
+With a reports replica (REPORTS_DATABASE_URL, core.db) a request computes its figures there,
+and reads the rollup's generation there too, so the key names the rollup the figures were
+computed from. The replica lags the primary by its replication delay (usually under a second):
+until it has replayed a refresh the page shows the figures of the refresh before, with the time
+they are as of; any figure may be up to that delay older than the primary's. `warm` runs right
+after the refresh and reads the primary (`reports_on_primary`): on the replica it could still
+see the rollup before the refresh, and keep the default view under the old generation instead
+of the new one.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone, translation
 
+from core.db import reports_on_primary
 from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
 from supervisor import kpis, rollup, root_causes, trends
 from supervisor.scope import Scope, scope_from
@@ -85,7 +95,13 @@ def dashboard(scope: Scope, *, now: dt.datetime) -> Snapshot:
 def warm(*, now: dt.datetime) -> int:
     """Compute the dashboard's default view in every language and the root causes' default
     view (its rows serve both languages), in the display time zone (after a refresh of the
-    rollup). Returns how many views were computed."""
+    rollup). Returns how many views were computed. Reads the primary, which holds the refresh
+    just made (a replica may not have replayed it yet)."""
+    with reports_on_primary():
+        return _warm(now=now)
+
+
+def _warm(*, now: dt.datetime) -> int:
     generation = rollup.generation()
     count = 0
     with timezone.override(settings.DEFAULT_DISPLAY_TIME_ZONE):

@@ -37,7 +37,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connections
 from django.db.models import (
     Avg,
     Case,
@@ -52,6 +52,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import reports_db
 from core.models import DelayCause
 from shipments.models import Carrier, Lane, ServiceLevel, Shipment, ShipmentStatus
 from supervisor.charts import (
@@ -104,7 +105,9 @@ def delays_per_day_and_cause(scope: Scope, zone) -> Delays:
     grouped scan (at most days x causes rows leave the database)."""
     # COUNT(*), not COUNT(id): the covering partial index on delay_detected_at answers it alone.
     rows = (
-        scope.shipments(Shipment.objects.filter(scope.in_period("delay_detected_at")))
+        scope.shipments(
+            Shipment.objects.using(reports_db()).filter(scope.in_period("delay_detected_at"))
+        )
         .annotate(day=TruncDate("delay_detected_at", tzinfo=zone))
         .values("day", "delay_cause")
         .annotate(n=Count("*"))
@@ -119,10 +122,10 @@ def delays_per_day_and_cause(scope: Scope, zone) -> Delays:
     return Delays(per_day=dict(per_day), causes=causes)
 
 
-def _seconds(start: str, end: str) -> str:
+def _seconds(start: str, end: str, vendor: str) -> str:
     """SQL for the whole seconds from `start` to `end` (datetime expressions; SQLite's julianday
     is a float, exact to about a millisecond)."""
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         return f"ROUND(EXTRACT(EPOCH FROM ({end} - {start})))"
     return f"ROUND((julianday({end}) - julianday({start})) * 86400.0)"
 
@@ -144,7 +147,7 @@ def first_contact_per_day(scope: Scope, zone, *, now: dt.datetime) -> dict[dt.da
        around the median leave the database, and Python interpolates between them
        (PostgreSQL's percentile_cont, as the dashboard's median).
     """
-    rows = ShipmentOutcome.objects.filter(scope.in_period("delay_detected_at"))
+    rows = ShipmentOutcome.objects.using(reports_db()).filter(scope.in_period("delay_detected_at"))
     if scope.filtered:
         rows = rows.filter(scope.shipment_q("shipment__"))
     base = (
@@ -152,17 +155,20 @@ def first_contact_per_day(scope: Scope, zone, *, now: dt.datetime) -> dict[dt.da
         .order_by()
         .values_list("delay_detected_at", "first_contact_at", "day")
     )
-    base_sql, base_params = base.query.sql_with_params()
+    connection = connections[base.db]
+    base_sql, base_params = base.query.get_compiler(base.db).as_sql()
     adapt = connection.ops.adapt_datetimefield_value
     params = [*base_params, adapt(now - DAY), adapt(now)]
     if connection.vendor == "postgresql":
-        return _first_contact_postgresql(base_sql, params)
+        return _first_contact_postgresql(base_sql, params, base.db)
+    to_out = _seconds("a.detected", "a.out_at", connection.vendor)
+    waited = _seconds("a.detected", "%s", connection.vendor)
     sql = f"""
 WITH a (detected, out_at, day) AS ({base_sql}),
 waits AS (
     SELECT a.day AS day,
-           CASE WHEN a.out_at IS NOT NULL THEN {_seconds("a.detected", "a.out_at")}
-                WHEN a.detected <= %s THEN {_seconds("a.detected", "%s")} END AS secs,
+           CASE WHEN a.out_at IS NOT NULL THEN {to_out}
+                WHEN a.detected <= %s THEN {waited} END AS secs,
            CASE WHEN a.out_at IS NOT NULL THEN 1 ELSE 0 END AS contacted
       FROM a
 ),
@@ -195,7 +201,7 @@ SELECT day, pos, n, contacted, secs FROM ranked WHERE pos IN ((n - 1) / 2, (n - 
     return result
 
 
-def _first_contact_postgresql(base_sql: str, params: list) -> dict[dt.date, Contact]:
+def _first_contact_postgresql(base_sql: str, params: list, using: str) -> dict[dt.date, Contact]:
     """PostgreSQL: the same figures with its ordered-set aggregate percentile_cont (each day's
     waits sorted on their own) instead of numbering every wait of the period in one sort, and
     the seconds in double precision rather than numeric (ROUND, half away from zero, as
@@ -216,7 +222,7 @@ waits AS (
 SELECT day, COUNT(*), SUM(contacted), percentile_cont(0.5) WITHIN GROUP (ORDER BY secs)
   FROM waits WHERE secs IS NOT NULL GROUP BY day
 """  # nosec B608  # constants only, values bound
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return {
             day: Contact(
@@ -236,7 +242,9 @@ class Contact:
 def csat_per_day(scope: Scope, zone) -> dict[dt.date, tuple[float, int]]:
     rows = (
         scope.tickets(
-            SatisfactionSurvey.objects.filter(scope.in_period("answered_at"), rating__isnull=False),
+            SatisfactionSurvey.objects.using(reports_db()).filter(
+                scope.in_period("answered_at"), rating__isnull=False
+            ),
             "ticket__",
         )
         .annotate(day=TruncDate("answered_at", tzinfo=zone))
@@ -267,7 +275,7 @@ def backlog_per_day(scope: Scope, zone, days: list[dt.date]) -> dict[str, list[i
     is the opening backlog + created up to D - done up to D. Priorities are grouped by their
     rank (`Ticket.priority_rank`, generated from the priority), which the indexes hold.
     """
-    tickets = scope.tickets(Ticket.objects.filter(created_at__lt=scope.end))
+    tickets = scope.tickets(Ticket.objects.using(reports_db()).filter(created_at__lt=scope.end))
     created_day = Case(
         When(created_at__lt=scope.start, then=Value(None, output_field=DateField())),
         default=TruncDate("created_at", tzinfo=zone),
@@ -307,7 +315,9 @@ def backlog_per_day(scope: Scope, zone, days: list[dt.date]) -> dict[str, list[i
 def deliveries(scope: Scope):
     """Shipments delivered in the period (shipments_delivered_at_idx covers what is read)."""
     return scope.shipments(
-        Shipment.objects.filter(scope.in_period("delivered_at"), status=ShipmentStatus.DELIVERED)
+        Shipment.objects.using(reports_db()).filter(
+            scope.in_period("delivered_at"), status=ShipmentStatus.DELIVERED
+        )
     )
 
 
@@ -332,7 +342,8 @@ def reliability(scope: Scope) -> Reliability:
         .order_by()
     )
     # The names joined to the few grouped rows, not to every delivery.
-    grouped_sql, params = grouped.query.sql_with_params()
+    connection = connections[grouped.db]
+    grouped_sql, params = grouped.query.get_compiler(grouped.db).as_sql()
     q = connection.ops.quote_name
     carrier, lane = q(Carrier._meta.db_table), q(Lane._meta.db_table)
     sql = f"""
