@@ -17,7 +17,9 @@ One pass (`dispatch_pass`, the `dispatch_notifications` command, the beat task):
    call) or one whose repeat would reach the customer, and always before the next claim. One
    commit per row made the commits (a WAL flush each) and the ORM around them the limit of
    the whole dispatcher (docs/PERFORMANCE.md, issue 5). At the end of the batch one call
-   discards the links no sent notice carried.
+   discards the links no sent notice carried. A batch that has sent for half the claim timeout
+   gives its remaining rows back to the queue (`release_claims`), so that a slow provider never
+   lets another worker recover rows this one is still sending.
 
 Each decision is recorded: *sent* (provider id, rendered text with its progress link redacted,
 recipient), *suppressed* with the reason (tolerance, frequency cap, opt-out, no longer delayed),
@@ -90,6 +92,7 @@ class DispatchResult:
     failed: int = 0
     fallbacks: int = 0
     recovered: int = 0
+    released: int = 0
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: DispatchResult) -> None:
@@ -102,6 +105,7 @@ class DispatchResult:
             "failed",
             "fallbacks",
             "recovered",
+            "released",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -400,8 +404,14 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
     )
     tried = fallback_channels_tried(rows)
     outcomes = OutcomeWriter(now=now, provider=provider)
+    budget_ends = batch_clock() + settings.NOTICE_CLAIM_TIMEOUT_SECONDS * CLAIM_BUDGET_SHARE
     try:
-        for notification in rows:
+        for index, notification in enumerate(rows):
+            if batch_clock() >= budget_ends:
+                outcomes.flush()
+                rest = [row.pk for row in rows[index:]]
+                result.released = release_claims(rest, worker=worker, now=now)
+                break
             handle(
                 notification,
                 now=now,
@@ -418,6 +428,37 @@ def process_batch(ids: list[int], *, now: dt.datetime, book, worker: str) -> Dis
         unused = {link.id for link in minted.values()} - outcomes.links_sent
         discard_links(provider, unused)
     return result
+
+
+# A batch sends for at most this share of NOTICE_CLAIM_TIMEOUT_SECONDS after its claim, then
+# gives its remaining rows back to the queue. Otherwise a slow provider (every send waiting for
+# SMS_TIMEOUT_SECONDS: 200 rows x 10 s is far past the 300 s claim timeout) lets another
+# worker's pass recover rows this one still holds in memory and is about to send: both would
+# send them (docs/RELIABILITY.md, "provider_timeout"). The other half is the margin for the one
+# send in flight when the budget runs out.
+CLAIM_BUDGET_SHARE = 0.5
+
+
+def batch_clock() -> float:
+    """Seconds on a monotonic clock (a function, so tests can move it)."""
+    return time.monotonic()
+
+
+def release_claims(ids: list[int], *, worker: str, now: dt.datetime) -> int:
+    """Rows of a batch that ran out of time go back to the queue, due at once (at the batch's
+    `now`), attempts unchanged; only those still claimed by `worker` (one statement). Returns
+    how many."""
+    released = Notification.objects.filter(
+        pk__in=ids, status=Status.SENDING, claimed_by=worker
+    ).update(
+        status=Status.PENDING, claimed_at=None, claimed_by="", next_attempt_at=now, updated_at=now
+    )
+    if released:
+        logger.warning(
+            "Outbox: %s notices given back to the queue: the batch ran out of its claim time",
+            released,
+        )
+    return released
 
 
 def progress_tickets(rows: list[Notification]) -> dict[int, Ticket]:
