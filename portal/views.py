@@ -31,7 +31,6 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,6 +45,7 @@ from compensation import services as compensation
 from compensation.errors import CompensationError
 from compensation.models import CompensationOffer, OfferStatus
 from core import panels
+from core.cache import cache_add
 from core.middleware import valid_time_zone
 from core.ratelimit import rate_limited
 from customers.models import Customer
@@ -91,7 +91,8 @@ def _first_use(key) -> bool:
     """True the first time a form's submission key is seen (shared cache: every process)."""
     if key is None:
         return True
-    return cache.add(f"portal:submission:{key}", 1, SUBMISSION_SECONDS)
+    # Without the cache a repeated click may go through: better than refusing the message.
+    return cache_add(f"portal:submission:{key}", 1, SUBMISSION_SECONDS, when_failing=True)
 
 
 def _page_language(request: HttpRequest, customer: Customer) -> str:

@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.cache import cache
 from django.db.models import (
     Count,
     DurationField,
@@ -69,6 +68,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from core.cache import cache_get, cache_set
 from core.db import reports_db
 from core.inputs import parse_page
 from core.models import DelayCause
@@ -737,7 +737,7 @@ def _key(scope: Scope, generation: tuple[dt.datetime | None, int]) -> str:
 def causes(scope: Scope, *, now: dt.datetime, only: str = "") -> CauseRows:
     """The rows of `scope` as the last refresh kept them, else read now (see `compute`); two
     queries when kept: the rollup's generation and the cache."""
-    packed = cache.get(_key(scope, rollup.generation()))
+    packed = cache_get(_key(scope, rollup.generation()))
     if packed is not None:
         return pickle.loads(zlib.decompress(packed))  # nosec B301  # our own cache entry, as Django pickles
     return compute(scope, timezone.get_current_timezone(), now=now, only=only)
@@ -754,7 +754,7 @@ def keep_default_view(
     # 60 KB compressed. The database cache of the embedded default keeps the entries of past
     # generations until it culls (past MAX_ENTRIES), so their size adds up.
     packed = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
-    cache.set(_key(scope, generation), packed, seconds)
+    cache_set(_key(scope, generation), packed, seconds)
 
 
 def refresh_minutes() -> int:

@@ -35,9 +35,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone, translation
 
+from core.cache import cache_get, cache_set
 from core.db import reports_on_primary
 from core.schedules import REFRESH_KPI_ROLLUP_INTERVAL_SECONDS
 from supervisor import kpis, rollup, root_causes, trends
@@ -85,10 +85,10 @@ def dashboard(scope: Scope, *, now: dt.datetime) -> Snapshot:
     """The figures and charts of `scope` as last computed for the rollup's current state, or
     computed now (and kept)."""
     key = _key(scope, rollup.generation())
-    kept = cache.get(key)
+    kept = cache_get(key)  # a failing cache reads as empty: computed now
     if kept is None:
         kept = compute(scope, now=now)
-        cache.set(key, kept, _seconds())
+        cache_set(key, kept, _seconds())
     return kept
 
 
@@ -108,7 +108,7 @@ def _warm(*, now: dt.datetime) -> int:
         for language, _name in settings.LANGUAGES:
             with translation.override(language):
                 scope, _form = scope_from({}, now=now)
-                cache.set(_key(scope, generation), compute(scope, now=now), _seconds())
+                cache_set(_key(scope, generation), compute(scope, now=now), _seconds())
                 count += 1
         root_causes.keep_default_view(now=now, generation=generation, seconds=_seconds())
         count += 1

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.cache import cache_get, cache_set
 from shipments.models import (
     FINAL_STATUSES,
     Incident,
@@ -471,10 +471,10 @@ def cached_history(now: dt.datetime) -> RiskHistory:
         raise ValueError("cached_history needs an aware datetime")
     hour = history_moment(now)
     key = _HISTORY_CACHE_KEY.format(hour=hour.strftime("%Y%m%dT%H"))
-    history = cache.get(key)
+    history = cache_get(key)
     if history is None:
         history = load_history(now=hour)
-        cache.set(key, history, HISTORY_CACHE_SECONDS)
+        cache_set(key, history, HISTORY_CACHE_SECONDS)
     return history
 
 
