@@ -122,5 +122,11 @@ def env_database(
         # ones: on a 200k-ticket queue it cost 130-390 ms per page (docs/PERFORMANCE.md).
         options = config.setdefault("OPTIONS", {})
         options.setdefault("options", "-c jit=off")
+        # A server that hangs instead of refusing (a network partition, a full SYN queue) must
+        # not hang every request behind it: give up on connecting after this many seconds
+        # (unless the URL sets ?connect_timeout=). docs/RELIABILITY.md.
+        options.setdefault(
+            "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, environ, minimum=1)
+        )
     config["ATOMIC_REQUESTS"] = False
     return config

@@ -204,6 +204,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Seconds an SMTP connection or reply may take: without it a hung mail server holds a dispatcher
+# worker forever (docs/RELIABILITY.md); the notice is retried like any failed send.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ConfigError("EMAIL_USE_SSL", "cannot be on together with EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Delaydesk <support@delaydesk.localhost>")
@@ -461,6 +464,17 @@ CACHES["portal_pages"] = {
     "LOCATION": "portal-pages",
     "TIMEOUT": PORTAL_PAGE_CACHE_SECONDS,
     "OPTIONS": {"MAX_ENTRIES": 2_000},  # about 20 KB a page: 40 MB a process at most
+}
+# The agent's ticket page keeps its rendered timeline (and each of its rows) and scans in each
+# web process, under keys that sum up every row they show (tickets.fragments: a new message,
+# event or scan is on the very next view). The timeout only bounds how long a renamed agent
+# keeps the old name in a kept timeline.
+CACHES["ticket_fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "ticket-fragments",
+    "TIMEOUT": 600,
+    # About 1 KB an entry on average (a timeline of n rows comes with its n rows): ~10 MB.
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
 }
 # The satisfaction survey goes out this many hours after a ticket is solved; an answer can be
 # changed for SURVEY_EDIT_DAYS after it is given; an unanswered survey closes SURVEY_CLOSE_DAYS

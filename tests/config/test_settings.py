@@ -115,6 +115,16 @@ def test_database_connection_lifetime_is_configurable():
         env_database("DATABASE_URL", "unused", {**env, "DATABASE_CONN_MAX_AGE": "long"})
 
 
+def test_connecting_to_postgresql_gives_up_after_a_few_seconds():
+    """A server that hangs instead of refusing must not hang requests (docs/RELIABILITY.md)."""
+    url = {"DATABASE_URL": "postgres://dd@db/delaydesk"}
+    assert env_database("DATABASE_URL", "unused", url)["OPTIONS"]["connect_timeout"] == 5
+    longer = {**url, "DATABASE_CONNECT_TIMEOUT": "12"}
+    assert env_database("DATABASE_URL", "unused", longer)["OPTIONS"]["connect_timeout"] == 12
+    in_url = {"DATABASE_URL": "postgres://dd@db/delaydesk?connect_timeout=2"}
+    assert int(env_database("DATABASE_URL", "unused", in_url)["OPTIONS"]["connect_timeout"]) == 2
+
+
 @pytest.mark.parametrize(
     "url",
     [
