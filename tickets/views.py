@@ -23,6 +23,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -33,7 +34,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from core.inputs import clean_search, parse_id
-from tickets import forms, selectors, services
+from tickets import forms, fragments, selectors, services
 from tickets.macros import macros_for_ticket, render_for_ticket
 from tickets.models import Ticket
 
@@ -117,13 +118,20 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
     tickets = selectors.console_queue(
         user=request.user, queue=queue, search=search, incident=incident, now=now
     )
-    page = selectors.QueuePaginator(tickets, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.console_rows(list(page.object_list))
+    # Next / previous follow cursors (?after= / ?before=): every page costs what the first
+    # does. ?page=N (old links) still opens page N; a cursor that does not verify opens page 1.
+    page = selectors.QueuePaginator(tickets, QUEUE_PAGE_SIZE, queue=queue).get_page(
+        request.GET.get("page"),
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    rows = selectors.console_rows(page.ticket_ids)
     params = {"queue": queue}
     if incident is not None:
         params = {"incident": str(incident.public_id)}
     if search:
         params["q"] = search
+    queue_query = urlencode(params)
     context = {
         "queue": queue,
         "queues": [(key, selectors.QUEUE_LABELS[key]) for key in selectors.QUEUES],
@@ -131,7 +139,14 @@ def console(request: HtmxHttpRequest) -> HttpResponse:
         "q": search,
         "page": page,
         "tickets": rows,
-        "queue_query": urlencode(params),
+        "queue_query": queue_query,
+        "next_query": urlencode({**params, "after": page.next_cursor}),
+        # The page before page 2 is the first page: its plain link, no cursor.
+        "previous_query": (
+            urlencode({**params, "before": page.previous_cursor})
+            if page.previous_cursor
+            else queue_query
+        ),
         "search_query": urlencode({"q": search}) if search else "",
         "now": now,
         "sla_soon": now + SLA_SOON,
@@ -174,16 +189,19 @@ def _render_ticket(
     error: str = "",
     flash: str = "",
 ) -> HttpResponse:
-    """The ticket page (or its `#ticket` fragment for HTMX), freshly read.
+    """The ticket page (or its `#ticket` fragment for HTMX), freshly read: the timeline and the
+    scans come rendered from the cache while their rows have not changed (tickets.fragments).
 
     `bound` holds the form that was just posted (its errors and the agent's text are shown
     again), `error` a banner (e.g. the optimistic-lock message), `flash` a confirmation.
     """
     ticket = _get_ticket_for_user(request.user, public_id)
+    detail = selectors.ticket_detail(ticket=ticket)
     now = timezone.now()
     context: dict[str, Any] = {
         "ticket": ticket,
-        "detail": selectors.ticket_detail(ticket=ticket),
+        "detail": detail,
+        **_kept_parts(ticket, detail),
         "now": now,
         "sla_soon": now + SLA_SOON,
         "error": error,
@@ -204,6 +222,26 @@ def _render_ticket(
         response[FRAGMENT_HEADER] = "ticket"
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def _kept_parts(ticket: Ticket, detail: selectors.TicketDetail) -> dict[str, Any]:
+    """The timeline and the shipment's scans, rendered, from the cache when nothing they show
+    changed since (tickets.fragments); else read (three queries) and rendered now."""
+
+    def timeline() -> str:
+        detail.load_timeline()
+        fragments.render_rows(ticket, detail)
+        context = {"ticket": ticket, "detail": detail}
+        return render_to_string("tickets/ticket_detail.html#timeline", context)
+
+    def scans() -> str:
+        context = {"events": detail.load_scans()}
+        return render_to_string("shipments/_shipment_facts.html#scans", context)
+
+    parts = {"timeline_html": fragments.kept(fragments.timeline_key(ticket, detail), timeline)}
+    if ticket.shipment is not None:
+        parts["scans_html"] = fragments.kept(fragments.scans_key(ticket), scans)
+    return parts
 
 
 @console_view

@@ -3,6 +3,7 @@
 //
 // Queue page:  /  search            j / k  highlight next / previous ticket
 //              Enter  open it        g m, g u, g b, g a, g i  switch queue
+//              n / p  next / previous page
 // Ticket page: r  reply   n  note   c  claim   s  "Solved" in the status box   u  back to queue
 // Everywhere:  ?  help    Esc  close help / leave a field    Ctrl/Cmd+Enter  send the form
 // No single-key shortcut fires while the focus is in a field.
@@ -201,8 +202,11 @@
       case "r":
         handled = focusField("reply-body");
         break;
-      case "n":
-        handled = focusField("note-body");
+      case "n": // the ticket page's note box; the queue's next page
+        handled = focusField("note-body") || clickShortcut("next-page");
+        break;
+      case "p":
+        handled = clickShortcut("previous-page");
         break;
       case "c":
         handled = clickShortcut("claim");
