@@ -17,12 +17,15 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
+import random
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.models import DelayCause
@@ -35,6 +38,15 @@ from shipments.models import (
     UnmappedStatusCode,
 )
 from shipments.signals import shipment_delivered
+
+logger = logging.getLogger(__name__)
+
+# A batch that PostgreSQL aborted to break a deadlock is run again (it stored nothing, and a
+# rerun is idempotent by event id). The other side is a writer that locks many shipments in
+# its own order: the detection pass's UPDATE takes them in scan order, where this ingest takes
+# its few in id order (found by bench/bench_load.py: a webhook batch answered 500).
+DEADLOCK_ATTEMPTS = 3
+_RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -161,7 +173,9 @@ def tracking_events_ingest(
        ``unmapped_events_apply``). Unmapped events are stored but take no part in 5 and 6.
 
     At most six queries, whatever the batch size, in one transaction (two more with unmapped
-    codes): a failure stores nothing.
+    codes): a failure stores nothing. A batch the database aborts to break a deadlock (or a
+    serialization failure) is run again, up to DEADLOCK_ATTEMPTS times, unless the caller holds
+    a transaction of its own.
     """
     unique_events: dict[str, EventIn] = {}
     for event in events:
@@ -170,6 +184,41 @@ def tracking_events_ingest(
     if not unique_events:
         return IngestResult(accepted=0, duplicates=duplicates, unknown_tracking_numbers=[])
 
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _ingest(
+                carrier=carrier,
+                unique_events=unique_events,
+                duplicates=duplicates,
+                received_at=received_at,
+            )
+        except OperationalError as error:
+            sqlstate = getattr(error.__cause__, "sqlstate", None)
+            # Inside a caller's transaction the whole transaction is lost: theirs to retry.
+            if (
+                sqlstate not in _RETRY_SQLSTATES
+                or connection.in_atomic_block
+                or attempt == DEADLOCK_ATTEMPTS
+            ):
+                raise
+            logger.warning(
+                "Tracking events of %s: batch aborted by the database (%s), run again (%s of %s)",
+                carrier.code,
+                sqlstate,
+                attempt + 1,
+                DEADLOCK_ATTEMPTS,
+            )
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # nosec B311  # jitter, not a secret
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ingest(
+    *,
+    carrier: Carrier,
+    unique_events: dict[str, EventIn],
+    duplicates: int,
+    received_at: dt.datetime,
+) -> IngestResult:
     tracking_numbers = sorted({event.tracking_number for event in unique_events.values()})
     with transaction.atomic():
         shipment_ids = _shipment_ids(carrier_id=carrier.pk, tracking_numbers=tracking_numbers)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from core.outside_input import outside_time_window
@@ -629,3 +630,57 @@ def test_concurrent_batches_for_one_parcel_leave_it_at_its_latest_scan(carrier, 
     shipment.refresh_from_db()
     assert (shipment.last_event_at, shipment.last_location) == (NOW - HOUR, "Hub 1")
     assert shipment.location_since == NOW - HOUR
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_aborted_to_break_a_deadlock_is_run_again_and_stored(carrier, shipment, caplog):
+    """Another writer (as the detection pass's UPDATE does) holds the second parcel, then wants
+    the first, which the batch has locked: PostgreSQL aborts one side. The batch stored nothing
+    and runs again once the other side is done (found by bench/bench_load.py: a 500)."""
+    second = factories.ShipmentFactory(carrier=carrier, tracking_number="ACME0002")
+    assert shipment.pk < second.pk
+    holding = threading.Event()
+    errors = []
+
+    def other_writer():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM shipments_shipment WHERE id = %s FOR UPDATE", [second.pk]
+                )
+                holding.set()
+                time.sleep(0.3)  # the batch has locked the first parcel and waits for us
+                cursor.execute(
+                    "SELECT id FROM shipments_shipment WHERE id = %s FOR UPDATE", [shipment.pk]
+                )
+                time.sleep(0.2)
+        except Exception as exc:  # the deadlock's other victim: surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    holding.wait(5)
+    scans = [
+        EventIn(
+            event_id=f"scan-{number}",
+            tracking_number=number,
+            occurred_at=NOW - HOUR,
+            carrier_code="AR",
+            status="in_transit",
+            cause="none",
+            location="Leipzig hub",
+        )
+        for number in ("ACME0001", "ACME0002")
+    ]
+    with caplog.at_level("WARNING", logger="shipments.ingest"):
+        result = tracking_events_ingest(carrier=carrier, events=scans, received_at=NOW)
+    thread.join()
+
+    assert result.accepted == 2
+    assert stored_ids() == ["scan-ACME0001", "scan-ACME0002"]
+    # One side was aborted: the batch (run again) or the other writer; PostgreSQL picks the
+    # one whose deadlock check runs first, the batch's, which waited first.
+    assert len(errors) + caplog.text.count("aborted by the database (40P01)") == 1
