@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import http.client
 import json
 import math
@@ -1086,6 +1087,10 @@ def build_pages(*, requests: int) -> list[Page]:
         for queue in selectors.QUEUES
     ]
     pages.append(Page("queue=all, page 50", "queue", ["/console/?queue=all&page=50"]))
+    # Deep pages as an agent reaches them: by the Next links (keyset cursors, issue 17/18).
+    for queue, number in (("breaching", 40), ("all", 100)):
+        path, reached = next_link_page(queue, number)
+        pages.append(Page(f"queue={queue}, page {reached} by Next", "queue", [path]))
     pages.append(
         Page(
             "search tracking no.",
@@ -1448,6 +1453,20 @@ def explain_slow(
             # The project's own functions by cumulative time, then everything by own time.
             stats.sort_stats("cumulative").print_stats(rf"^{ROOT}/(?!\.venv)", 20)
             stats.sort_stats("tottime").print_stats(15)
+
+
+def next_link_page(queue: str, number: int) -> tuple[str, int]:
+    """The path of page `number` of `queue` as an agent reaches it, following the page's Next
+    link (its keyset cursor) from page 1, and the page reached (fewer when the queue ends)."""
+    client = agent_client()
+    path, reached = f"/console/?{urlencode({'queue': queue})}", 1
+    while reached < number:
+        page = client.get(path).content.decode()
+        found = re.search(r'rel="next" href="\?([^"]+)"', page)
+        if found is None:
+            break
+        path, reached = "/console/?" + html.unescape(found.group(1)), reached + 1
+    return path, reached
 
 
 def agent_client():

@@ -84,6 +84,7 @@ from tests.integration.test_prod_stack import (  # noqa: E402 - after the path i
     answers,
     csrf_token,
     free_port,
+    production_env,
     server_params,
 )
 from tests.notifications.fake_sms_provider import (  # noqa: E402
@@ -670,35 +671,20 @@ class Bench:
     # Set-up -----------------------------------------------------------------------------------
 
     def environment(self, port: int) -> dict:
-        server = server_params()
-        password = f":{server['password']}" if server["password"] else ""
         redis_url = f"redis://127.0.0.1:{self.args.redis_port}"
-        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        env.pop("DELAYDESK_DISPLAY_TIME_ZONE", None)
-        env.update(
-            # As `make prod-local` sets them (Makefile, PROD_ENV).
-            DELAYDESK_ENV="production",
-            DEBUG="false",
-            SECRET_KEY="bench-faults-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            SITE_URL=f"http://127.0.0.1:{port}",
-            DATABASE_URL=(
-                f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{self.db}"
-            ),
-            CELERY_BROKER_URL=f"{redis_url}/0",
-            CACHE_URL=f"{redis_url}/1",
-            SECURE_SSL_REDIRECT="false",
-            SECURE_HSTS_SECONDS="0",
+        return production_env(
+            port=port,
+            database=self.db,
+            broker_url=f"{redis_url}/0",
+            cache_url=f"{redis_url}/1",
+            secret_key="bench-faults-" + uuid.uuid4().hex + uuid.uuid4().hex,
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             DELAYDESK_VAR_DIR=str(self.folder / "var"),
             PORT=str(port),
-            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="config.settings",
             **self.provider.django_settings(),
             **BENCH_SETTINGS,
         )
-        return env
 
     def setup(self) -> None:
         args = self.args

@@ -13,7 +13,7 @@ def test_it_starts_the_processes_of_procfile_prod():
     commands = procfile(bench_faults.ROOT / "Procfile.prod")
 
     assert set(commands) == {"web", "worker1", "worker2", "beat"}
-    assert commands["worker1"].startswith("celery -A config worker")
+    assert commands["worker1"].startswith("python scripts/respawn.py celery -A config worker")
 
 
 def test_the_provider_outage_times_out_every_request_and_resends_are_counted(monkeypatch):

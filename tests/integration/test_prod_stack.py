@@ -136,6 +136,37 @@ class Stack:
         pytest.fail(f"not within {seconds} s: {what}\n--- stack log ---\n{self.log_tail()}")
 
 
+def production_env(
+    *, port: int, database: str, broker_url: str, cache_url: str, secret_key: str, **extra: str
+) -> dict:
+    """The environment `make prod-local` gives the stack (Makefile, PROD_ENV) on `database` of
+    the local server: production settings, DEBUG off, plain HTTP on loopback; `extra` adds to
+    it (each stack's own backends and sizes). Shared by this test, bench/bench_faults.py and
+    bench/bench_load.py."""
+    server = server_params()
+    password = f":{server['password']}" if server["password"] else ""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.pop("DELAYDESK_DISPLAY_TIME_ZONE", None)
+    env.update(
+        DELAYDESK_ENV="production",
+        DEBUG="false",
+        SECRET_KEY=secret_key,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        DATABASE_URL=(
+            f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{database}"
+        ),
+        CELERY_BROKER_URL=broker_url,
+        CACHE_URL=cache_url,
+        SECURE_SSL_REDIRECT="false",
+        SECURE_HSTS_SECONDS="0",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
 def run(env: dict, *args: str, timeout: float = 180) -> None:
     done = subprocess.run(
         args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -164,23 +195,12 @@ def stack(tmp_path_factory):
     folder = tmp_path_factory.mktemp("prod-stack")
     db_name = f"delaydesk_prod_stack_{uuid.uuid4().hex[:10]}"
     port = free_port()
-    server = server_params()
-    password = f":{server['password']}" if server["password"] else ""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        # As `make prod-local` sets them (Makefile, PROD_ENV).
-        DELAYDESK_ENV="production",
-        DEBUG="false",
-        SECRET_KEY="prod-stack-test-" + uuid.uuid4().hex + uuid.uuid4().hex,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SITE_URL=f"http://127.0.0.1:{port}",
-        DATABASE_URL=(
-            f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{db_name}"
-        ),
-        CELERY_BROKER_URL=REDIS_URL,
-        CACHE_URL=REDIS_URL,
-        SECURE_SSL_REDIRECT="false",
-        SECURE_HSTS_SECONDS="0",
+    env = production_env(
+        port=port,
+        database=db_name,
+        broker_url=REDIS_URL,
+        cache_url=REDIS_URL,
+        secret_key="prod-stack-test-" + uuid.uuid4().hex + uuid.uuid4().hex,
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         # This test's own: messages to files it reads, the survey at once, a small stack.
         DELAYDESK_VAR_DIR=str(folder / "var"),
@@ -189,10 +209,7 @@ def stack(tmp_path_factory):
         SURVEY_DELAY_HOURS="0",
         WEB_CONCURRENCY="2",
         CELERY_CONCURRENCY="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        PYTHONUNBUFFERED="1",
     )
-    env.pop("DELAYDESK_DISPLAY_TIME_ZONE", None)
     redis.Redis.from_url(REDIS_URL).flushdb()  # a task left over by an earlier run does not run
     admin_sql(f'CREATE DATABASE "{db_name}"')
     log = folder / "stack.log"
