@@ -41,9 +41,17 @@
     all[highlighted].scrollIntoView({ block: "nearest" });
   }
 
+  // Right after a swap htmx may not have processed the new elements yet (it does so as the swap
+  // settles): a click then follows the plain href and reloads the whole page. Processing an
+  // element htmx already knows changes nothing.
+  function clickWithHtmx(element) {
+    if (window.htmx) window.htmx.process(element);
+    element.click();
+  }
+
   function switchQueue(queue) {
     var tab = document.querySelector('.tabs [data-queue="' + queue + '"]');
-    if (tab) tab.click(); // the tab carries hx-get and a real href
+    if (tab) clickWithHtmx(tab); // the tab carries hx-get and a real href
   }
 
   // The queue's tabs load their counts after the queue is shown (console.html#queue-counts,
@@ -104,7 +112,7 @@
   function clickShortcut(name) {
     var button = document.querySelector('[data-shortcut="' + name + '"]');
     if (!button) return false;
-    button.click();
+    clickWithHtmx(button);
     return true;
   }
 
