@@ -23,12 +23,13 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.bench_ingest import gunicorn_stop
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_DIR = ROOT.parent / "shared" / "peers" / "django-helpdesk"
@@ -199,12 +200,7 @@ class PeerHarness:
                 only=PEER_PAGES,
             )
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            gunicorn_stop(server)
         return PeerRun(inproc=inproc, http=http_results, load=load)
 
     def escalate(self, *, out_dir: Path) -> dict:

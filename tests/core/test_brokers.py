@@ -10,7 +10,6 @@ and sees both runs in the database. Skipped, saying so, when a server does not a
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import redis
 from celery import Celery
 
 from tests.celery_processes import CELERY, ROOT, stop
+from tests.integration.test_prod_stack import answers
 
 pytestmark = pytest.mark.brokers
 
@@ -32,14 +32,6 @@ BROKERS = {
 }
 QUEUE = f"delaydesk-test-brokers-{uuid.uuid4().hex[:12]}"  # runs at the same time stay apart
 IDLE_SECONDS = 4  # longer than the Redis socket timeout (BROKER_TIMEOUT_SECONDS + 1 = 2 s)
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
